@@ -1,0 +1,1 @@
+"""Pure protocol code: no Django, no sockets. Bytes in, values out."""

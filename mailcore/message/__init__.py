@@ -1,0 +1,1 @@
+"""Message parsing: summaries and the MIME structure stored at delivery."""

@@ -1,0 +1,1 @@
+"""SASL secrets and mechanisms shared by SMTP and IMAP."""

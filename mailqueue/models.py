@@ -1,0 +1,99 @@
+"""Outgoing queue: queued messages (one row per recipient, as mox), transports and routes."""
+from __future__ import annotations
+
+from django.db import models
+
+from accounts.models import Account, Domain
+
+
+class Transport(models.Model):
+    """How to deliver: directly by MX (default), or through a relay or a SOCKS5 proxy."""
+
+    class Kind(models.TextChoices):
+        DIRECT = "direct", "direct (MX lookup)"
+        SMTP = "smtp", "SMTP relay (port 25)"
+        SUBMISSION = "submission", "submission (587, STARTTLS)"
+        SUBMISSIONS = "submissions", "submissions (465, implicit TLS)"
+        SOCKS = "socks", "direct through a SOCKS5 proxy"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DIRECT)
+    host = models.CharField(max_length=255, blank=True, default="")
+    port = models.PositiveIntegerField(null=True, blank=True)
+    # Relay credentials must be usable by the client, so the password is stored as given.
+    auth_username = models.CharField(max_length=255, blank=True, default="")
+    auth_password = models.CharField(max_length=255, blank=True, default="")
+    auth_mechanisms = models.JSONField(default=list, blank=True)
+    # smtp: STARTTLS opportunistic unless required; submission: verified TLS unless disabled.
+    no_starttls = models.BooleanField(default=False)
+    verify_tls = models.BooleanField(default=True)
+    # socks: proxy address, the IPs our mail appears from, and the hostname for EHLO.
+    socks_address = models.CharField(max_length=255, blank=True, default="")
+    remote_ips = models.JSONField(default=list, blank=True)
+    socks_hostname = models.CharField(max_length=255, blank=True, default="")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Route(models.Model):
+    """Picks a transport for a message by sender domain, recipient domain and attempts.
+    Routes are evaluated account first, then domain, then global (mox v0.0.5 routes)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, null=True, blank=True, related_name="routes")
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, null=True, blank=True, related_name="routes")
+    order = models.PositiveIntegerField(default=0)
+    from_domains = models.JSONField(default=list, blank=True)
+    to_domains = models.JSONField(default=list, blank=True)
+    minimum_attempts = models.PositiveIntegerField(default=0)
+    transport = models.ForeignKey(Transport, on_delete=models.PROTECT, related_name="routes")
+
+    class Meta:
+        ordering = ["order", "id"]
+
+
+class QueuedMessage(models.Model):
+    """One recipient of one outgoing message. Retry state lives here, claimed atomically."""
+
+    account = models.ForeignKey(Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="queued")
+    sender_localpart = models.CharField(max_length=255, blank=True, default="")
+    sender_domain = models.CharField(max_length=255, blank=True, default="")
+    recipient_localpart = models.CharField(max_length=255)
+    recipient_domain = models.CharField(max_length=255)
+    created = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=8)
+    next_attempt = models.DateTimeField(db_index=True)
+    last_attempt = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    dialed_ips = models.JSONField(default=dict, blank=True)
+    hold = models.BooleanField(default=False)
+    transport = models.CharField(max_length=100, blank=True, default="")
+    # Set while a worker delivers it; a stale claim (crashed worker) expires.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    size = models.BigIntegerField()
+    prefix = models.BinaryField(default=b"", blank=True)
+    path = models.CharField(max_length=255)
+    message_id = models.CharField(max_length=998, blank=True, default="")
+    has_8bit = models.BooleanField(default=False)
+    smtputf8 = models.BooleanField(default=False)
+    requiretls = models.BooleanField(null=True, default=None)
+    # DSN (RFC 3461): RET and ENVID for the message, NOTIFY and ORCPT for this recipient.
+    dsn_ret = models.CharField(max_length=8, blank=True, default="")
+    dsn_envid = models.CharField(max_length=100, blank=True, default="")
+    dsn_notify = models.JSONField(default=list, blank=True)
+    dsn_orcpt = models.CharField(max_length=512, blank=True, default="")
+    # Set once the "delayed" DSN was sent, so it is sent once.
+    delayed_dsn_sent = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["next_attempt", "id"]
+
+    @property
+    def sender(self) -> str:
+        return f"{self.sender_localpart}@{self.sender_domain}" if self.sender_domain else ""
+
+    @property
+    def recipient(self) -> str:
+        return f"{self.recipient_localpart}@{self.recipient_domain}"

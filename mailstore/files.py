@@ -1,0 +1,119 @@
+"""Durable message files under MOX_DATA_DIR.
+
+A message is first streamed to `tmp/` (never held whole in memory), fsynced, then
+hard-linked into `accounts/<id>/msg/<xx>/<name>` and the directory fsynced, before the
+database row is committed. A crash before the commit leaves at most an unreferenced
+file, never a row without its file; `verifydata` reports such leftovers.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+from types import TracebackType
+
+from django.conf import settings
+
+
+def data_dir() -> Path:
+    return Path(settings.DATA_DIR)
+
+
+def tmp_dir() -> Path:
+    path = data_dir() / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class TempMessageFile:
+    """Write a message in chunks; `finish()` fsyncs and returns its path and size.
+
+    Used as a context manager, the file is removed if `finish()` was not reached or
+    if `discard()` is called; the caller removes a finished file once stored (`cleanup`).
+    """
+
+    def __init__(self) -> None:
+        self.path = tmp_dir() / f"{os.getpid()}-{secrets.token_hex(8)}"
+        self._fh = open(self.path, "xb")
+        self.size = 0
+        self.finished = False
+
+    def write(self, data: bytes) -> None:
+        self._fh.write(data)
+        self.size += len(data)
+
+    def finish(self) -> Path:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        self.finished = True
+        return self.path
+
+    def discard(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+    def cleanup(self) -> None:
+        self.discard()
+
+    def __enter__(self) -> TempMessageFile:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None or not self.finished:
+            self.discard()
+
+
+def write_temp(data: bytes) -> Path:
+    """Write bytes durably to a new temporary file (for callers that hold small messages)."""
+    tmp = TempMessageFile()
+    tmp.write(data)
+    return tmp.finish()
+
+
+def account_dir(account_id: int) -> Path:
+    return data_dir() / "accounts" / str(account_id)
+
+
+def new_message_path(account_id: int) -> tuple[Path, str]:
+    """A fresh, unguessable file name in a bucket of at most 256 subdirectories."""
+    name = secrets.token_hex(12)
+    rel = Path("accounts") / str(account_id) / "msg" / name[:2] / name
+    return data_dir() / rel, str(rel)
+
+
+def place(source: Path, dest: Path) -> None:
+    """Hard-link (or copy, across file systems) a finished temp file into place, durably."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
+        with open(dest, "rb") as fh:
+            os.fsync(fh.fileno())
+    fsync_dir(dest.parent)
+
+
+def message_path(rel: str) -> Path:
+    return data_dir() / rel
+
+
+def read_message(rel: str, prefix: bytes = b"") -> bytes:
+    return bytes(prefix) + message_path(rel).read_bytes()
+
+
+def remove_files(rels: list[str]) -> None:
+    for rel in rels:
+        message_path(rel).unlink(missing_ok=True)

@@ -1,0 +1,171 @@
+"""Mailboxes, messages (metadata here, bytes in files), subscriptions and the change log.
+
+Every change to an account's mail gets the account's next modseq (RFC 7162), and a
+`Change` row keyed by it; IMAP sessions replay the log for untagged updates, IDLE,
+CONDSTORE and QRESYNC (see docs/changes.md).
+"""
+from __future__ import annotations
+
+from django.db import models
+
+from accounts.models import Account
+
+
+class Store(models.Model):
+    """Per-account counters, locked (row lock / SQLite write lock) for every change."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="store", primary_key=True)
+    highest_modseq = models.BigIntegerField(default=1)
+    next_uidvalidity = models.BigIntegerField(default=1)
+    # Sum of message sizes, for quota and STATUS SIZE.
+    size = models.BigIntegerField(default=0)
+
+
+class Mailbox(models.Model):
+    class SpecialUse(models.TextChoices):
+        NONE = "", "none"
+        ARCHIVE = "\\Archive", "Archive"
+        DRAFTS = "\\Drafts", "Drafts"
+        JUNK = "\\Junk", "Junk"
+        SENT = "\\Sent", "Sent"
+        TRASH = "\\Trash", "Trash"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="mailboxes")
+    name = models.CharField(max_length=1024)
+    special_use = models.CharField(max_length=16, choices=SpecialUse.choices, blank=True, default="")
+    uidvalidity = models.BigIntegerField()
+    uidnext = models.BigIntegerField(default=1)
+    # Highest modseq of any change in this mailbox (RFC 7162 HIGHESTMODSEQ).
+    highest_modseq = models.BigIntegerField(default=1)
+    # Keywords ever used in this mailbox, shown in SELECT's FLAGS.
+    keywords = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="mailbox_name_unique")]
+        ordering = ["account_id", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subscription(models.Model):
+    """IMAP subscriptions are by name and may name mailboxes that do not exist (RFC 9051 6.3.7)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="subscriptions")
+    name = models.CharField(max_length=1024)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="subscription_unique")]
+
+
+class Message(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages")
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="messages")
+    uid = models.BigIntegerField()
+    modseq = models.BigIntegerField()
+    created_modseq = models.BigIntegerField()
+    received = models.DateTimeField(db_index=True)
+
+    # System flags and mox's well-known keywords as booleans; other keywords lower-cased.
+    seen = models.BooleanField(default=False)
+    answered = models.BooleanField(default=False)
+    flagged = models.BooleanField(default=False)
+    deleted = models.BooleanField(default=False)
+    draft = models.BooleanField(default=False)
+    forwarded = models.BooleanField(default=False)
+    junk = models.BooleanField(default=False)
+    notjunk = models.BooleanField(default=False)
+    phishing = models.BooleanField(default=False)
+    mdnsent = models.BooleanField(default=False)
+    keywords = models.JSONField(default=list, blank=True)
+
+    # Size is prefix + file, as IMAP RFC822.SIZE reports it.
+    size = models.BigIntegerField()
+    # Headers we added at delivery (Received, Authentication-Results...), kept apart so
+    # the stored file holds the bytes exactly as received.
+    prefix = models.BinaryField(default=b"", blank=True)
+    # Path of the message file relative to MOX_DATA_DIR.
+    path = models.CharField(max_length=255)
+
+    # Summary for listings and reputation, and the parsed MIME structure for FETCH.
+    message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
+    subject = models.TextField(blank=True, default="")
+    from_address = models.CharField(max_length=512, blank=True, default="")
+    to_addresses = models.JSONField(default=list, blank=True)
+    sent_date = models.DateTimeField(null=True, blank=True)
+    parsed = models.JSONField(default=dict, blank=True)
+
+    # Envelope and connection details for reputation (mox Message fields).
+    remote_ip = models.CharField(max_length=64, blank=True, default="")
+    ehlo_domain = models.CharField(max_length=255, blank=True, default="")
+    mail_from = models.CharField(max_length=512, blank=True, default="")
+    rcpt_to = models.CharField(max_length=512, blank=True, default="")
+    dkim_domains = models.JSONField(default=list, blank=True)
+    validations = models.JSONField(default=dict, blank=True)
+
+    # Junk training state: None untrained, True trained as junk, False trained as ham.
+    trained_junk = models.BooleanField(null=True, default=None)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["mailbox", "uid"], name="message_uid_unique")]
+        indexes = [
+            models.Index(fields=["mailbox", "modseq"], name="message_mailbox_modseq"),
+            models.Index(fields=["account", "received"], name="message_account_received"),
+        ]
+        ordering = ["mailbox_id", "uid"]
+
+    SYSTEM_FLAGS = {
+        "\\seen": "seen",
+        "\\answered": "answered",
+        "\\flagged": "flagged",
+        "\\deleted": "deleted",
+        "\\draft": "draft",
+        "$forwarded": "forwarded",
+        "$junk": "junk",
+        "$notjunk": "notjunk",
+        "$phishing": "phishing",
+        "$mdnsent": "mdnsent",
+    }
+    FLAG_NAMES = {
+        "seen": "\\Seen",
+        "answered": "\\Answered",
+        "flagged": "\\Flagged",
+        "deleted": "\\Deleted",
+        "draft": "\\Draft",
+        "forwarded": "$Forwarded",
+        "junk": "$Junk",
+        "notjunk": "$NotJunk",
+        "phishing": "$Phishing",
+        "mdnsent": "$MDNSent",
+    }
+
+    def flag_list(self) -> list[str]:
+        """IMAP flags in canonical spelling, system flags first."""
+        return [name for field, name in self.FLAG_NAMES.items() if getattr(self, field)] + list(self.keywords)
+
+
+class Change(models.Model):
+    """The per-account change log, keyed by modseq. IMAP sessions catch up by reading the
+    rows after the last modseq they saw; QRESYNC's VANISHED comes from `expunge` rows."""
+
+    class Kind(models.TextChoices):
+        ADD = "add", "message added"
+        FLAGS = "flags", "flags changed"
+        EXPUNGE = "expunge", "messages expunged"
+        MAILBOX_ADD = "mailbox-add", "mailbox created"
+        MAILBOX_REMOVE = "mailbox-remove", "mailbox deleted"
+        MAILBOX_RENAME = "mailbox-rename", "mailbox renamed"
+        SUBSCRIPTION = "subscription", "subscription changed"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="changes")
+    modseq = models.BigIntegerField()
+    mailbox_id_ref = models.BigIntegerField(null=True, blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # UIDs affected (add: one; flags: one; expunge: several).
+    uids = models.JSONField(default=list, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "modseq"], name="change_modseq_unique")]
+        ordering = ["account_id", "modseq"]

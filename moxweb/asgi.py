@@ -1,0 +1,9 @@
+"""ASGI entry point; runmail serves it with uvicorn inside the mail listeners' loop."""
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moxweb.settings")
+application = get_asgi_application()

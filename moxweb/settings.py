@@ -1,0 +1,231 @@
+"""moxweb settings: every value comes from the environment, with embedded defaults.
+
+All settings are documented in docs/configuration.md; keep the two in step.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        # Reported by the system check moxweb.E002 instead of a traceback at import.
+        INVALID_SETTINGS.append(f"{name}={value!r} is not an integer")
+        return default
+
+
+def envstr(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+INVALID_SETTINGS: list[str] = []
+
+
+def database_from_url(url: str, data_dir: Path) -> dict[str, object]:
+    """DATABASE_URL: sqlite:///path or postgresql://user:pass@host:port/name."""
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(data_dir / "moxweb.db"),
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+            },
+            "TEST": {"NAME": str(data_dir / "test-moxweb.db")},
+        }
+    parsed = urlparse(url)
+    if parsed.scheme in ("sqlite", "sqlite3"):
+        path = unquote(parsed.path)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": path,
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+            },
+        }
+    if parsed.scheme in ("postgres", "postgresql", "pgsql"):
+        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parsed.path.lstrip("/")) or "moxweb",
+            "USER": unquote(parsed.username or ""),
+            "PASSWORD": unquote(parsed.password or ""),
+            "HOST": parsed.hostname or "",
+            "PORT": str(parsed.port or ""),
+            "OPTIONS": options,
+            "CONN_MAX_AGE": 0,
+        }
+    INVALID_SETTINGS.append(f"DATABASE_URL scheme {parsed.scheme!r} is not sqlite or postgresql")
+    return database_from_url("", data_dir)
+
+
+# Data directory: database (SQLite), message files, certificates, temporary files.
+DATA_DIR = Path(envstr("MOX_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+
+SECRET_KEY = envstr("MOX_SECRET_KEY", "")
+if not SECRET_KEY:
+    # A per-installation key, generated once and kept in the data directory.
+    _key_file = DATA_DIR / "secret.key"
+    try:
+        SECRET_KEY = _key_file.read_text().strip()
+    except OSError:
+        SECRET_KEY = ""
+    if not SECRET_KEY:
+        import secrets
+
+        SECRET_KEY = secrets.token_urlsafe(50)
+        try:
+            DATA_DIR.mkdir(parents=True, exist_ok=True)
+            _key_file.write_text(SECRET_KEY)
+            _key_file.chmod(0o600)
+        except OSError:
+            pass  # moxweb.E001 reports an unwritable data directory.
+
+DEBUG = envbool("MOX_DEBUG", False)
+ALLOWED_HOSTS = [h for h in envstr("MOX_ALLOWED_HOSTS", "*").split(",") if h]
+
+# The mail hostname: greeting, EHLO, Received headers, postmaster@<hostname>.
+MOX_HOSTNAME = envstr("MOX_HOSTNAME", "localhost")
+# host:port of the DNS server that every lookup uses (tests point it at a test server).
+MOX_DNS_RESOLVER = envstr("MOX_DNS_RESOLVER", "")
+# Account that receives postmaster mail, and its mailbox.
+MOX_POSTMASTER_ACCOUNT = envstr("MOX_POSTMASTER_ACCOUNT", "")
+MOX_POSTMASTER_MAILBOX = envstr("MOX_POSTMASTER_MAILBOX", "Postmaster")
+# Listeners: address list and ports. A port of 0 disables that listener.
+MOX_LISTEN_IPS = [ip for ip in envstr("MOX_LISTEN_IPS", "0.0.0.0").split(",") if ip]
+MOX_SMTP_PORT = envint("MOX_SMTP_PORT", 25)
+MOX_SUBMISSION_PORT = envint("MOX_SUBMISSION_PORT", 587)
+MOX_SUBMISSIONS_PORT = envint("MOX_SUBMISSIONS_PORT", 465)
+MOX_IMAP_PORT = envint("MOX_IMAP_PORT", 143)
+MOX_IMAPS_PORT = envint("MOX_IMAPS_PORT", 993)
+MOX_HTTP_PORT = envint("MOX_HTTP_PORT", 80)
+MOX_HTTPS_PORT = envint("MOX_HTTPS_PORT", 443)
+MOX_METRICS_PORT = envint("MOX_METRICS_PORT", 8010)
+# TLS certificate and key files for all listeners (ACME comes with the autotls app).
+MOX_TLS_CERT = envstr("MOX_TLS_CERT", "")
+MOX_TLS_KEY = envstr("MOX_TLS_KEY", "")
+# Maximum message size in bytes (SMTP SIZE, IMAP APPENDLIMIT).
+MOX_MAX_MESSAGE_SIZE = envint("MOX_MAX_MESSAGE_SIZE", 100 * 1024 * 1024)
+# Start the delivery worker (django-q2 cluster) with runmail/localserve.
+MOX_RUN_WORKER = envbool("MOX_RUN_WORKER", True)
+# Redis, when set, is the django-q2 broker and the cross-machine change channel.
+MOX_REDIS_URL = envstr("MOX_REDIS_URL", "")
+# Log format: "text" (key=value) or "json"; level for all of moxweb.
+MOX_LOG_FORMAT = envstr("MOX_LOG_FORMAT", "text")
+MOX_LOG_LEVEL = envstr("MOX_LOG_LEVEL", "INFO").upper()
+# Localserve mode: set by the localserve command, not by hand.
+MOX_LOCALSERVE = envbool("MOX_LOCALSERVE", False)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "moxweb.apps.MoxwebConfig",
+    "accounts",
+    "mailstore",
+    "mailqueue",
+    "smtpserver",
+    "imapserver",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "moxweb.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+ASGI_APPLICATION = "moxweb.asgi.application"
+
+DATABASES = {"default": database_from_url(envstr("DATABASE_URL", ""), DATA_DIR)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+Q_CLUSTER: dict[str, object] = {
+    "name": "moxweb",
+    "workers": envint("MOX_WORKERS", 2),
+    "timeout": 300,
+    "retry": 360,
+    "poll": 0.5,
+    "catch_up": False,
+    "save_limit": 1000,
+    "max_attempts": 1,
+    "label": "Tasks",
+}
+if MOX_REDIS_URL:
+    Q_CLUSTER["redis"] = MOX_REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"()": "moxweb.logging.KeyValueFormatter"},
+        "json": {"()": "moxweb.logging.JSONFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if MOX_LOG_FORMAT == "json" else "text",
+        },
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        name: {"level": MOX_LOG_LEVEL, "propagate": True}
+        for name in ("moxweb", "accounts", "mailstore", "mailqueue", "smtpserver", "imapserver", "mailcore")
+    },
+}

@@ -1,0 +1,28 @@
+"""Shared fixtures: personas, accounts and message helpers. Listener fixtures live in
+tests/fixtures_*.py and are registered here so every test package can use them."""
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins: list[str] = []
+
+
+@pytest.fixture
+def domain(db):  # type: ignore[no-untyped-def]
+    from accounts.actions import create_domain
+
+    return create_domain("example.test", catchall_separator="+")
+
+
+@pytest.fixture
+def alice(domain):  # type: ignore[no-untyped-def]
+    from accounts.actions import create_account
+
+    return create_account("alice", "alice@example.test", "alicepassword")
+
+
+@pytest.fixture
+def bob(domain):  # type: ignore[no-untyped-def]
+    from accounts.actions import create_account
+
+    return create_account("bob", "bob@example.test", "bobpassword")
