@@ -26,3 +26,19 @@ def bob(domain):  # type: ignore[no-untyped-def]
     from accounts.actions import create_account
 
     return create_account("bob", "bob@example.test", "bobpassword")
+
+
+@pytest.fixture
+def loop_thread():  # type: ignore[no-untyped-def]
+    from tests.listeners import LoopThread
+
+    lt = LoopThread()
+    yield lt
+    lt.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):  # type: ignore[no-untyped-def]
+    from tests.listeners import TLSFiles
+
+    return TLSFiles(tmp_path_factory.mktemp("tls"))
