@@ -169,3 +169,16 @@ class Change(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "modseq"], name="change_modseq_unique")]
         ordering = ["account_id", "modseq"]
+
+
+class JunkWord(models.Model):
+    """Per-account Bayesian word counts (mox junk filter). The word "-" holds the totals
+    of trained ham and spam messages."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="junk_words")
+    word = models.CharField(max_length=255)
+    ham = models.PositiveIntegerField(default=0)
+    spam = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "word"], name="junkword_unique")]

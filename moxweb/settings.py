@@ -135,6 +135,8 @@ MOX_LOG_FORMAT = envstr("MOX_LOG_FORMAT", "text")
 MOX_LOG_LEVEL = envstr("MOX_LOG_LEVEL", "INFO").upper()
 # Localserve mode: set by the localserve command, not by hand.
 MOX_LOCALSERVE = envbool("MOX_LOCALSERVE", False)
+# The account that localserve delivers every message to.
+MOX_LOCALSERVE_ACCOUNT = envstr("MOX_LOCALSERVE_ACCOUNT", "mox")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

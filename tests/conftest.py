@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.fixtures_dns", "tests.fixtures_smtp", "tests.fixtures_imap"]
 
 
 @pytest.fixture
