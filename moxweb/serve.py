@@ -1,0 +1,256 @@
+"""The mail process: SMTP, submission, IMAP and HTTP(S) listeners in one asyncio loop,
+plus the supervised django-q2 cluster (the delivery worker).
+
+Used by `manage.py runmail` and `manage.py localserve`. Sockets are bound before
+anything starts so a port in use is reported by name and the process exits non-zero.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+log = logging.getLogger("moxweb.serve")
+
+
+class ListenError(Exception):
+    """A listener could not bind; the message names the address and port."""
+
+
+@dataclass(frozen=True)
+class ListenerSpec:
+    name: str  # smtp, submission, submissions, imap, imaps, http, https, metrics
+    port: int
+
+
+@dataclass
+class Bound:
+    spec: ListenerSpec
+    sockets: list[socket.socket] = field(default_factory=list)
+
+
+def listener_specs() -> list[ListenerSpec]:
+    specs = [
+        ListenerSpec("smtp", settings.MOX_SMTP_PORT),
+        ListenerSpec("submission", settings.MOX_SUBMISSION_PORT),
+        ListenerSpec("submissions", settings.MOX_SUBMISSIONS_PORT),
+        ListenerSpec("imap", settings.MOX_IMAP_PORT),
+        ListenerSpec("imaps", settings.MOX_IMAPS_PORT),
+        ListenerSpec("http", settings.MOX_HTTP_PORT),
+        ListenerSpec("https", settings.MOX_HTTPS_PORT),
+        ListenerSpec("metrics", settings.MOX_METRICS_PORT),
+    ]
+    return [s for s in specs if s.port]
+
+
+def bind_all(specs: list[ListenerSpec], ips: list[str]) -> list[Bound]:
+    """Bind every listener on every IP, or raise ListenError naming the first failure."""
+    bound: list[Bound] = []
+    try:
+        for spec in specs:
+            b = Bound(spec)
+            bound.append(b)
+            for ip in ips:
+                family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    sock.bind((ip, spec.port))
+                    sock.listen(512)
+                except OSError as exc:
+                    sock.close()
+                    where = f"[{ip}]:{spec.port}" if ":" in ip else f"{ip}:{spec.port}"
+                    raise ListenError(f"cannot listen on {where} ({spec.name}): {exc.strerror}") from exc
+                sock.setblocking(False)
+                b.sockets.append(sock)
+    except ListenError:
+        for b in bound:
+            for s in b.sockets:
+                s.close()
+        raise
+    return bound
+
+
+def tls_context() -> ssl.SSLContext | None:
+    from moxweb.tlsconfig import ensure_self_signed, server_context
+
+    if settings.MOX_TLS_CERT and settings.MOX_TLS_KEY:
+        return server_context(settings.MOX_TLS_CERT, settings.MOX_TLS_KEY)
+    if settings.MOX_LOCALSERVE:
+        cert, key = ensure_self_signed(Path(settings.DATA_DIR) / "tls", [settings.MOX_HOSTNAME, "localhost"])
+        return server_context(cert, key)
+    return None
+
+
+class _EmbeddedUvicorn:
+    """uvicorn's Server without its own signal handling: we own SIGTERM/SIGINT."""
+
+    def __init__(self, app: object, sockets: list[socket.socket], ssl_ctx: ssl.SSLContext | None) -> None:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)  # type: ignore[arg-type]
+        config.load()
+        config.ssl = ssl_ctx
+        self.server = Server(config)
+        self.sockets = sockets
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.server.serve(sockets=self.sockets))
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.task, 10)
+
+
+def _die_with_parent() -> None:
+    """In the worker child: get SIGTERM (to its main PID only) if runmail dies, even by kill -9."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class WorkerSupervisor:
+    """Runs `manage.py qcluster` as a child and restarts it if it dies.
+
+    django-q2 deadlocks when SIGTERM reaches its whole process group (libraries.md §1),
+    so the child gets its own session and only its main PID is signalled; the group is
+    killed after a grace period.
+    """
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        manage = Path(settings.BASE_DIR) / "manage.py"
+        return subprocess.Popen(
+            [sys.executable, str(manage), "qcluster"],
+            start_new_session=True,
+            env=os.environ.copy(),
+            preexec_fn=_die_with_parent,
+        )
+
+    def start(self) -> None:
+        self.proc = self._spawn()
+        log.info("delivery worker started", extra={"pid": self.proc.pid})
+        self._task = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        delay = 1.0
+        while not self._stopping:
+            await asyncio.sleep(1)
+            if self.proc is not None and self.proc.poll() is not None and not self._stopping:
+                log.error("delivery worker exited, restarting", extra={"code": self.proc.returncode})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+                self.proc = self._spawn()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(int(grace * 10)):
+            if proc.poll() is not None:
+                return
+            await asyncio.sleep(0.1)
+        log.warning("delivery worker did not stop in time, killing it", extra={"pid": proc.pid})
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+async def serve(bound: list[Bound], *, banner: str = "") -> None:
+    """Serve until SIGTERM or SIGINT, then stop every listener and the worker."""
+    from mailstore.notify import hub
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    tls = tls_context()
+    localserve = settings.MOX_LOCALSERVE
+    await hub.start()
+    servers: list[asyncio.base_events.Server] = []
+    webs: list[_EmbeddedUvicorn] = []
+    for b in bound:
+        name = b.spec.name
+        for sock in b.sockets:
+            if name in ("smtp", "submission", "submissions"):
+                from smtpserver.listener import serve_smtp
+
+                if name == "submissions" and tls is None:
+                    raise ListenError("submissions (465) needs a TLS certificate: set MOX_TLS_CERT/MOX_TLS_KEY")
+                servers.append(
+                    await serve_smtp(sock, kind=name, tls=tls, hostname=settings.MOX_HOSTNAME, localserve=localserve)
+                )
+            elif name in ("imap", "imaps"):
+                from imapserver.listener import serve_imap
+
+                if name == "imaps" and tls is None:
+                    raise ListenError("imaps (993) needs a TLS certificate: set MOX_TLS_CERT/MOX_TLS_KEY")
+                servers.append(await serve_imap(sock, implicit_tls=name == "imaps", tls=tls, localserve=localserve))
+            elif name in ("http", "https"):
+                from moxweb.asgi import application
+
+                if name == "https" and tls is None:
+                    raise ListenError("https needs a TLS certificate: set MOX_TLS_CERT/MOX_TLS_KEY")
+                web = _EmbeddedUvicorn(application, [sock], tls if name == "https" else None)
+                web.start()
+                webs.append(web)
+            elif name == "metrics":
+                from prometheus_client import make_asgi_app
+
+                web = _EmbeddedUvicorn(make_asgi_app(), [sock], None)
+                web.start()
+                webs.append(web)
+
+    worker: WorkerSupervisor | None = None
+    if settings.MOX_RUN_WORKER:
+        worker = WorkerSupervisor()
+        worker.start()
+
+    if banner:
+        print(banner, flush=True)
+    log.info("serving", extra={"listeners": ",".join(b.spec.name for b in bound)})
+    await stop.wait()
+    log.info("shutting down")
+    for server in servers:
+        server.close()
+    for web in webs:
+        await web.stop()
+    if worker is not None:
+        await worker.stop()
+    for server in servers:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 5)
+    hub.stop()
+    print("moxweb stopped", flush=True)
