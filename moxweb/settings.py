@@ -152,6 +152,8 @@ INSTALLED_APPS = [
     "mailqueue",
     "smtpserver",
     "imapserver",
+    "webadmin",
+    "wellknown",
 ]
 
 MIDDLEWARE = [

@@ -1,8 +1,14 @@
+"""URLs: the admin console under /admin/ (Django's own admin under /admin/django/ for
+plain editing of routes and transports), account pages under /account/, and the
+well-known client-configuration and MTA-STS endpoints."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path("admin/django/", admin.site.urls),
+    path("admin/", include("webadmin.urls")),
+    path("account/", include("accounts.urls")),
+    path("", include("wellknown.urls")),
 ]

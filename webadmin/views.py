@@ -1,0 +1,228 @@
+"""Admin console pages: plain views, every change through an app's actions verb."""
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import views as auth_views
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import actions
+from accounts.models import Account, Address, DKIMKey, Domain
+from mailqueue import queueops
+from mailqueue.models import QueuedMessage
+from mailstore.models import Message
+from webadmin.dnsrecords import domain_records, zone_text
+from webadmin.forms import AccountCreateForm, AddressAddForm, DomainAddForm, SetPasswordForm
+
+log = logging.getLogger(__name__)
+
+QUEUE_PAGE_SIZE = 100
+
+
+def staff_required(view):  # type: ignore[no-untyped-def]
+    return staff_member_required(view, login_url="webadmin:login")
+
+
+def _audit(request: HttpRequest, action: str, **details: object) -> None:
+    """Admin actions are recorded in the log, with who did them."""
+    log.info("admin action", extra={"admin": request.user.get_username(), "action": action, **details})
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "webadmin/login.html"
+    authentication_form = AdminAuthenticationForm
+    next_page = "webadmin:dashboard"
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    next_page = "webadmin:login"
+
+
+@require_GET
+@staff_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    ctx = {
+        "domain_count": Domain.objects.count(),
+        "account_count": Account.objects.count(),
+        "message_count": Message.objects.count(),
+        "queue_count": QueuedMessage.objects.count(),
+        "queue_held": QueuedMessage.objects.filter(hold=True).count(),
+        "queue_failing": QueuedMessage.objects.exclude(last_error="").count(),
+    }
+    return render(request, "webadmin/dashboard.html", ctx)
+
+
+@staff_required
+def domains(request: HttpRequest) -> HttpResponse:
+    form = DomainAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            domain = actions.create_domain(
+                form.cleaned_data["name"], catchall_separator=form.cleaned_data["catchall_separator"]
+            )
+        except actions.AccountError as exc:
+            form.add_error("name", str(exc))
+        else:
+            _audit(request, "domain added", domain=domain.ascii)
+            messages.success(request, f"Domain {domain.name} added. Create the DNS records below.")
+            return redirect("webadmin:domain", name=domain.ascii)
+    rows = Domain.objects.annotate(n_accounts=Count("accounts", distinct=True), n_addresses=Count("addresses", distinct=True))
+    return render(request, "webadmin/domains.html", {"domains": rows, "form": form})
+
+
+@require_GET
+@staff_required
+def domain(request: HttpRequest, name: str) -> HttpResponse:
+    d = get_object_or_404(Domain, ascii=name)
+    groups = domain_records(d)
+    ctx = {
+        "domain": d,
+        "addresses": Address.objects.filter(domain=d).select_related("account").order_by("localpart"),
+        "dkim_keys": DKIMKey.objects.filter(domain=d).order_by("selector"),
+        "records": zone_text(groups),
+    }
+    return render(request, "webadmin/domain.html", ctx)
+
+
+@require_GET
+@staff_required
+def domain_records_txt(request: HttpRequest, name: str) -> HttpResponse:
+    d = get_object_or_404(Domain, ascii=name)
+    return HttpResponse(zone_text(domain_records(d)), content_type="text/plain; charset=utf-8")
+
+
+@staff_required
+def accounts(request: HttpRequest) -> HttpResponse:
+    form = AccountCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            account = actions.create_account(data["name"], data["address"], data["password"] or None)
+        except actions.AccountError as exc:
+            form.add_error(None, str(exc))
+        else:
+            _audit(request, "account created", account=account.name)
+            messages.success(request, f"Account {account.name} created.")
+            return redirect("webadmin:account", pk=account.pk)
+    rows = Account.objects.select_related("domain").annotate(n_addresses=Count("addresses"))
+    return render(request, "webadmin/accounts.html", {"accounts": rows, "form": form})
+
+
+def _account_page(request: HttpRequest, account: Account, status: int = 200, **forms: object) -> HttpResponse:
+    ctx = {
+        "account": account,
+        "addresses": account.addresses.select_related("domain").order_by("domain__name", "localpart"),
+        "password_form": forms.get("password_form") or SetPasswordForm(),
+        "address_form": forms.get("address_form") or AddressAddForm(),
+        "has_password": hasattr(account, "credential"),
+        "message_count": Message.objects.filter(account=account).count(),
+    }
+    return render(request, "webadmin/account.html", ctx, status=status)
+
+
+@require_GET
+@staff_required
+def account(request: HttpRequest, pk: int) -> HttpResponse:
+    return _account_page(request, get_object_or_404(Account, pk=pk))
+
+
+@require_POST
+@staff_required
+def account_password(request: HttpRequest, pk: int) -> HttpResponse:
+    acc = get_object_or_404(Account, pk=pk)
+    form = SetPasswordForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.set_password(acc, form.cleaned_data["password"])
+        except actions.AccountError as exc:
+            form.add_error("password", str(exc))
+        else:
+            _audit(request, "password set", account=acc.name)
+            messages.success(request, "Password set.")
+            return redirect("webadmin:account", pk=acc.pk)
+    return _account_page(request, acc, status=400, password_form=form)
+
+
+@require_POST
+@staff_required
+def address_add(request: HttpRequest, pk: int) -> HttpResponse:
+    acc = get_object_or_404(Account, pk=pk)
+    form = AddressAddForm(request.POST)
+    if form.is_valid():
+        try:
+            addr = actions.add_address(acc, form.cleaned_data["address"], mailbox=form.cleaned_data["mailbox"])
+        except actions.AccountError as exc:
+            form.add_error("address", str(exc))
+        else:
+            _audit(request, "address added", account=acc.name, address=str(addr))
+            messages.success(request, f"Address {addr} added.")
+            return redirect("webadmin:account", pk=acc.pk)
+    return _account_page(request, acc, status=400, address_form=form)
+
+
+@require_POST
+@staff_required
+def address_remove(request: HttpRequest, pk: int, address_pk: int) -> HttpResponse:
+    acc = get_object_or_404(Account, pk=pk)
+    addr = get_object_or_404(Address, pk=address_pk, account=acc)
+    try:
+        actions.remove_address(addr)
+    except actions.AccountError as exc:
+        messages.error(request, str(exc))
+    else:
+        _audit(request, "address removed", account=acc.name, address=str(addr))
+        messages.success(request, f"Address {addr} removed.")
+    return redirect("webadmin:account", pk=acc.pk)
+
+
+@staff_required
+def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    acc = get_object_or_404(Account, pk=pk)
+    if request.method == "POST":
+        name = acc.name
+        actions.delete_account(acc)
+        _audit(request, "account deleted", account=name)
+        messages.success(request, f"Account {name} deleted, with all its messages.")
+        return redirect("webadmin:accounts")
+    ctx = {"account": acc, "message_count": Message.objects.filter(account=acc).count()}
+    return render(request, "webadmin/account_delete.html", ctx)
+
+
+@require_GET
+@staff_required
+def queue(request: HttpRequest) -> HttpResponse:
+    rows = QueuedMessage.objects.select_related("account")
+    q = request.GET.get("q", "").strip()
+    if q:
+        rows = rows.filter(
+            Q(recipient_localpart__icontains=q)
+            | Q(recipient_domain__icontains=q)
+            | Q(sender_localpart__icontains=q)
+            | Q(sender_domain__icontains=q)
+        )
+    page = Paginator(rows, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "webadmin/queue.html", {"page": page, "q": q})
+
+
+QUEUE_OPS = {"hold": queueops.hold, "release": queueops.release, "drop": queueops.drop}
+
+
+@require_POST
+@staff_required
+def queue_op(request: HttpRequest, pk: int, op: str) -> HttpResponse:
+    qm = get_object_or_404(QueuedMessage, pk=pk)
+    verb = QUEUE_OPS.get(op)
+    if verb is None:
+        return HttpResponse("unknown queue operation", status=400, content_type="text/plain")
+    verb(qm)
+    _audit(request, f"queue {op}", queue_id=pk, recipient=qm.recipient)
+    messages.success(request, f"Message {pk} to {qm.recipient}: {op} done.")
+    return redirect("webadmin:queue")
