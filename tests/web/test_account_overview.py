@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from accounts.actions import add_address, create_domain
+
+
+def test_it_sends_anonymous_to_the_login_page(client):
+    resp = client.get("/account/")
+    assert resp.status_code == 302
+    assert resp["Location"] == "/account/login/"
+
+
+def test_it_lists_addresses_and_where_they_deliver(alice_client, alice):
+    create_domain("example.org")
+    add_address(alice, "sales@example.org", mailbox="Sales")
+    add_address(alice, "@example.org", mailbox="Catchall")
+    resp = alice_client.get("/account/")
+    assert resp.status_code == 200
+    assert "<h1>Account alice</h1>" in resp.text
+    assert "<tr><td>alice@example.test</td><td>Inbox</td></tr>" in resp.text
+    assert "<tr><td>sales@example.org</td><td>Sales</td></tr>" in resp.text
+    assert (
+        '<tr><td>@example.org <span class="tag">catchall: any other address in example.org</span></td>'
+        "<td>Catchall</td></tr>"
+    ) in resp.text
+    assert [a.localpart for a in resp.context["addresses"]] == ["", "sales", "alice"]
+
+
+def test_it_never_shows_another_accounts_data(alice_client, bob_client, alice, bob):
+    alice_page = alice_client.get("/account/").text
+    bob_page = bob_client.get("/account/").text
+    assert "alice@example.test" in alice_page and "bob@example.test" not in alice_page
+    assert "bob@example.test" in bob_page and "alice@example.test" not in bob_page
+
+
+def test_it_ends_the_session_of_a_deleted_account(alice_client, alice):
+    from accounts.actions import delete_account
+
+    delete_account(alice)
+    resp = alice_client.get("/account/")
+    assert resp.status_code == 302
+    assert "moxweb_account_id" not in alice_client.session
