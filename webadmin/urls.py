@@ -20,5 +20,6 @@ urlpatterns = [
     path("accounts/<int:pk>/addresses/<int:address_pk>/remove/", views.address_remove, name="address_remove"),
     path("accounts/<int:pk>/delete/", views.account_delete, name="account_delete"),
     path("queue/", views.queue, name="queue"),
+    path("queue/<int:pk>/", views.queue_message, name="queue_message"),
     path("queue/<int:pk>/<str:op>/", views.queue_op, name="queue_op"),
 ]

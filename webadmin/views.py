@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import actions
@@ -209,7 +210,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             | Q(sender_domain__icontains=q)
         )
     page = Paginator(rows, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "webadmin/queue.html", {"page": page, "q": q})
+    return render(request, "webadmin/queue.html", {"page": page, "q": q, "now": timezone.now()})
 
 
 QUEUE_OPS = {"hold": queueops.hold, "release": queueops.release, "drop": queueops.drop}
@@ -222,7 +223,30 @@ def queue_op(request: HttpRequest, pk: int, op: str) -> HttpResponse:
     verb = QUEUE_OPS.get(op)
     if verb is None:
         return HttpResponse("unknown queue operation", status=400, content_type="text/plain")
-    verb(qm)
-    _audit(request, f"queue {op}", queue_id=pk, recipient=qm.recipient)
-    messages.success(request, f"Message {pk} to {qm.recipient}: {op} done.")
+    try:
+        verb(qm)
+    except queueops.QueueOpError as exc:
+        messages.error(request, f"Message {pk} to {qm.recipient}: {exc}.")
+    else:
+        _audit(request, f"queue {op}", queue_id=pk, recipient=qm.recipient)
+        messages.success(request, f"Message {pk} to {qm.recipient}: {op} done.")
     return redirect("webadmin:queue")
+
+
+@require_GET
+@staff_required
+def queue_message(request: HttpRequest, pk: int) -> HttpResponse:
+    qm = get_object_or_404(QueuedMessage.objects.select_related("account"), pk=pk)
+    try:
+        data, truncated = queueops.read_message(qm)
+        error = ""
+    except queueops.QueueOpError as exc:
+        data, truncated, error = b"", False, str(exc)
+    ctx = {
+        "m": qm,
+        "text": data.decode("utf-8", errors="replace"),
+        "truncated": truncated,
+        "error": error,
+        "delivering": qm.claimed_until is not None and qm.claimed_until > timezone.now(),
+    }
+    return render(request, "webadmin/queue_message.html", ctx)
