@@ -1,0 +1,263 @@
+"""The SMTP server's database work: synchronous functions, each called from a
+connection through `sync_to_async` inside that connection's ThreadSensitiveContext."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.utils import timezone
+
+from accounts import actions as account_actions
+from accounts.models import Account, Credential
+from mailcore.sasl.secrets import ScramSecret
+from mailcore.smtp.address import Address, parse_address
+from mailqueue.actions import QueueRecipient, enqueue
+from mailqueue.models import QueuedMessage
+from mailstore.actions import DeliveryInfo, deliver
+
+
+def start() -> None:
+    close_old_connections()
+
+
+def finish() -> None:
+    """Close this connection's database connection (its thread goes away with it)."""
+    connections.close_all()
+
+
+def localserve_account() -> Account | None:
+    return Account.objects.filter(name=settings.MOX_LOCALSERVE_ACCOUNT).first()
+
+
+def authenticate(username: str, password: str) -> Account | None:
+    return account_actions.authenticate(username, password)
+
+
+def scram_secret(username: str, mechanism: str) -> tuple[Account, ScramSecret] | None:
+    account = account_actions.account_for_login(username)
+    if account is None:
+        return None
+    cred = Credential.objects.filter(account=account).first()
+    if cred is None:
+        return None
+    if mechanism.startswith("SCRAM-SHA-256"):
+        fields = (cred.scram_sha256_salt, cred.scram_sha256_iterations, cred.scram_sha256_stored_key,
+                  cred.scram_sha256_server_key)
+    else:
+        fields = (cred.scram_sha1_salt, cred.scram_sha1_iterations, cred.scram_sha1_stored_key,
+                  cred.scram_sha1_server_key)
+    salt, iterations, stored, server = fields
+    if not salt or not stored or not server:
+        return None
+    return account, ScramSecret(bytes(salt), iterations, bytes(stored), bytes(server))
+
+
+def cram_md5_states(username: str) -> tuple[Account, bytes, bytes] | None:
+    account = account_actions.account_for_login(username)
+    if account is None:
+        return None
+    cred = Credential.objects.filter(account=account).first()
+    if cred is None or not cred.cram_md5_ipad or not cred.cram_md5_opad:
+        return None
+    return account, bytes(cred.cram_md5_ipad), bytes(cred.cram_md5_opad)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    account: Account | None
+    mailbox: str
+    error: str  # "", "domain" (not configured) or "user" (no such user)
+
+
+def resolve_incoming(addr: Address, hostname: str) -> Resolved:
+    """Recipient rules of reference §1.1.8 for incoming mail."""
+    dest = account_actions.resolve_recipient(
+        addr.localpart, addr.domain.ascii if addr.domain else "", hostname=hostname
+    )
+    if dest is not None:
+        return Resolved(dest.account, dest.mailbox, "")
+    if addr.domain is not None and account_actions.find_domain(addr.domain.ascii) is None:
+        is_pm = addr.localpart.lower() == "postmaster"
+        if not (is_pm and account_actions.domain_forms_safe(addr.domain.ascii)
+                == account_actions.domain_forms_safe(hostname)):
+            return Resolved(None, "", "domain")
+    return Resolved(None, "", "user")
+
+
+def address_belongs_to(account_id: int, addr: Address) -> bool:
+    """mox: an address of the account, after catchall separator and case rules (the
+    account's `@domain` catchall counts)."""
+    if addr.domain is None:
+        return False
+    dest = account_actions.resolve_recipient(addr.localpart, addr.domain.ascii, allow_postmaster=False)
+    return dest is not None and dest.account.pk == account_id
+
+
+def deliver_file(account: Account, mailbox: str, path: Path, prefix: bytes, info: DeliveryInfo) -> None:
+    deliver(account, mailbox, path, prefix=prefix, info=info)
+
+
+def header_from(path: Path, limit: int = 1024 * 1024) -> tuple[bool, list[str] | None, bool]:
+    """(has a header section, From addresses or None if unparsable, has Return-Path)."""
+    with open(path, "rb") as fh:
+        head = fh.read(limit)
+    end = head.find(b"\r\n\r\n")
+    if end < 0:
+        return False, None, False
+    from_values: list[bytes] = []
+    has_return_path = False
+    current: bytearray | None = None
+    for line in head[: end + 2].split(b"\r\n")[:-1]:
+        if line[:1] in (b" ", b"\t"):
+            if current is not None:
+                current += line
+            continue
+        name, colon, value = line.partition(b":")
+        current = None
+        key = name.strip().lower()
+        if key == b"return-path":
+            has_return_path = True
+        elif key == b"from" and colon:
+            current = bytearray(value)
+            from_values.append(current)  # type: ignore[arg-type]
+    if len(from_values) != 1:
+        return True, None, has_return_path
+    try:
+        text = bytes(from_values[0]).decode("utf-8")
+    except UnicodeDecodeError:
+        return True, None, has_return_path
+    return True, header_addresses(text), has_return_path
+
+
+def header_addresses(value: str) -> list[str] | None:
+    """The addr-specs of an RFC 5322 section 3.4 mailbox-list; None when malformed.
+    Written here because email.utils.getaddresses is unsafe on Python 3.11 (CVE-2023-27043)."""
+    mailboxes: list[str] = []
+    angle: list[str] = []
+    bare: list[str] = []
+    in_angle = False
+    i = 0
+    n = len(value)
+
+    def end_mailbox() -> bool:
+        if len(angle) > 1:
+            return False
+        addr = angle[0] if angle else "".join(bare).strip()
+        if not addr:
+            return False
+        mailboxes.append(addr.strip())
+        angle.clear()
+        bare.clear()
+        return True
+
+    current_angle: list[str] = []
+    while i < n:
+        c = value[i]
+        if c == '"' and not in_angle:
+            j = i + 1
+            while j < n and value[j] != '"':
+                j += 2 if value[j] == "\\" else 1
+            if j >= n:
+                return None
+            bare.append(value[i : j + 1])
+            i = j + 1
+            continue
+        if c == "(" and not in_angle:
+            depth = 0
+            while i < n:
+                if value[i] == "\\":
+                    i += 2
+                    continue
+                if value[i] == "(":
+                    depth += 1
+                elif value[i] == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                i += 1
+            if depth != 0:
+                return None
+            i += 1
+            continue
+        if c == "<":
+            if in_angle:
+                return None
+            in_angle = True
+            current_angle = []
+        elif c == ">":
+            if not in_angle:
+                return None
+            in_angle = False
+            angle.append("".join(current_angle))
+            bare.clear()
+        elif c == "," and not in_angle:
+            if not end_mailbox():
+                return None
+        elif in_angle:
+            current_angle.append(c)
+        elif not angle:
+            bare.append(c)
+        i += 1
+    if in_angle or not end_mailbox():
+        return None
+    return mailboxes
+
+
+def from_header_belongs_to(account_id: int, addrs: list[str]) -> bool:
+    for text in addrs:
+        try:
+            addr = parse_address(text)
+        except ValueError:
+            return False
+        if not address_belongs_to(account_id, addr):
+            return False
+    return True
+
+
+def outgoing_limit_error(account: Account, recipients: list[Address]) -> str:
+    """mox §1.1.15: messages and first-time recipients over the past 24 hours. Counted
+    from queued rows (one per recipient) of the past day."""
+    since = timezone.now() - timedelta(hours=24)
+    recent = QueuedMessage.objects.filter(account=account, created__gte=since)
+    count = recent.count()
+    maxmsgs = account.max_outgoing_messages_per_day
+    if count + len(recipients) > maxmsgs:
+        return (f"max number of messages ({maxmsgs}) over past 24h reached, try increasing "
+                f"per-account setting max_outgoing_messages_per_day")
+    maxfirst = account.max_first_time_recipients_per_day
+    if count + len(recipients) >= maxfirst:
+        earlier = QueuedMessage.objects.filter(account=account, created__lt=since)
+        known = {(r.recipient_localpart, r.recipient_domain) for r in earlier.only(
+            "recipient_localpart", "recipient_domain")}
+        first = {(r.recipient_localpart, r.recipient_domain) for r in recent.only(
+            "recipient_localpart", "recipient_domain")} - known
+        for addr in recipients:
+            key = (addr.localpart, addr.domain.ascii if addr.domain else "")
+            if key not in known:
+                first.add(key)
+        if len(first) > maxfirst:
+            return (f"max number of new/first-time recipients ({maxfirst}) over past 24h reached, try "
+                    f"increasing per-account setting max_first_time_recipients_per_day")
+    return ""
+
+
+def queue_message(
+    account: Account, sender: Address | None, recipients: list[tuple[Address, list[str], str]], path: Path,
+    prefix: bytes, *, has_8bit: bool, smtputf8: bool, requiretls: bool | None, ret: str, envid: str,
+) -> None:
+    enqueue(
+        account,
+        sender.localpart if sender else "",
+        sender.domain_text if sender else "",
+        [QueueRecipient(a.localpart, a.domain_text, notify, orcpt) for a, notify, orcpt in recipients],
+        path,
+        prefix=prefix,
+        has_8bit=has_8bit,
+        smtputf8=smtputf8,
+        requiretls=requiretls,
+        dsn_ret=ret,
+        dsn_envid=envid,
+    )

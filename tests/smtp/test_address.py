@@ -1,0 +1,104 @@
+"""The RFC 5321/6531 address grammar (pure, no database)."""
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailcore.smtp.address import Address, Domain, parse_address, parse_domain, parse_path, quote_localpart
+from mailcore.smtp.errors import NonASCIIAddress, ParseError
+
+
+@pytest.mark.parametrize(
+    ("text", "localpart", "formatted"),
+    [
+        ("john@example.org", "john", "john@example.org"),
+        ('"john..doe"@example.org', "john..doe", '"john..doe"@example.org'),
+        ('"a b"@example.org', "a b", '"a b"@example.org'),
+        ('"abc"@example.org', "abc", "abc@example.org"),
+        ('"a\\"b\\\\c"@example.org', 'a"b\\c', '"a\\"b\\\\c"@example.org'),
+        ('"\\a"@example.org', "a", "a@example.org"),
+        ("jörg@example.org", "jörg", "jörg@example.org"),
+        ("x+tag@Example.ORG", "x+tag", "x+tag@example.org"),
+        ("!#$%&'*+-/=?^_`{|}~@example.org", "!#$%&'*+-/=?^_`{|}~", "!#$%&'*+-/=?^_`{|}~@example.org"),
+    ],
+)
+def test_it_parses_localparts_exactly(text, localpart, formatted):
+    addr = parse_address(text)
+    assert addr.localpart == localpart
+    assert addr.format() == formatted
+
+
+def test_it_keeps_idna_domains_in_both_forms():
+    addr = parse_address("user@Bücher.example")
+    assert addr.domain == Domain("xn--bcher-kva.example", "bücher.example")
+    assert addr.format(utf8=False) == "user@xn--bcher-kva.example"
+    assert parse_address("user@xn--bcher-kva.example").domain == addr.domain
+
+
+def test_it_parses_address_literals():
+    assert parse_address("u@[192.0.2.1]").ip == ipaddress.IPv4Address("192.0.2.1")
+    a6 = parse_address("u@[IPv6:2001:db8::1]")
+    assert a6.ip == ipaddress.IPv6Address("2001:db8::1")
+    assert a6.format() == "u@[IPv6:2001:db8::1]"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "@example.org", "a@", "a..b@example.org", ".a@example.org", "a.@example.org", "a b@example.org",
+     '"unterminated@example.org', "a@-bad.example", "a@bad-.example", "a@ex..ample", "a@[300.1.1.1]",
+     "a@[IPv6:zz::1]", "a@[tag:general]", "a@exa_mple.org", "x" * 129 + "@example.org",
+     "a@" + "l" * 64 + ".example", '"a\x01"@example.org', "a@xn--zz.example"],
+)
+def test_it_refuses_malformed_addresses(text):
+    with pytest.raises(ParseError):
+        parse_address(text)
+
+
+def test_it_refuses_utf8_without_smtputf8():
+    with pytest.raises(NonASCIIAddress):
+        parse_address("jörg@example.org", utf8=False)
+
+
+def test_paths_null_postmaster_and_source_routes():
+    assert parse_path("<>", allow_null=True) == (None, "")
+    with pytest.raises(ParseError):
+        parse_path("<>")
+    assert parse_path("<Postmaster> NOTIFY=NEVER", allow_postmaster=True) == (Address("Postmaster"), " NOTIFY=NEVER")
+    addr, rest = parse_path("<@relay.example,@other.example:u@example.org>")
+    assert (addr.format(), rest) == ("u@example.org", "")
+    with pytest.raises(ParseError):
+        parse_path("u@example.org")
+
+
+def test_quoting_round_trips():
+    for lp in ["a", "a.b", "a..b", " ", 'q"q', "back\\slash", "ü"]:
+        assert parse_address(quote_localpart(lp) + "@example.org").localpart == lp
+
+
+def test_domains_are_lower_cased():
+    assert parse_domain("MAIL.Example.COM") == Domain("mail.example.com", "mail.example.com")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=80))
+def test_only_parse_error_escapes_the_address_parser(text):
+    for fn in (lambda t: parse_address(t), lambda t: parse_path(t, allow_null=True, allow_postmaster=True)):
+        try:
+            fn(text)
+        except ParseError:
+            pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), min_size=1, max_size=40))
+def test_any_localpart_value_round_trips_through_quoting(localpart):
+    try:
+        addr = parse_address(quote_localpart(localpart) + "@example.org")
+    except ParseError:
+        # Only too-long or control characters may fail.
+        assert len(localpart.encode()) > 128 or any(ord(c) < 32 or ord(c) == 127 for c in localpart)
+        return
+    assert addr.localpart == localpart

@@ -1,0 +1,67 @@
+"""The DATA reader on its own: any split of the input gives the same result."""
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailcore.smtp.data import DataError, DataReader, LineEndingChecker
+
+
+def run(data: bytes, splits: list[int] | None = None, max_line: int = 100) -> tuple[bytes, bytes | None, object]:
+    reader = DataReader(max_line=max_line)
+    out = b""
+    rest = None
+    points = sorted(set(splits or []))
+    pieces = [data[i:j] for i, j in zip([0, *points], [*points, len(data)])]
+    for piece in pieces:
+        o, r = reader.feed(piece)
+        out += o
+        if r is not None:
+            rest = r
+            break
+    return out, rest, reader.error
+
+
+def test_it_unstuffs_and_stops_at_the_end():
+    assert run(b"a\r\n..b\r\n.c\r\n.\r\nQUIT\r\n") == (b"a\r\n.b\r\nc\r\n", b"QUIT\r\n", None)
+
+
+def test_it_refuses_bare_endings_and_long_lines():
+    assert run(b"a\nb\r\n.\r\n")[2] is DataError.BARE_LF
+    assert run(b"a\rb\r\n.\r\n")[2] is DataError.BARE_CR
+    assert run(b"x" * 101 + b"\r\n.\r\n")[2] is DataError.LINE_TOO_LONG
+    assert run(b"x" * 100 + b"\r\n.\r\n")[2] is None
+    # After a bare LF, ".\r\n" is not the end.
+    assert run(b"a\n.\r\nMAIL\r\n") == (b"", None, DataError.BARE_LF)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.lists(st.integers(min_value=0, max_value=320), max_size=8))
+def test_any_split_gives_the_same_result(body, splits):
+    data = body + b"\r\n.\r\n"
+    whole = run(data)
+    split = run(data, [s for s in splits if s <= len(data)])
+    assert whole == split
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=40).filter(lambda b: b"\r" not in b and b"\n" not in b), max_size=10))
+def test_clean_lines_round_trip_with_dot_stuffing(lines):
+    message = b"".join(line + b"\r\n" for line in lines)
+    stuffed = b"".join((b"." + line if line.startswith(b".") else line) + b"\r\n" for line in lines)
+    assert run(stuffed + b".\r\n", max_line=1000) == (message, b"", None)
+
+
+def test_the_bdat_checker_finds_bare_endings_across_chunks():
+    c = LineEndingChecker()
+    c.feed(b"a\r")
+    c.feed(b"\nb\r\n")
+    c.close()
+    assert c.error is None
+    c = LineEndingChecker()
+    c.feed(b"a\r")
+    c.feed(b"b\r\n")
+    assert c.error is DataError.BARE_CR
+    c = LineEndingChecker()
+    c.feed(b"a\n")
+    assert c.error is DataError.BARE_LF
