@@ -269,3 +269,404 @@ def remove_account_files(account_id: int) -> None:
 
 def changes_since(account_id: int, modseq: int) -> list[Change]:
     return list(Change.objects.filter(account_id=account_id, modseq__gt=modseq).order_by("modseq"))
+
+
+# IMAP verbs (RFC 9051): append, flags, expunge, copy/move, mailbox management.
+# Each locks the Store row first, so modseqs and UIDs are handed out in order, writes
+# its Change rows in the same transaction and wakes other sessions after commit.
+
+
+class MailboxNotFound(StoreError):
+    pass
+
+
+class MailboxExists(StoreError):
+    pass
+
+
+def automatic_junk_flags(account: Account, mailbox_name: str) -> dict[str, bool]:
+    """mox AutomaticJunkFlags: $Junk/$NotJunk from the destination mailbox's name."""
+    import re
+
+    conf = account.automatic_junk_flags or {}
+    if not conf.get("enabled"):
+        return {}
+    name = mailbox_name.lower()
+    patterns = {
+        "junk": conf.get("junk_mailbox_regexp") or "",
+        "neutral": conf.get("neutral_mailbox_regexp") or "",
+        "notjunk": conf.get("not_junk_mailbox_regexp") or "",
+    }
+
+    def match(kind: str) -> bool:
+        pattern = patterns[kind]
+        try:
+            return bool(pattern) and re.search(pattern, name) is not None
+        except re.error:
+            return False
+
+    if match("junk"):
+        return {"junk": True, "notjunk": False}
+    if match("neutral"):
+        return {"junk": False, "notjunk": False}
+    if match("notjunk"):
+        return {"junk": False, "notjunk": True}
+    set_count = sum(1 for p in patterns.values() if p)
+    if set_count == 2:
+        # The one unset pattern matches everything else.
+        unset = next(k for k, p in patterns.items() if not p)
+        return {"junk": unset == "junk", "notjunk": unset == "notjunk"}
+    return {}
+
+
+def _mailbox_locked(account_id: int, mailbox_id: int) -> Mailbox:
+    mailbox = Mailbox.objects.filter(account_id=account_id, pk=mailbox_id).first()
+    if mailbox is None:
+        raise MailboxNotFound("mailbox does not exist")
+    return mailbox
+
+
+def append(
+    account: Account,
+    mailbox_name: str,
+    source: Path,
+    *,
+    flags: set[str] | None = None,
+    keywords: list[str] | None = None,
+    received: datetime | None = None,
+) -> Message:
+    """IMAP APPEND (RFC 9051 6.3.12): like deliver, but the mailbox must exist. Returns
+    once the message is durable. Automatic junk flags apply."""
+    name = normalize_mailbox_name(mailbox_name)
+    if not Mailbox.objects.filter(account=account, name=name).exists():
+        raise MailboxNotFound("mailbox does not exist")
+    all_flags = {f.lower() for f in (flags or set())}
+    for field_name, value in automatic_junk_flags(account, name).items():
+        flag = Message.FLAG_NAMES[field_name].lower()
+        if value:
+            all_flags.add(flag)
+        else:
+            all_flags.discard(flag)
+    return deliver(account, name, source, received=received, flags=all_flags, keywords=keywords)
+
+
+@dataclass
+class FlagResult:
+    # (uid, flags, modseq) of messages whose flags were changed or asked for.
+    updated: list[tuple[int, list[str], int]]
+    # RFC 7162 3.1.3: UIDs not changed because their modseq is above UNCHANGEDSINCE.
+    modified: list[int]
+    modseq: int
+    # UIDs whose flags actually changed (they got `modseq`).
+    changed: list[int] = field(default_factory=list)
+
+
+def _apply_flags(message: Message, mode: str, fields: dict[str, bool], keywords: set[str]) -> bool:
+    before = (tuple(getattr(message, f) for f in Message.FLAG_NAMES), tuple(message.keywords))
+    if mode == "replace":
+        for f in Message.FLAG_NAMES:
+            setattr(message, f, fields.get(f, False))
+        message.keywords = sorted(keywords)
+    elif mode == "add":
+        for f in fields:
+            setattr(message, f, True)
+        message.keywords = sorted(set(message.keywords) | keywords)
+    else:
+        for f in fields:
+            setattr(message, f, False)
+        message.keywords = sorted(set(message.keywords) - keywords)
+    after = (tuple(getattr(message, f) for f in Message.FLAG_NAMES), tuple(message.keywords))
+    return before != after
+
+
+@transaction.atomic
+def set_flags(
+    account_id: int,
+    mailbox_id: int,
+    uids: list[int],
+    mode: str,
+    flags: list[str],
+    *,
+    unchangedsince: int | None = None,
+) -> FlagResult:
+    """IMAP STORE (RFC 9051 6.4.6): mode is "replace", "add" or "remove". System flags
+    and mox's well-known keywords are booleans, other keywords lower-cased."""
+    store = _lock_store(account_id)
+    mailbox = _mailbox_locked(account_id, mailbox_id)
+    fields = {Message.SYSTEM_FLAGS[f.lower()]: True for f in flags if f.lower() in Message.SYSTEM_FLAGS}
+    keywords = {f.lower() for f in flags if f.lower() not in Message.SYSTEM_FLAGS and not f.startswith("\\")}
+    messages = list(Message.objects.filter(mailbox_id=mailbox_id, uid__in=uids).order_by("uid"))
+    modseq = store.highest_modseq + 1
+    changed: list[Message] = []
+    modified: list[int] = []
+    for message in messages:
+        if unchangedsince is not None and message.modseq > unchangedsince:
+            modified.append(message.uid)
+            continue
+        if _apply_flags(message, mode, fields, keywords):
+            message.modseq = modseq
+            changed.append(message)
+    if changed:
+        next_modseq(store)
+        store.save(update_fields=["highest_modseq"])
+        for message in changed:
+            message.save(update_fields=[*Message.FLAG_NAMES, "keywords", "modseq"])
+        mailbox.highest_modseq = modseq
+        update = ["highest_modseq"]
+        if keywords - set(mailbox.keywords):
+            mailbox.keywords = sorted(set(mailbox.keywords) | keywords)
+            update.append("keywords")
+        mailbox.save(update_fields=update)
+        Change.objects.create(
+            account_id=account_id, modseq=modseq, mailbox_id_ref=mailbox_id, kind=Change.Kind.FLAGS,
+            uids=[m.uid for m in changed],
+        )
+        _notify_on_commit(account_id)
+    else:
+        modseq = store.highest_modseq
+    updated = [(m.uid, m.flag_list(), m.modseq) for m in messages if m.uid not in modified]
+    return FlagResult(updated, modified, modseq, [m.uid for m in changed])
+
+
+def _remove_messages_locked(store: Store, account_id: int, mailbox: Mailbox, messages: list[Message]) -> int:
+    if not messages:
+        return store.highest_modseq
+    modseq = next_modseq(store)
+    store.size -= sum(m.size for m in messages)
+    store.save(update_fields=["highest_modseq", "size"])
+    paths = [m.path for m in messages]
+    Message.objects.filter(pk__in=[m.pk for m in messages]).delete()
+    mailbox.highest_modseq = modseq
+    mailbox.save(update_fields=["highest_modseq"])
+    Change.objects.create(
+        account_id=account_id, modseq=modseq, mailbox_id_ref=mailbox.pk, kind=Change.Kind.EXPUNGE,
+        uids=[m.uid for m in messages],
+    )
+    _notify_on_commit(account_id)
+    transaction.on_commit(lambda: files.remove_files(paths))
+    return modseq
+
+
+@transaction.atomic
+def expunge(account_id: int, mailbox_id: int, uids: list[int] | None = None) -> tuple[list[int], int]:
+    """Remove the messages marked \\Deleted (of `uids` when given: UID EXPUNGE, RFC 4315).
+    Returns the expunged UIDs and the modseq of the change."""
+    store = _lock_store(account_id)
+    mailbox = _mailbox_locked(account_id, mailbox_id)
+    qs = Message.objects.filter(mailbox=mailbox, deleted=True)
+    if uids is not None:
+        qs = qs.filter(uid__in=uids)
+    messages = list(qs.order_by("uid"))
+    modseq = _remove_messages_locked(store, account_id, mailbox, messages)
+    return [m.uid for m in messages], modseq
+
+
+@dataclass
+class CopyResult:
+    uidvalidity: int
+    source_uids: list[int]
+    dest_uids: list[int]
+    # For MOVE: the modseq of the expunge in the source mailbox.
+    expunge_modseq: int = 0
+
+
+def _copy_locked(
+    store: Store, account: Account, source: Mailbox, uids: list[int], dest_name: str
+) -> tuple[CopyResult, list[Message]]:
+    dest = Mailbox.objects.filter(account=account, name=normalize_mailbox_name(dest_name)).first()
+    if dest is None:
+        raise MailboxNotFound("mailbox does not exist")
+    messages = list(Message.objects.filter(mailbox=source, uid__in=uids).order_by("uid"))
+    if not messages:
+        return CopyResult(dest.uidvalidity, [], []), []
+    total = sum(m.size for m in messages)
+    if account.quota_bytes and store.size + total > account.quota_bytes:
+        raise QuotaExceeded("account over quota")
+    modseq = next_modseq(store)
+    store.size += total
+    store.save(update_fields=["highest_modseq", "size"])
+    junk = automatic_junk_flags(account, dest.name)
+    new_uids = []
+    source_uids = [m.uid for m in messages]
+    keywords = set(dest.keywords)
+    for message in messages:
+        path, rel = files.new_message_path(account.pk)
+        files.place(files.message_path(message.path), path)
+        message.pk = None
+        message.id = None
+        message.mailbox = dest
+        message.uid = dest.uidnext
+        message.modseq = modseq
+        message.created_modseq = modseq
+        message.path = rel
+        for field_name, value in junk.items():
+            setattr(message, field_name, value)
+        message.save(force_insert=True)
+        keywords |= set(message.keywords)
+        new_uids.append(message.uid)
+        dest.uidnext += 1
+    dest.highest_modseq = modseq
+    dest.keywords = sorted(keywords)
+    dest.save(update_fields=["uidnext", "highest_modseq", "keywords"])
+    Change.objects.create(
+        account=account, modseq=modseq, mailbox_id_ref=dest.pk, kind=Change.Kind.ADD, uids=new_uids
+    )
+    _notify_on_commit(account.pk)
+    return CopyResult(dest.uidvalidity, source_uids, new_uids), messages
+
+
+@transaction.atomic
+def copy(account: Account, mailbox_id: int, uids: list[int], dest_name: str) -> CopyResult:
+    """IMAP COPY (RFC 9051 6.4.7) with UIDPLUS COPYUID data (RFC 4315). Files are hard-linked."""
+    store = _lock_store(account)
+    source = _mailbox_locked(account.pk, mailbox_id)
+    present = list(Message.objects.filter(mailbox=source, uid__in=uids).order_by("uid").values_list("uid", flat=True))
+    result, _ = _copy_locked(store, account, source, present, dest_name)
+    result.source_uids = present
+    return result
+
+
+@transaction.atomic
+def move(account: Account, mailbox_id: int, uids: list[int], dest_name: str) -> CopyResult:
+    """IMAP MOVE (RFC 6851): copy then expunge from the source, in one transaction."""
+    store = _lock_store(account)
+    source = _mailbox_locked(account.pk, mailbox_id)
+    if normalize_mailbox_name(dest_name) == source.name:
+        raise StoreError("cannot move to the same mailbox")
+    originals = list(Message.objects.filter(mailbox=source, uid__in=uids).order_by("uid"))
+    present = [m.uid for m in originals]
+    result, _ = _copy_locked(store, account, source, present, dest_name)
+    result.source_uids = present
+    result.expunge_modseq = _remove_messages_locked(store, account.pk, source, originals)
+    return result
+
+
+def check_mailbox_name(name: str) -> str:
+    """mox's rules (RFC 9051 5.1): no empty names, no leading/trailing/double slash, no
+    `% * # &` or control characters, NFC unicode. Returns the INBOX-normalized name."""
+    import unicodedata
+
+    if not name:
+        raise StoreError("empty mailbox name")
+    if name.startswith("/") or name.endswith("/") or "//" in name:
+        raise StoreError("bad slashes in mailbox name")
+    if any(c in "%*#&" or ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        raise StoreError("character not allowed in mailbox name")
+    if unicodedata.normalize("NFC", name) != name:
+        raise StoreError("non-normalized unicode in mailbox name")
+    return normalize_mailbox_name(name)
+
+
+@transaction.atomic
+def create_mailbox(account: Account, name: str, *, special_use: str = "") -> list[str]:
+    """CREATE (RFC 9051 6.3.4) with missing parents, subscribed. Returns the names created."""
+    name = check_mailbox_name(name)
+    store = _lock_store(account)
+    if Mailbox.objects.filter(account=account, name=name).exists():
+        raise MailboxExists("mailbox already exists")
+    created = []
+    parts = name.split("/")
+    for i in range(1, len(parts)):
+        parent = "/".join(parts[:i])
+        if not Mailbox.objects.filter(account=account, name=parent).exists():
+            _create_mailbox_locked(store, account.pk, parent)
+            created.append(parent)
+    _create_mailbox_locked(store, account.pk, name, special_use)
+    created.append(name)
+    return created
+
+
+@transaction.atomic
+def delete_mailbox(account: Account, name: str) -> None:
+    """DELETE (RFC 9051 6.3.5): only leaf mailboxes, never Inbox; messages are removed."""
+    name = normalize_mailbox_name(name)
+    if name == "Inbox":
+        raise StoreError("cannot delete inbox")
+    store = _lock_store(account)
+    mailbox = Mailbox.objects.filter(account=account, name=name).first()
+    if mailbox is None:
+        raise MailboxNotFound("mailbox does not exist")
+    if Mailbox.objects.filter(account=account, name__startswith=name + "/").exists():
+        raise StoreError("mailbox has children")
+    messages = list(Message.objects.filter(mailbox=mailbox))
+    _remove_messages_locked(store, account.pk, mailbox, messages)
+    modseq = next_modseq(store)
+    store.save(update_fields=["highest_modseq"])
+    Change.objects.create(
+        account=account, modseq=modseq, mailbox_id_ref=mailbox.pk, kind=Change.Kind.MAILBOX_REMOVE, data={"name": name}
+    )
+    mailbox.delete()
+    _notify_on_commit(account.pk)
+
+
+@transaction.atomic
+def rename_mailbox(account: Account, old: str, new: str) -> None:
+    """RENAME (RFC 9051 6.3.6) as mox: children move along, renamed mailboxes get a new
+    UIDVALIDITY, missing parents are created; renaming Inbox moves its messages into a
+    new mailbox and leaves Inbox empty."""
+    old = normalize_mailbox_name(old)
+    new = check_mailbox_name(new)
+    store = _lock_store(account)
+    source = Mailbox.objects.filter(account=account, name=old).first()
+    if source is None:
+        raise MailboxNotFound("mailbox does not exist")
+    if Mailbox.objects.filter(account=account, name=new).exists():
+        raise MailboxExists("mailbox already exists")
+    if new.startswith(old + "/"):
+        raise StoreError("cannot rename mailbox to a child of itself")
+    parts = new.split("/")
+    for i in range(1, len(parts)):
+        parent = "/".join(parts[:i])
+        if not Mailbox.objects.filter(account=account, name=parent).exists():
+            _create_mailbox_locked(store, account.pk, parent)
+    if old == "Inbox":
+        dest = _create_mailbox_locked(store, account.pk, new)
+        uids = list(Message.objects.filter(mailbox=source).order_by("uid").values_list("uid", flat=True))
+        if uids:
+            originals = list(Message.objects.filter(mailbox=source).order_by("uid"))
+            _copy_locked(store, account, source, uids, dest.name)
+            _remove_messages_locked(store, account.pk, source, originals)
+        return
+    renamed = [source, *Mailbox.objects.filter(account=account, name__startswith=old + "/")]
+    for mailbox in renamed:
+        modseq = next_modseq(store)
+        old_name = mailbox.name
+        mailbox.name = new + mailbox.name[len(old):]
+        mailbox.uidvalidity = store.next_uidvalidity
+        store.next_uidvalidity += 1
+        mailbox.highest_modseq = modseq
+        mailbox.save(update_fields=["name", "uidvalidity", "highest_modseq"])
+        Change.objects.create(
+            account=account, modseq=modseq, mailbox_id_ref=mailbox.pk, kind=Change.Kind.MAILBOX_RENAME,
+            data={"old": old_name, "name": mailbox.name},
+        )
+    store.save(update_fields=["highest_modseq", "next_uidvalidity"])
+    _notify_on_commit(account.pk)
+
+
+@transaction.atomic
+def subscribe(account: Account, name: str) -> None:
+    """SUBSCRIBE (RFC 9051 6.3.7): names need not exist."""
+    name = normalize_mailbox_name(name)
+    store = _lock_store(account)
+    _, created = Subscription.objects.get_or_create(account=account, name=name)
+    if created:
+        modseq = next_modseq(store)
+        store.save(update_fields=["highest_modseq"])
+        Change.objects.create(account=account, modseq=modseq, kind=Change.Kind.SUBSCRIPTION,
+                              data={"name": name, "subscribed": True})
+        _notify_on_commit(account.pk)
+
+
+@transaction.atomic
+def unsubscribe(account: Account, name: str) -> None:
+    name = normalize_mailbox_name(name)
+    store = _lock_store(account)
+    deleted, _ = Subscription.objects.filter(account=account, name=name).delete()
+    if not deleted:
+        raise StoreError("not subscribed")
+    modseq = next_modseq(store)
+    store.save(update_fields=["highest_modseq"])
+    Change.objects.create(account=account, modseq=modseq, kind=Change.Kind.SUBSCRIPTION,
+                          data={"name": name, "subscribed": False})
+    _notify_on_commit(account.pk)

@@ -1,0 +1,113 @@
+"""The ORM work of IMAP sessions, as plain synchronous functions.
+
+Sessions call these through `sync_to_async` inside their connection's
+ThreadSensitiveContext; nothing here touches sockets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, Sum
+
+from mailstore.models import Change, Mailbox, Message, Store, Subscription
+
+
+@dataclass
+class MailboxView:
+    id: int
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highest_modseq: int
+    keywords: list[str]
+    special_use: str
+    uids: list[int] = field(default_factory=list)
+    first_unseen: int = 0
+    # The account's modseq read before the message list (changes after it are replayed).
+    account_modseq: int = 0
+
+
+def account_modseq(account_id: int) -> int:
+    store = Store.objects.filter(account_id=account_id).only("highest_modseq").first()
+    return store.highest_modseq if store else 0
+
+
+def open_mailbox(account_id: int, name: str) -> MailboxView | None:
+    modseq = account_modseq(account_id)
+    mailbox = Mailbox.objects.filter(account_id=account_id, name=name).first()
+    if mailbox is None:
+        return None
+    rows = list(Message.objects.filter(mailbox=mailbox).order_by("uid").values_list("uid", "seen"))
+    first_unseen = next((i + 1 for i, (_, seen) in enumerate(rows) if not seen), 0)
+    return MailboxView(
+        mailbox.pk, mailbox.name, mailbox.uidvalidity, mailbox.uidnext, mailbox.highest_modseq,
+        list(mailbox.keywords), mailbox.special_use, [u for u, _ in rows], first_unseen, modseq,
+    )
+
+
+def changes_after(account_id: int, modseq: int) -> list[Change]:
+    return list(Change.objects.filter(account_id=account_id, modseq__gt=modseq).order_by("modseq"))
+
+
+def current_flags(mailbox_id: int, uids: list[int]) -> dict[int, tuple[list[str], int]]:
+    out = {}
+    for m in Message.objects.filter(mailbox_id=mailbox_id, uid__in=uids).only(
+        "uid", "modseq", "keywords", *Message.FLAG_NAMES
+    ):
+        out[m.uid] = (m.flag_list(), m.modseq)
+    return out
+
+
+def mailbox_keywords(mailbox_id: int) -> list[str]:
+    mailbox = Mailbox.objects.filter(pk=mailbox_id).only("keywords").first()
+    return list(mailbox.keywords) if mailbox else []
+
+
+def list_mailboxes(account_id: int) -> tuple[list[Mailbox], set[str]]:
+    mailboxes = list(Mailbox.objects.filter(account_id=account_id).order_by("name"))
+    subs = set(Subscription.objects.filter(account_id=account_id).values_list("name", flat=True))
+    return mailboxes, subs
+
+
+def mailbox_status(account_id: int, name: str) -> dict[str, Any] | None:
+    mailbox = Mailbox.objects.filter(account_id=account_id, name=name).first()
+    if mailbox is None:
+        return None
+    qs = Message.objects.filter(mailbox=mailbox)
+    agg = qs.aggregate(
+        messages=models_count(),
+        unseen=models_count(Q(seen=False)),
+        deleted=models_count(Q(deleted=True)),
+        size=Sum("size"),
+    )
+    return {
+        "MESSAGES": agg["messages"],
+        "UIDNEXT": mailbox.uidnext,
+        "UIDVALIDITY": mailbox.uidvalidity,
+        "UNSEEN": agg["unseen"],
+        "DELETED": agg["deleted"],
+        "SIZE": agg["size"] or 0,
+        "RECENT": 0,
+        "HIGHESTMODSEQ": mailbox.highest_modseq,
+    }
+
+
+def models_count(condition: Q | None = None) -> Any:
+    from django.db.models import Count
+
+    return Count("pk", filter=condition) if condition is not None else Count("pk")
+
+
+def quota_usage(account_id: int) -> tuple[int, int]:
+    from accounts.models import Account
+
+    store = Store.objects.filter(account_id=account_id).first()
+    account = Account.objects.get(pk=account_id)
+    return (store.size if store else 0), account.quota_bytes
+
+
+def close_connection() -> None:
+    from django.db import connection
+
+    connection.close()

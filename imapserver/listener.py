@@ -1,0 +1,186 @@
+"""IMAP listeners: port 143 with STARTTLS and port 993 with implicit TLS (RFC 9051,
+RFC 8314). The connection class alone touches sockets; it reads lines and literals
+(RFC 9051 section 4.3, RFC 7888 LITERAL+) and hands complete commands to the session.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+import ssl
+from typing import Any
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+
+from imapserver import db
+from imapserver.session import APPENDLIMIT, Session, State
+from mailcore.imap.reader import literal_request
+from mailstore.notify import hub
+
+log = logging.getLogger(__name__)
+
+MAX_LINE = 16 * 1024  # mox: 16 KiB per line
+MAX_LITERAL = 1024 * 1024  # for literals other than APPEND's
+MAX_COMMAND = 64 * 1024 * 1024 + APPENDLIMIT
+TIMEOUT_UNAUTHENTICATED = 30.0
+TIMEOUT_AUTHENTICATED = 30 * 60.0
+_APPEND = re.compile(rb"^[^ ]+ APPEND ", re.IGNORECASE)
+
+
+class LineTooLong(Exception):
+    pass
+
+
+class Connection:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        tls: ssl.SSLContext | None,
+        implicit_tls: bool,
+        localserve: bool,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.tls = tls
+        self._out: list[bytes] = []
+        peer = writer.get_extra_info("peername")
+        self.remote = str(peer[0]) if peer else ""
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            try:
+                # Without it, every synchronizing literal costs a delayed-ACK round trip.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self.session = Session(
+            self, tls_active=implicit_tls, starttls_available=tls is not None and not implicit_tls,
+            localserve=localserve, remote=self.remote,
+        )
+
+    # The session's IO.
+
+    def write(self, data: bytes) -> None:
+        self._out.append(data)
+
+    async def flush(self) -> None:
+        if self._out:
+            data = b"".join(self._out)
+            self._out = []
+            self.writer.write(data)
+            await self.writer.drain()
+
+    def _timeout(self) -> float:
+        return TIMEOUT_UNAUTHENTICATED if self.session.state == State.NOT_AUTHENTICATED else TIMEOUT_AUTHENTICATED
+
+    async def readline(self) -> bytes:
+        try:
+            line = await asyncio.wait_for(self.reader.readuntil(b"\n"), self._timeout())
+        except asyncio.LimitOverrunError as exc:
+            raise LineTooLong() from exc
+        except asyncio.IncompleteReadError as exc:
+            raise ConnectionResetError("connection closed") from exc
+        if line.endswith(b"\r\n"):
+            return line[:-2]
+        return line[:-1]
+
+    async def starttls(self) -> None:
+        assert self.tls is not None
+        await self.writer.start_tls(self.tls)
+
+    # Reading one command with its literals.
+
+    async def read_command(self) -> bytes | None:
+        """The next command with literals inline; None after answering a refused literal."""
+        line = await self.readline()
+        buf = line
+        while (req := literal_request(line)) is not None:
+            size, sync, _binary = req
+            limit = APPENDLIMIT if _APPEND.match(buf) else MAX_LITERAL
+            if size > limit or len(buf) + size > MAX_COMMAND:
+                tag = buf.split(b" ", 1)[0].decode("ascii", "replace")
+                if not sync:
+                    # RFC 7888 section 4: a non-synchronizing literal we refuse still follows;
+                    # we cannot skip it safely, so the connection ends.
+                    self.write(f"* BYE literal too big\r\n".encode())
+                    raise ConnectionResetError("literal too big")
+                # RFC 7889 / RFC 9051 7.1: refuse a synchronizing literal without reading it.
+                self.write(f"{tag} NO [TOOBIG] literal too big\r\n".encode())
+                return None
+            if sync:
+                self.write(b"+ ok\r\n")
+                await self.flush()
+            data = await asyncio.wait_for(self.reader.readexactly(size), self._timeout())
+            line = await self.readline()
+            buf += b"\r\n" + data + line
+        return buf
+
+    async def run(self) -> None:
+        async with ThreadSensitiveContext():
+            try:
+                await self._serve()
+            except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError, ssl.SSLError, LineTooLong) as exc:
+                if isinstance(exc, LineTooLong):
+                    self.write(b"* BYE line too long\r\n")
+                elif isinstance(exc, asyncio.TimeoutError):
+                    self.write(b"* BYE inactive\r\n")
+                try:
+                    await self.flush()
+                except (ConnectionError, ssl.SSLError, RuntimeError):
+                    pass
+            except asyncio.CancelledError:
+                try:
+                    self.write(b"* BYE shutting down\r\n")
+                    await asyncio.wait_for(self.flush(), 1)
+                except (ConnectionError, ssl.SSLError, RuntimeError, asyncio.TimeoutError, asyncio.CancelledError):
+                    pass
+                raise
+            except Exception:
+                log.exception("imap connection failed", extra={"remote": self.remote})
+            finally:
+                self.session.close()
+                try:
+                    await sync_to_async(db.close_connection, thread_sensitive=True)()
+                except Exception:  # noqa: BLE001
+                    pass
+                self.writer.close()
+
+    async def _serve(self) -> None:
+        self.write(self.session.greeting())
+        await self.flush()
+        while True:
+            buf = await self.read_command()
+            if buf is None:
+                await self.flush()
+                continue
+            go_on = await self.session.execute(buf)
+            await self.flush()
+            if not go_on:
+                return
+
+
+def _hub_running() -> bool:
+    transport: Any = getattr(hub, "_transport", None)
+    if transport is None:
+        return False
+    return getattr(transport, "_loop", None) is asyncio.get_running_loop() and not transport.is_closing()
+
+
+async def serve_imap(
+    sock: socket.socket, *, implicit_tls: bool, tls: ssl.SSLContext | None, localserve: bool
+) -> asyncio.base_events.Server:
+    """Serve IMAP on a bound, listening, non-blocking socket (993 when implicit_tls)."""
+    if not _hub_running():
+        # The change hub wakes IDLE sessions when any process changes an account's mail.
+        if getattr(hub, "_transport", None) is not None:
+            hub.stop()
+        await hub.start()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await Connection(reader, writer, tls=tls, implicit_tls=implicit_tls, localserve=localserve).run()
+
+    return await asyncio.start_server(
+        handle, sock=sock, ssl=tls if implicit_tls else None, limit=MAX_LINE
+    )

@@ -1,0 +1,320 @@
+"""Commands of the selected state (RFC 9051 section 6.4): CHECK, CLOSE, UNSELECT
+(RFC 3691), EXPUNGE, UID EXPUNGE (RFC 4315), SEARCH (RFC 4731 ESEARCH, RFC 5182
+SEARCHRES), FETCH, STORE (RFC 7162 UNCHANGEDSINCE), COPY, MOVE (RFC 6851), SORT (RFC 5256)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from imapserver import search as searching
+from imapserver.errors import bad, no
+from imapserver.fetch import FetchError, fetch_lines, needs_content
+from mailcore.imap.command import Command
+from mailcore.imap.fetchatt import FetchAtt
+from mailcore.imap.numset import NumSet, compact, compact_ordered
+from mailcore.imap.response import flags as format_flags
+from mailcore.imap.searchkey import Key
+from mailstore.models import Message
+
+if TYPE_CHECKING:
+    from imapserver.session import Session
+
+
+def _load_messages(mailbox_id: int, uids: list[int], *, content: bool, changedsince: int | None) -> list[Message]:
+    if not uids:
+        return []
+    # A range query and a filter here: `uid IN (...)` with 100,000 values breaks databases.
+    qs = Message.objects.filter(mailbox_id=mailbox_id, uid__gte=uids[0], uid__lte=uids[-1]).order_by("uid")
+    if changedsince is not None:
+        qs = qs.filter(modseq__gt=changedsince)
+    if not content:
+        qs = qs.defer("parsed", "prefix", "validations", "dkim_domains")
+    wanted = set(uids)
+    return [m for m in qs.iterator(2000) if m.uid in wanted]
+
+
+def _key_has_modseq(key: Key) -> bool:
+    if key[0] == "MODSEQ":
+        return True
+    return any(_key_has_modseq(k) for k in key[1:] if isinstance(k, tuple)) or (
+        key[0] == "AND" and any(_key_has_modseq(k) for k in key[1])
+    )
+
+
+class SelectedCommands:
+    def resolve(self: Session, numset: NumSet, uid: bool) -> list[tuple[int, int]]:
+        """(seq, uid) pairs of a sequence set (RFC 9051 section 9 `sequence-set`)."""
+        sel = self.selected
+        assert sel is not None
+        if numset.search_result:
+            uids = sorted(u for u in self.saved_result if sel.seq(u))
+        elif uid:
+            uids = numset.select(sel.uids, sel.uids[-1] if sel.uids else 0)
+        else:
+            n = len(sel.uids)
+            for a, b in numset.ranges:
+                if (a is not None and a > n) or (b is not None and b > n) or (n == 0):
+                    raise bad("invalid sequence number")
+            uids = [sel.uids[i - 1] for i in numset.select(range(1, n + 1), n)]
+        return [(sel.seq(u), u) for u in uids]
+
+    async def do_check(self: Session, cmd: Command) -> None:
+        await self.ok(cmd)
+
+    async def do_close(self: Session, cmd: Command) -> None:
+        from imapserver.session import State
+        from mailstore import actions
+
+        sel = self.selected
+        assert sel is not None
+        if not sel.readonly:
+            # RFC 9051 6.4.1: expunge silently, no untagged EXPUNGE.
+            uids, modseq = await self.db(actions.expunge, self.account_id, sel.id, None)
+            if uids:
+                self.own_modseqs.add(modseq)
+        self.selected = None
+        self.state = State.AUTHENTICATED
+        await self.ok(cmd)
+
+    async def do_unselect(self: Session, cmd: Command) -> None:
+        from imapserver.session import State
+
+        self.selected = None
+        self.state = State.AUTHENTICATED
+        await self.ok(cmd)
+
+    async def do_expunge(self: Session, cmd: Command) -> None:
+        from mailstore import actions
+
+        sel = self.require_writable()
+        only = [u for _, u in self.resolve(cmd.args["set"], True)] if cmd.uid else None
+        if only == []:
+            await self.ok(cmd)
+            return
+        uids, modseq = await self.db(actions.expunge, self.account_id, sel.id, only)
+        if uids:
+            self.own_modseqs.add(modseq)
+        self.expunge_from_view(uids)
+        await self.ok(cmd)
+
+    def _fetch_sync(self: Session, mailbox_id: int, pairs: list[tuple[int, int]], cmd: Command) -> list[bytes]:
+        from mailstore import actions
+
+        req = cmd.args["request"]
+        sel = self.selected
+        assert sel is not None
+        flags_changed: set[int] = set()
+        uids = [u for _, u in pairs]
+        if any(a.sets_seen for a in req.atts) and not sel.readonly and uids:
+            unseen = list(
+                Message.objects.filter(mailbox_id=mailbox_id, uid__gte=uids[0], uid__lte=uids[-1], seen=False)
+                .values_list("uid", flat=True)
+            )
+            wanted = set(uids)
+            unseen = [u for u in unseen if u in wanted]
+            if unseen:
+                result = actions.set_flags(self.account_id, mailbox_id, unseen, "add", ["\\Seen"])
+                if result.changed:
+                    self.own_modseqs.add(result.modseq)
+                    flags_changed = set(result.changed)
+        messages = _load_messages(mailbox_id, uids, content=needs_content(req), changedsince=req.changedsince)
+        seq_of = dict((u, s) for s, u in pairs)
+        return fetch_lines(
+            [(seq_of[m.uid], m) for m in messages], req, uid_command=cmd.uid, condstore=self.condstore,
+            flags_changed=flags_changed,
+        )
+
+    async def do_fetch(self: Session, cmd: Command) -> None:
+        sel = self.selected
+        assert sel is not None
+        req = cmd.args["request"]
+        if req.changedsince is not None or any(a.name == "MODSEQ" for a in req.atts):
+            # RFC 7162 section 3.1: CHANGEDSINCE and MODSEQ enable CONDSTORE.
+            self.condstore = True
+        pairs = self.resolve(cmd.args["set"], cmd.uid)
+        try:
+            lines = await self.db(self._fetch_sync, sel.id, pairs, cmd)
+        except FetchError as exc:
+            raise no(str(exc), exc.code or None) from exc
+        for line in lines:
+            self.write(line)
+        await self.ok(cmd)
+
+    async def do_store(self: Session, cmd: Command) -> None:
+        from mailstore import actions
+
+        sel = self.require_writable()
+        args = cmd.args
+        if args["unchangedsince"] is not None:
+            self.condstore = True
+        pairs = self.resolve(args["set"], cmd.uid)
+        for flag in args["flags"]:
+            if flag.startswith("\\") and flag.lower() not in Message.SYSTEM_FLAGS:
+                raise bad(f"unknown system flag {flag}")
+        uids = [u for _, u in pairs]
+        if not uids:
+            await self.ok(cmd)
+            return
+        result = await self.db(
+            actions.set_flags, self.account_id, sel.id, uids, args["mode"], args["flags"],
+            unchangedsince=args["unchangedsince"],
+        )
+        if result.changed:
+            self.own_modseqs.add(result.modseq)
+        changed = set(result.changed)
+        for uid, flags, modseq in result.updated:
+            seq = sel.seq(uid)
+            if not seq or (args["silent"] and not (self.condstore and uid in changed and args["unchangedsince"] is not None)):
+                continue
+            items = []
+            if cmd.uid:
+                items.append(b"UID %d" % uid)
+            if self.condstore:
+                items.append(b"MODSEQ (%d)" % modseq)
+            if not args["silent"]:
+                items.append(b"FLAGS " + format_flags(flags))
+            self.write(b"* %d FETCH (" % seq + b" ".join(items) + b")")
+        if result.modified:
+            # RFC 7162 section 3.1.3: MODIFIED lists what failed the UNCHANGEDSINCE test.
+            modified = result.modified if cmd.uid else [sel.seq(u) for u in result.modified]
+            await self.ok(cmd, "conditional store did not change all messages", f"MODIFIED {compact(modified)}")
+            return
+        await self.ok(cmd)
+
+    async def _copy_or_move(self: Session, cmd: Command, move: bool) -> None:
+        from mailstore import actions
+
+        sel = self.require_writable() if move else self.selected
+        assert sel is not None
+        dest = self.mailbox_name(cmd.args["mailbox"])
+        uids = [u for _, u in self.resolve(cmd.args["set"], cmd.uid)]
+        if not uids:
+            await self.ok(cmd)
+            return
+        try:
+            verb = actions.move if move else actions.copy
+            result = await self.db(verb, self.account, sel.id, uids, dest)
+        except actions.MailboxNotFound as exc:
+            raise no("mailbox does not exist", "TRYCREATE") from exc
+        except actions.QuotaExceeded as exc:
+            raise no("over quota", "OVERQUOTA") from exc
+        except actions.StoreError as exc:
+            raise no(str(exc), "CANNOT") from exc
+        copyuid = (
+            f"COPYUID {result.uidvalidity} {compact_ordered(result.source_uids)} {compact_ordered(result.dest_uids)}"
+        )
+        if not move:
+            await self.ok(cmd, code=copyuid if result.dest_uids else None)
+            return
+        self.own_modseqs.add(result.expunge_modseq)
+        # RFC 6851 section 4.3: untagged COPYUID, then the EXPUNGEs.
+        if result.dest_uids:
+            self.write(f"* OK [{copyuid}] moved")
+        self.expunge_from_view(result.source_uids)
+        await self.ok(cmd)
+
+    async def do_copy(self: Session, cmd: Command) -> None:
+        await self._copy_or_move(cmd, False)
+
+    async def do_move(self: Session, cmd: Command) -> None:
+        await self._copy_or_move(cmd, True)
+
+    async def do_search(self: Session, cmd: Command) -> None:
+        sel = self.selected
+        assert sel is not None
+        req = cmd.args["request"]
+        if req.charset not in (None, "US-ASCII", "UTF-8"):
+            raise no("unsupported charset", "BADCHARSET (US-ASCII UTF-8)")
+        uids = await self.db(searching.search, sel.id, list(sel.uids), req.key, list(self.saved_result))
+        if req.save:
+            self.saved_result = uids
+        numbers = uids if cmd.uid else [sel.seq(u) for u in uids]
+        opts = req.return_opts
+        if opts is None and not self.rev2:
+            line = "* SEARCH" + "".join(f" {n}" for n in numbers)
+            if _key_has_modseq(req.key) and numbers:
+                # RFC 7162 section 3.1.5: the highest modseq of the matches.
+                line += f" (MODSEQ {await self._highest_modseq(sel.id, uids)})"
+            self.write(line)
+        elif opts != ["SAVE"]:
+            opts = opts or ["ALL"]
+            if opts == []:
+                opts = ["ALL"]
+            parts = [f'* ESEARCH (TAG "{cmd.tag}")']
+            if cmd.uid:
+                parts.append("UID")
+            if "MIN" in opts and numbers:
+                parts.append(f"MIN {min(numbers)}")
+            if "MAX" in opts and numbers:
+                parts.append(f"MAX {max(numbers)}")
+            if "COUNT" in opts:
+                parts.append(f"COUNT {len(numbers)}")
+            if "ALL" in opts and numbers:
+                parts.append(f"ALL {compact(numbers)}")
+            self.write(" ".join(parts))
+        await self.ok(cmd)
+
+    async def _highest_modseq(self: Session, mailbox_id: int, uids: list[int]) -> int:
+        def query() -> int:
+            rows = Message.objects.filter(mailbox_id=mailbox_id, uid__in=uids[:1000]).values_list("modseq", flat=True)
+            return max(rows, default=0)
+
+        return await self.db(query)
+
+    async def do_sort(self: Session, cmd: Command) -> None:
+        sel = self.selected
+        assert sel is not None
+        req = cmd.args["request"]
+        if req.charset not in ("US-ASCII", "UTF-8"):
+            raise no("unsupported charset", "BADCHARSET (US-ASCII UTF-8)")
+        uids = await self.db(searching.search, sel.id, list(sel.uids), req.key, list(self.saved_result))
+        ordered = await self.db(_sort_uids, sel.id, uids, req.criteria)
+        numbers = ordered if cmd.uid else [sel.seq(u) for u in ordered]
+        self.write("* SORT" + "".join(f" {n}" for n in numbers))
+        await self.ok(cmd)
+
+    async def do_thread(self: Session, cmd: Command) -> None:
+        raise no("thread not supported", "CANNOT")
+
+
+def _base_subject(subject: str) -> str:
+    # RFC 5256 section 2.1, simplified: strip leading re:/fwd: and trailing (fwd).
+    s = " ".join(subject.split()).lower()
+    changed = True
+    while changed:
+        changed = False
+        for prefix in ("re:", "fw:", "fwd:"):
+            if s.startswith(prefix):
+                s = s[len(prefix):].strip()
+                changed = True
+        if s.endswith("(fwd)"):
+            s = s[:-5].strip()
+            changed = True
+    return s
+
+
+def _sort_uids(mailbox_id: int, uids: list[int], criteria: list[tuple[str, bool]]) -> list[int]:
+    rows = {m.uid: m for m in _load_messages(mailbox_id, uids, content=False, changedsince=None)}
+    ordered = [u for u in uids if u in rows]
+    ordered.sort()  # ties are broken by sequence number, i.e. UID order
+    for crit, reverse in reversed(criteria):
+        def keyf(uid: int, crit: str = crit) -> Any:
+            m = rows[uid]
+            if crit == "ARRIVAL":
+                return m.received
+            if crit == "DATE":
+                return m.sent_date or m.received
+            if crit == "SIZE":
+                return m.size
+            if crit == "SUBJECT":
+                return _base_subject(m.subject)
+            if crit in ("FROM", "DISPLAYFROM"):
+                return m.from_address.lower()
+            if crit in ("TO", "DISPLAYTO"):
+                return (m.to_addresses[0] if m.to_addresses else "").lower()
+            return ""
+
+        ordered.sort(key=keyf, reverse=reverse)
+    return ordered
+
+
+__all__ = ["SelectedCommands", "FetchAtt"]

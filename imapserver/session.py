@@ -1,0 +1,319 @@
+"""An IMAP session: state machine with one `do_<command>` method per command
+(RFC 9051 section 6, RFC 3501 for IMAP4rev1 clients), independent of sockets.
+
+The connection (imapserver.listener) gives it an `IO` to write response lines, read
+continuation lines and start TLS. Database work runs through `self.db(...)`, i.e.
+sync_to_async in the connection's ThreadSensitiveContext.
+"""
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, Protocol, TypeVar
+
+from asgiref.sync import sync_to_async
+
+from imapserver import db
+from imapserver.auth import AuthCommands
+from imapserver.errors import CloseConnection, CommandError, bad, no
+from imapserver.mailboxes import MailboxCommands
+from imapserver.selected import SelectedCommands
+from mailcore.imap.command import Command, parse_command, parse_tag
+from mailcore.imap.errors import ParseError
+from mailcore.imap.response import flags as format_flags
+from mailstore.models import Change
+from mailstore.notify import hub
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# mox's list, plus what moxweb adds (issue 4); LOGINDISABLED/AUTH=PLAIN/STARTTLS per connection.
+APPENDLIMIT = 100 * 1024 * 1024
+BASE_CAPABILITIES = (
+    "IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
+    "UTF8=ACCEPT LIST-EXTENDED SPECIAL-USE LIST-STATUS AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5 "
+    f"ID APPENDLIMIT={APPENDLIMIT} NAMESPACE CONDSTORE MULTIAPPEND STATUS=SIZE CREATE-SPECIAL-USE QUOTA "
+    "QUOTA=RES-STORAGE"
+)
+# mox's system flags and well-known keywords (SELECT FLAGS / PERMANENTFLAGS).
+SYSTEM_FLAGS = "\\Seen \\Answered \\Flagged \\Deleted \\Draft $Forwarded $Junk $NotJunk $Phishing $MDNSent"
+
+
+class State(Enum):
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+
+
+ANY = (State.NOT_AUTHENTICATED, State.AUTHENTICATED, State.SELECTED)
+AUTHED = (State.AUTHENTICATED, State.SELECTED)
+COMMAND_STATES: dict[str, tuple[State, ...]] = {
+    **{c: ANY for c in ("CAPABILITY", "NOOP", "LOGOUT", "ID")},
+    **{c: (State.NOT_AUTHENTICATED,) for c in ("STARTTLS", "AUTHENTICATE", "LOGIN")},
+    **{c: AUTHED for c in ("ENABLE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE",
+                           "UNSUBSCRIBE", "LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE",
+                           "GETQUOTA", "GETQUOTAROOT")},
+    **{c: (State.SELECTED,) for c in ("CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE",
+                                      "COPY", "MOVE", "SORT", "THREAD")},
+}
+# RFC 9051 section 7.5.1: no EXPUNGE during FETCH/STORE/SEARCH; mox sends no updates then.
+NO_UPDATES = ("FETCH", "STORE", "SEARCH", "SORT", "THREAD")
+
+
+class IO(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    async def flush(self) -> None: ...
+
+    async def readline(self) -> bytes: ...
+
+    async def starttls(self) -> None: ...
+
+
+class Selected:
+    """The session's view of the selected mailbox: UIDs by sequence number (RFC 9051 2.3.1.2)."""
+
+    def __init__(self, view: db.MailboxView, readonly: bool) -> None:
+        self.id = view.id
+        self.name = view.name
+        self.uidvalidity = view.uidvalidity
+        self.uids = view.uids
+        self.readonly = readonly
+        self.keywords = list(view.keywords)
+
+    def seq(self, uid: int) -> int:
+        """1-based sequence number of a UID, 0 if not in the view."""
+        i = bisect.bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else 0
+
+
+class Session(AuthCommands, MailboxCommands, SelectedCommands):
+    def __init__(
+        self, io: IO, *, tls_active: bool, starttls_available: bool, localserve: bool, remote: str = ""
+    ) -> None:
+        self.io = io
+        self.tls_active = tls_active
+        self.starttls_available = starttls_available
+        self.localserve = localserve
+        self.remote = remote
+        self.state = State.NOT_AUTHENTICATED
+        self.account: Any = None
+        self.account_id = 0
+        self.username = ""
+        self.selected: Selected | None = None
+        self.event: asyncio.Event | None = None
+        self.modseq = 0
+        self.own_modseqs: set[int] = set()
+        self.enabled: set[str] = set()
+        self.condstore = False
+        self.saved_result: list[int] = []
+        self.first_command = True
+        self.auth_failures = 0
+
+    # Plumbing.
+
+    async def db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await sync_to_async(func, thread_sensitive=True)(*args, **kwargs)
+
+    def write(self, line: bytes | str) -> None:
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.io.write(line + b"\r\n")
+
+    def capabilities(self) -> str:
+        caps = BASE_CAPABILITIES
+        if self.starttls_available and not self.tls_active:
+            caps += " STARTTLS"
+        if self.tls_active or self.localserve:
+            caps += " AUTH=PLAIN"
+        else:
+            caps += " LOGINDISABLED"
+        return caps
+
+    def greeting(self) -> bytes:
+        return f"* OK [CAPABILITY {self.capabilities()}] mox imap\r\n".encode()
+
+    @property
+    def utf8(self) -> bool:
+        return "UTF8=ACCEPT" in self.enabled or "IMAP4REV2" in self.enabled
+
+    @property
+    def rev2(self) -> bool:
+        return "IMAP4REV2" in self.enabled
+
+    async def ok(self, cmd: Command, text: str | None = None, code: str | None = None) -> None:
+        """The tagged OK, after pending untagged updates (unless the command forbids them)."""
+        if cmd.name not in NO_UPDATES and self.state != State.NOT_AUTHENTICATED:
+            await self.send_updates()
+        body = text if text is not None else f"{cmd.spelled} done"
+        self.write(f"{cmd.tag} OK {'[' + code + '] ' if code else ''}{body}")
+
+    # Dispatch.
+
+    async def execute(self, buf: bytes) -> bool:
+        """Run one command; False when the connection must close."""
+        try:
+            cmd = parse_command(buf)
+        except ParseError as exc:
+            if self.first_command:
+                # mox: a first line that is not IMAP is answered with BYE (protection).
+                self.write("* BYE please try again speaking imap")
+                return False
+            tag = exc.tag or parse_tag(buf) or "*"
+            if exc.code == "UNKNOWN":
+                self.write(f"{tag} BAD unknown command")
+            else:
+                self.write(f"{tag} BAD {exc.message}")
+            return True
+        self.first_command = False
+        if self.state not in COMMAND_STATES[cmd.name]:
+            self.write(f"{cmd.tag} NO {cmd.spelled} not allowed in this connection state")
+            return True
+        handler = getattr(self, "do_" + cmd.name.lower())
+        try:
+            await handler(cmd)
+        except CommandError as exc:
+            if exc.status == "NO" and cmd.name not in NO_UPDATES and self.state != State.NOT_AUTHENTICATED:
+                await self.send_updates()
+            code = f"[{exc.code}] " if exc.code else ""
+            self.write(f"{cmd.tag} {exc.status} {code}{exc.text}")
+        except CloseConnection:
+            return False
+        return True
+
+    # Untagged updates from the change log (RFC 9051 section 5.2 and 7.4).
+
+    async def send_updates(self) -> None:
+        if not self.account_id:
+            return
+        changes = await self.db(db.changes_after, self.account_id, self.modseq)
+        if not changes:
+            return
+        sel = self.selected
+        pending_exists = False
+        flag_uids: list[int] = []
+        for change in changes:
+            self.modseq = max(self.modseq, change.modseq)
+            own = change.modseq in self.own_modseqs
+            self.own_modseqs.discard(change.modseq)
+            if sel is None or change.mailbox_id_ref != sel.id or own:
+                continue
+            if change.kind == Change.Kind.ADD:
+                last = sel.uids[-1] if sel.uids else 0
+                for uid in sorted(change.uids):
+                    if uid > last:
+                        sel.uids.append(uid)
+                        last = uid
+                        pending_exists = True
+            elif change.kind == Change.Kind.EXPUNGE:
+                if pending_exists:
+                    self.write(f"* {len(sel.uids)} EXISTS")
+                    pending_exists = False
+                await self._flush_flags(flag_uids)
+                flag_uids = []
+                self.expunge_from_view(change.uids)
+            elif change.kind == Change.Kind.FLAGS:
+                flag_uids.extend(change.uids)
+        if pending_exists:
+            self.write(f"* {len(sel.uids)} EXISTS")  # type: ignore[union-attr]
+        await self._flush_flags(flag_uids)
+
+    def expunge_from_view(self, uids: list[int]) -> None:
+        sel = self.selected
+        assert sel is not None
+        # Highest sequence numbers first so the numbers sent stay valid as we go.
+        for uid in sorted(uids, reverse=True):
+            seq = sel.seq(uid)
+            if seq:
+                del sel.uids[seq - 1]
+                self.write(f"* {seq} EXPUNGE")
+
+    async def _flush_flags(self, uids: list[int]) -> None:
+        sel = self.selected
+        if not uids or sel is None:
+            return
+        wanted = sorted({u for u in uids if sel.seq(u)})
+        if not wanted:
+            return
+        current = await self.db(db.current_flags, sel.id, wanted)
+        for uid in wanted:
+            if uid in current and sel.seq(uid):
+                flags, modseq = current[uid]
+                extra = f" MODSEQ ({modseq})" if self.condstore else ""
+                self.write(b"* %d FETCH (UID %d%s FLAGS " % (sel.seq(uid), uid, extra.encode()) + format_flags(flags) + b")")
+
+    # Commands valid in any state (RFC 9051 section 6.1).
+
+    async def do_capability(self, cmd: Command) -> None:
+        self.write(f"* CAPABILITY {self.capabilities()}")
+        await self.ok(cmd)
+
+    async def do_noop(self, cmd: Command) -> None:
+        await self.ok(cmd)
+
+    async def do_logout(self, cmd: Command) -> None:
+        self.write("* BYE thanks")
+        self.write(f"{cmd.tag} OK {cmd.spelled} done")
+        raise CloseConnection()
+
+    async def do_id(self, cmd: Command) -> None:
+        # RFC 2971: log the client's parameters, name ourselves.
+        log.info("imap client id", extra={"params": cmd.args["params"], "remote": self.remote})
+        self.write('* ID ("name" "mox" "version" "moxweb")')
+        await self.ok(cmd)
+
+    async def do_idle(self, cmd: Command) -> None:
+        """RFC 2177 / RFC 9051 6.3.13: push updates until the client sends DONE."""
+        await self.send_updates()
+        self.write("+ waiting")
+        await self.io.flush()
+        assert self.event is not None
+        read = asyncio.ensure_future(self.io.readline())
+        try:
+            while True:
+                wake = asyncio.ensure_future(self.event.wait())
+                done, _ = await asyncio.wait({read, wake}, return_when=asyncio.FIRST_COMPLETED)
+                if wake in done:
+                    self.event.clear()
+                    await self.send_updates()
+                    await self.io.flush()
+                else:
+                    wake.cancel()
+                if read in done:
+                    break
+        finally:
+            if not read.done():
+                read.cancel()
+        line = read.result()
+        if line.upper() != b"DONE":
+            self.write(f"{cmd.tag} BAD expected DONE")
+            raise CloseConnection()
+        await self.ok(cmd, "idle done")
+
+    # Login completion, shared by LOGIN and AUTHENTICATE.
+
+    async def logged_in(self, account: Any) -> None:
+        self.account = account
+        self.account_id = account.pk
+        self.state = State.AUTHENTICATED
+        self.event = hub.subscribe(account.pk)
+        self.modseq = await self.db(db.account_modseq, account.pk)
+
+    def close(self) -> None:
+        if self.event is not None:
+            hub.unsubscribe(self.account_id, self.event)
+            self.event = None
+
+    def require_writable(self) -> Selected:
+        sel = self.selected
+        assert sel is not None
+        if sel.readonly:
+            raise no("mailbox open in read-only mode", "READ-ONLY")
+        return sel
+
+    def check_parse(self, ok: bool, text: str) -> None:
+        if not ok:
+            raise bad(text)

@@ -1,0 +1,67 @@
+"""ENVELOPE and BODY/BODYSTRUCTURE response data (RFC 9051 section 7.5.2) from the
+tree of `mailcore.message.structure`."""
+from __future__ import annotations
+
+from typing import Any
+
+from mailcore.imap.response import nstring, paren, string
+
+
+def _addresses(addrs: list[list[str | None]] | None) -> bytes:
+    if not addrs:
+        return b"NIL"
+    return paren(paren(nstring(x) for x in a) for a in addrs)
+
+
+def envelope(env: list[Any] | None) -> bytes:
+    if not env:
+        env = [None] * 10
+    return paren(
+        [nstring(env[0]), nstring(env[1])]
+        + [_addresses(env[i]) for i in range(2, 8)]
+        + [nstring(env[8]), nstring(env[9])]
+    )
+
+
+def _params(params: list[list[str]] | None) -> bytes:
+    if not params:
+        return b"NIL"
+    return paren(string(k) + b" " + string(v.strip('"')) for k, v in params)
+
+
+def _disposition(disp: list[Any] | None) -> bytes:
+    if not disp:
+        return b"NIL"
+    return paren([string(disp[0]), _params(disp[1])])
+
+
+def _language(lang: list[str] | None) -> bytes:
+    if not lang:
+        return b"NIL"
+    if len(lang) == 1:
+        return string(lang[0])
+    return paren(string(x) for x in lang)
+
+
+def bodystructure(node: dict[str, Any], *, extended: bool = True) -> bytes:
+    """BODYSTRUCTURE (extended) or BODY (extended=False)."""
+    if node.get("parts"):
+        out = [b"".join(bodystructure(p, extended=extended) for p in node["parts"]), string(node["s"])]
+        if extended:
+            out += [_params(node.get("p")), _disposition(node.get("disp")), _language(node.get("lang")),
+                    nstring(node.get("loc"))]
+        return paren(out)
+    size = node["b"][1] - node["b"][0]
+    out = [
+        string(node["t"]), string(node["s"]), _params(node.get("p")), nstring(node.get("id")),
+        nstring(node.get("desc")), string(node.get("enc") or "7BIT"), str(size).encode(),
+    ]
+    if "msg" in node:
+        msg = node["msg"]
+        out += [envelope(msg.get("env")), bodystructure(msg, extended=extended), str(node.get("lines", 0)).encode()]
+    elif node["t"] == "TEXT":
+        out.append(str(node.get("lines", 0)).encode())
+    if extended:
+        out += [nstring(node.get("md5")), _disposition(node.get("disp")), _language(node.get("lang")),
+                nstring(node.get("loc"))]
+    return paren(out)
