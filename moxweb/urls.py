@@ -6,9 +6,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from wellknown.views import apple_profile
+
 urlpatterns = [
     path("admin/django/", admin.site.urls),
     path("admin/", include("webadmin.urls")),
+    path("account/apple.mobileconfig", apple_profile, name="apple_profile"),
     path("account/", include("accounts.urls")),
     path("", include("wellknown.urls")),
 ]

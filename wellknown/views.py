@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from xml.etree import ElementTree
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.actions import find_domain
+from accounts.actions import domain_forms_safe, find_domain
 from accounts.models import Domain
+from wellknown.appleprofile import profile
 from wellknown.clientconfig import imap_server, submission_server
 from wellknown.mtasts import current_policy
 
@@ -91,3 +93,23 @@ def mta_sts_policy(request: HttpRequest) -> HttpResponse:
     if domain is None:
         return HttpResponse("no MTA-STS policy for this host\n", status=404, content_type="text/plain; charset=utf-8")
     return HttpResponse(current_policy().text(), content_type="text/plain; charset=utf-8")
+
+
+@require_GET
+def apple_profile(request: HttpRequest) -> HttpResponse:
+    """The logged-in account's configuration profile for one of its addresses
+    (?address=, default its first), served under /account/."""
+    from accounts.views import session_account
+
+    account = session_account(request)
+    if account is None:
+        return redirect("accounts:login")
+    addresses = [str(a) for a in account.addresses.select_related("domain").order_by("id") if not a.is_catchall]
+    wanted = request.GET.get("address", "")
+    address = wanted if wanted else (addresses[0] if addresses else "")
+    if address not in addresses:
+        return HttpResponse("not an address of this account\n", status=404, content_type="text/plain; charset=utf-8")
+    body = profile(address, account.full_name or account.name, domain_forms_safe(settings.MOX_HOSTNAME))
+    resp = HttpResponse(body, content_type="application/x-apple-aspen-config")
+    resp["Content-Disposition"] = f'attachment; filename="{address}.mobileconfig"'
+    return resp

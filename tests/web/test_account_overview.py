@@ -16,11 +16,14 @@ def test_it_lists_addresses_and_where_they_deliver(alice_client, alice):
     resp = alice_client.get("/account/")
     assert resp.status_code == 200
     assert "<h1>Account alice</h1>" in resp.text
-    assert "<tr><td>alice@example.test</td><td>Inbox</td></tr>" in resp.text
-    assert "<tr><td>sales@example.org</td><td>Sales</td></tr>" in resp.text
+    assert (
+        "<tr><td>alice@example.test</td><td>Inbox</td>\n"
+        '<td><a href="/account/apple.mobileconfig?address=alice%40example.test">configuration profile</a></td></tr>'
+    ) in resp.text
+    assert "<tr><td>sales@example.org</td><td>Sales</td>\n" in resp.text
     assert (
         '<tr><td>@example.org <span class="tag">catchall: any other address in example.org</span></td>'
-        "<td>Catchall</td></tr>"
+        "<td>Catchall</td>\n<td></td></tr>"
     ) in resp.text
     assert [a.localpart for a in resp.context["addresses"]] == ["", "sales", "alice"]
 
