@@ -97,3 +97,20 @@ class QueuedMessage(models.Model):
     @property
     def recipient(self) -> str:
         return f"{self.recipient_localpart}@{self.recipient_domain}"
+
+
+class MTASTSPolicy(models.Model):
+    """Cached MTA-STS policy of a recipient domain (RFC 8461 section 5.1): used until
+    max_age runs out, refreshed when the `_mta-sts` record's id changes."""
+
+    domain = models.CharField(max_length=255, unique=True)  # A-label form
+    record_id = models.CharField(max_length=32)
+    mode = models.CharField(max_length=16)
+    mx = models.JSONField(default=list)
+    max_age = models.PositiveIntegerField()
+    policy_text = models.TextField()
+    fetched = models.DateTimeField()
+    valid_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.domain} ({self.mode})"

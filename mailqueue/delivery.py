@@ -1,0 +1,480 @@
+"""Delivering one queued message (one recipient) for one attempt, and recording the
+result: the row is removed on success or final failure (with a DSN), or kept with
+its error and dialed IPs for the next slot (mox queue.go deliver, direct.go).
+
+The database is read before and written after the network part, which runs in its
+own event loop (`asyncio.run`) inside the django-q2 worker: no ORM call happens
+inside the loop.
+
+Direct delivery (RFC 5321 section 5.1): MX lookup of the IDNA domain; the null MX
+(RFC 7505) fails permanently; no MX means following CNAMEs (at most 16, with loop
+detection) and then the implicit MX (the domain's own A/AAAA); hosts are tried in
+preference order, each host's IPs in mox's order (`order_ips`). TLS follows
+MTA-STS (RFC 8461), DANE (RFC 7672) and REQUIRETLS (RFC 8689), else opportunistic
+STARTTLS with the plaintext retry mox does after a failed handshake.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import idna
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from mailcore.dane import TLSARecord, usable
+from mailcore.dns import MX, TLSA, Resolver, lookup_ips
+from mailcore.dsn import Action
+from mailcore.mtasts import FetchError, Mode, Policy, fetch_policy, lookup_record, mx_matches
+from mailcore.smtpclient import order_ips, smtp_path
+from mailqueue import dsn as dsns
+from mailqueue.models import MTASTSPolicy, QueuedMessage, Transport
+from mailqueue.routes import RouteError, select_transport
+from mailqueue.scheduler import claim, delayed_dsn_after
+from mailqueue.transports import Auth, Envelope, Outcome, TLSMode, smtp_transaction, socks_connect, verified_context
+
+log = logging.getLogger(__name__)
+
+MAX_CNAMES = 16
+
+
+def _setting(name: str, default: object) -> object:
+    return getattr(settings, name, default)
+
+
+@dataclass
+class CachedPolicy:
+    record_id: str
+    policy: Policy
+    valid_until: datetime
+
+
+@dataclass
+class Attempt:
+    """What one attempt needs, read from the database beforehand."""
+
+    recipient_domain: str
+    env: Envelope
+    requiretls: bool | None
+    dialed_ips: dict[str, list[str]]
+    transport: Transport | None
+    sts: CachedPolicy | None
+    now: datetime
+
+
+@dataclass
+class Result:
+    outcome: Outcome
+    remote_mta: str = ""
+    dialed_ips: dict[str, list[str]] = field(default_factory=dict)
+    sts_store: tuple[str, str, Policy, str] | None = None  # (domain, record id, policy, text)
+    local: bool = False
+
+
+# ---------------------------------------------------------------- local recipients
+
+
+def deliver_local(qm: QueuedMessage) -> Result | None:
+    """Recipients of our own domains go straight into the store; None if not ours."""
+    from accounts.actions import resolve_recipient
+    from mailstore.actions import DeliveryInfo, StoreError, deliver
+
+    dest = resolve_recipient(qm.recipient_localpart, qm.recipient_domain)
+    if dest is None:
+        return None
+    path = dsns.message_path(qm)
+    try:
+        deliver(
+            dest.account,
+            dest.mailbox,
+            path,
+            prefix=bytes(qm.prefix or b""),
+            info=DeliveryInfo(mail_from=qm.sender, rcpt_to=qm.recipient),
+        )
+    except StoreError as e:
+        return Result(Outcome(False, text=f"local delivery: {e}", status="4.2.2"), local=True)
+    return Result(Outcome(True, text="delivered locally"), local=True)
+
+
+# ---------------------------------------------------------------- MX and MTA-STS
+
+
+def ascii_domain(domain: str) -> str:
+    return idna.encode(domain.rstrip("."), uts46=True).decode("ascii").lower()
+
+
+def _ip_literal(domain: str) -> str | None:
+    if domain.startswith("[") and domain.endswith("]"):
+        lit = domain[1:-1]
+        if lit.lower().startswith("ipv6:"):
+            lit = lit[5:]
+        return str(ipaddress.ip_address(lit))
+    return None
+
+
+async def gather_hosts(resolver: Resolver, domain: str) -> tuple[list[str], bool, Outcome | None]:
+    """(hosts in preference order, whether the MX answer was DNSSEC-authentic, error)."""
+    name = domain
+    seen = {name}
+    for _ in range(MAX_CNAMES + 1):
+        mx = await resolver.lookup_mx(name)
+        if mx.ok:
+            records: list[MX] = sorted(mx.records, key=lambda m: m.preference)
+            if len(records) == 1 and records[0].host == "":
+                # RFC 7505 section 4.2: status 5.1.10 for a null MX.
+                return [], mx.authentic, Outcome(False, permanent=True, status="5.1.10", text=f"domain {domain} does not accept email (null mx)")
+            hosts: list[str] = []
+            for r in records:
+                if r.host and r.host not in hosts:
+                    hosts.append(r.host)
+            return hosts, mx.authentic, None
+        if mx.temporary:
+            return [], False, Outcome(False, text=f"looking up mx for {name}: {mx.error or 'temporary dns error'}")
+        if mx.status == "nxdomain":
+            return [], False, Outcome(False, permanent=True, status="5.1.2", text=f"domain {name} does not exist")
+        # No MX: a CNAME to follow (mox), else the implicit MX (RFC 5321 section 5.1).
+        cname = await resolver.lookup_cname(name)
+        if cname.temporary:
+            return [], False, Outcome(False, text=f"looking up cname for {name}: {cname.error or 'temporary dns error'}")
+        if cname.ok and cname.records:
+            target = cname.records[0].lower()
+            if target in seen:
+                return [], False, Outcome(False, permanent=True, status="5.4.4", text=f"cname loop at {target}")
+            seen.add(target)
+            name = target
+            continue
+        ips = await lookup_ips(resolver, name)
+        if ips.ok:
+            return [name], mx.authentic, None
+        if ips.temporary:
+            return [], False, Outcome(False, text=f"looking up address of {name}: {ips.error or 'temporary dns error'}")
+        return [], False, Outcome(False, permanent=True, status="5.1.2", text=f"domain {name} has no mx and no address")
+    return [], False, Outcome(False, permanent=True, status="5.4.4", text=f"too many cnames for {domain}")
+
+
+async def mtasts_for(resolver: Resolver, domain: str, cached: CachedPolicy | None, now: datetime) -> tuple[Policy | None, bool, tuple[str, str, Policy, str] | None]:
+    """(policy in force, strict TLS because a policy could not be fetched, cache update).
+
+    RFC 8461 section 5.1: a cached policy is used until max_age runs out; the record
+    is checked every time and a changed id means fetching again. A record with no
+    fetchable policy means verified TLS without a host restriction (mox)."""
+    record, temporary = await lookup_record(resolver, domain)
+    fresh = cached is not None and cached.valid_until > now
+    if record is None:
+        # No record (or DNS trouble): keep using an unexpired cached policy.
+        return (cached.policy if fresh else None), False, None
+    if fresh and cached.record_id == record.id:
+        return cached.policy, False, None
+    try:
+        ctx = verified_context()
+        port = int(_setting("MOX_MTASTS_PORT", 443))  # type: ignore[call-overload]
+        policy, text = await fetch_policy(domain, resolver, ctx, port=port, timeout=30)
+    except FetchError as e:
+        log.info("mta-sts policy fetch failed", extra={"domain": domain, "error": str(e)})
+        if fresh:
+            return cached.policy, False, None
+        return None, True, None
+    return policy, False, (domain, record.id, policy, text)
+
+
+def load_cached_policy(domain: str) -> CachedPolicy | None:
+    row = MTASTSPolicy.objects.filter(domain=domain).first()
+    if row is None:
+        return None
+    return CachedPolicy(row.record_id, Policy(Mode(row.mode), row.max_age, tuple(row.mx)), row.valid_until)
+
+
+def store_policy(update: tuple[str, str, Policy, str], now: datetime) -> None:
+    domain, record_id, policy, text = update
+    MTASTSPolicy.objects.update_or_create(
+        domain=domain,
+        defaults={
+            "record_id": record_id,
+            "mode": str(policy.mode),
+            "mx": list(policy.mx),
+            "max_age": policy.max_age,
+            "policy_text": text,
+            "fetched": now,
+            "valid_until": now + timedelta(seconds=policy.max_age),
+        },
+    )
+
+
+# ---------------------------------------------------------------- direct delivery
+
+
+async def _tlsa_for(resolver: Resolver, host: str, port: int) -> tuple[list[TLSA], Outcome | None]:
+    r = await resolver.lookup_tlsa(f"_{port}._tcp.{host}")
+    if r.temporary:
+        # RFC 7672 section 2.2: a failed TLSA lookup in a signed zone: do not deliver.
+        return [], Outcome(False, text=f"dane: looking up tlsa for {host}: {r.error or 'temporary dns error'}")
+    if not r.ok or not r.authentic:
+        return [], None
+    return list(r.records), None
+
+
+async def deliver_direct(att: Attempt, resolver: Resolver, socks: Transport | None = None) -> Result:
+    port = int(_setting("MOX_QUEUE_SMTP_PORT", 25))  # type: ignore[call-overload]
+    ehlo = socks.socks_hostname if socks and socks.socks_hostname else settings.MOX_HOSTNAME
+    dialed = {h: list(ips) for h, ips in att.dialed_ips.items()}
+    literal = _ip_literal(att.recipient_domain)
+    policy: Policy | None = None
+    sts_strict = False
+    sts_store = None
+    mx_authentic = False
+    if literal:
+        hosts = [literal]
+    else:
+        try:
+            domain = ascii_domain(att.recipient_domain)
+        except idna.IDNAError as e:
+            return Result(Outcome(False, permanent=True, status="5.1.2", text=f"invalid recipient domain: {e}"))
+        policy, sts_strict, sts_store = await mtasts_for(resolver, domain, att.sts, att.now)
+        hosts, mx_authentic, err = await gather_hosts(resolver, domain)
+        if err is not None:
+            return Result(err, sts_store=sts_store)
+    enforce = policy is not None and policy.mode == Mode.enforce
+    if att.requiretls is False:
+        # RFC 8689 section 5: "TLS-Required: No" asks to ignore TLS policies.
+        enforce, sts_strict = False, False
+    last = Outcome(False, text="no hosts to try")
+    remote = ""
+    tls_failures = 0
+    tried = 0
+    for host in hosts:
+        if enforce and not literal and not mx_matches(policy, host):  # type: ignore[arg-type]
+            last = Outcome(False, text=f"mx host {host} does not match enforced mta-sts policy with hosts {', '.join(policy.mx)}")  # type: ignore[union-attr]
+            continue
+        tried += 1
+        remote = host
+        outcome = await _deliver_host(att, resolver, host, literal is not None, port, ehlo, dialed, enforce or sts_strict, mx_authentic, socks)
+        if outcome.ok or outcome.permanent:
+            return Result(outcome, remote_mta=host, dialed_ips=dialed, sts_store=sts_store)
+        if outcome.tls_failed:
+            tls_failures += 1
+        last = outcome
+    if enforce and tried and tls_failures == tried:
+        # mox: every host failed verified TLS under a fresh enforced policy.
+        last = Outcome(False, permanent=True, status="5.7.0", text=f"mta-sts: no host with verified tls: {last.text}")
+    return Result(last, remote_mta=remote, dialed_ips=dialed, sts_store=sts_store)
+
+
+async def _deliver_host(
+    att: Attempt,
+    resolver: Resolver,
+    host: str,
+    is_literal: bool,
+    port: int,
+    ehlo: str,
+    dialed: dict[str, list[str]],
+    strict: bool,
+    mx_authentic: bool,
+    socks: Transport | None,
+) -> Outcome:
+    if is_literal:
+        ips: list[str] = [host]
+        ips_authentic = False
+    else:
+        r = await lookup_ips(resolver, host)
+        if not r.ok:
+            return Outcome(False, text=f"looking up address of {host}: {r.error or r.status}")
+        ips, ips_authentic = list(r.records), r.authentic
+    tlsa: list[TLSA] = []
+    if mx_authentic and ips_authentic:
+        tlsa, err = await _tlsa_for(resolver, host, port)
+        if err is not None:
+            return err
+    if usable([TLSARecord(t.usage, t.selector, t.matching_type, t.data) for t in tlsa]):
+        mode = TLSMode.dane
+    elif strict:
+        mode = TLSMode.strict
+    else:
+        mode = TLSMode.opportunistic
+    if att.requiretls and mode not in (TLSMode.dane, TLSMode.strict):
+        # RFC 8689 section 4.2.1: the next hop must be authenticated by MTA-STS or DANE.
+        return Outcome(False, permanent=True, status="5.7.10", text=f"REQUIRETLS: no mta-sts or dane policy for {host}")
+    if att.requiretls is False:
+        mode = TLSMode.opportunistic
+    last = Outcome(False, text=f"no address for {host}")
+    for ip in order_ips(ips, dialed.get(host, [])):
+        dialed.setdefault(host, []).append(ip)
+        outcome = await _dial(att, host, ip, port, mode, ehlo, tlsa, socks)
+        if not outcome.ok and outcome.tls_failed and mode == TLSMode.opportunistic:
+            # mox: after a failed handshake in opportunistic mode, the same host again
+            # without TLS (RFC 7435 section 1: protection is optional here).
+            log.info("tls failed, retrying without tls", extra={"host": host, "ip": ip, "error": outcome.text})
+            outcome = await _dial(att, host, ip, port, TLSMode.none, ehlo, tlsa, socks)
+        if outcome.ok or outcome.permanent or outcome.code:
+            return outcome
+        last = outcome
+    return last
+
+
+async def _dial(att: Attempt, host: str, ip: str, port: int, mode: TLSMode, ehlo: str, tlsa: list[TLSA], socks: Transport | None) -> Outcome:
+    dial_timeout = float(_setting("MOX_QUEUE_DIAL_TIMEOUT", 30))  # type: ignore[arg-type]
+    command_timeout = float(_setting("MOX_QUEUE_COMMAND_TIMEOUT", 120))  # type: ignore[arg-type]
+    sock = None
+    if socks is not None:
+        try:
+            sock = await socks_connect(socks.socks_address, ip, port, dial_timeout)
+        except Exception as e:  # noqa: BLE001 - python-socks raises its own types
+            return Outcome(False, text=f"socks proxy {socks.socks_address}: {e}")
+    return await smtp_transaction(
+        host=host, connect_host=ip, port=port, tls_mode=mode, env=att.env, ehlo_name=ehlo, tlsa=tlsa, sock=sock, timeout=command_timeout
+    )
+
+
+# ---------------------------------------------------------------- relays
+
+
+async def deliver_relay(att: Attempt, t: Transport) -> Result:
+    """Through a configured smarthost (mox Transports Submission/Submissions/SMTP)."""
+    defaults = {Transport.Kind.SMTP: 25, Transport.Kind.SUBMISSION: 587, Transport.Kind.SUBMISSIONS: 465}
+    port = t.port or defaults[Transport.Kind(t.kind)]
+    if t.kind == Transport.Kind.SUBMISSIONS:
+        mode = TLSMode.immediate
+    elif t.no_starttls:
+        mode = TLSMode.none
+    elif not t.verify_tls:
+        mode = TLSMode.opportunistic
+    else:
+        mode = TLSMode.strict
+    if att.requiretls and mode not in (TLSMode.immediate, TLSMode.strict):
+        return Result(Outcome(False, permanent=True, status="5.7.10", text=f"transport {t.name}: REQUIRETLS needs verified tls"))
+    auth = Auth(t.auth_username, t.auth_password, list(t.auth_mechanisms or [])) if t.auth_username else None
+    outcome = await smtp_transaction(
+        host=t.host,
+        connect_host=t.host,
+        port=port,
+        tls_mode=mode,
+        env=att.env,
+        ehlo_name=settings.MOX_HOSTNAME,
+        auth=auth,
+        timeout=float(_setting("MOX_QUEUE_COMMAND_TIMEOUT", 120)),  # type: ignore[arg-type]
+        verify=t.verify_tls,
+    )
+    outcome.text = f"transport {t.name}: {outcome.text}"
+    return Result(outcome, remote_mta=t.host)
+
+
+# ---------------------------------------------------------------- one attempt
+
+
+async def run_attempt(att: Attempt, resolver: Resolver) -> Result:
+    deadline = float(_setting("MOX_QUEUE_ATTEMPT_SECONDS", 240))  # type: ignore[arg-type]
+    try:
+        async with asyncio.timeout(deadline):
+            t = att.transport
+            if t is None or t.kind == Transport.Kind.DIRECT:
+                return await deliver_direct(att, resolver)
+            if t.kind == Transport.Kind.SOCKS:
+                r = await deliver_direct(att, resolver, socks=t)
+                r.outcome.text = f"transport {t.name}: {r.outcome.text}"
+                return r
+            return await deliver_relay(att, t)
+    except TimeoutError:
+        return Result(Outcome(False, text=f"delivery attempt took longer than {deadline:.0f}s"))
+
+
+def _attempt_for(qm: QueuedMessage, transport: Transport | None, now: datetime) -> Attempt:
+    env = Envelope(
+        mail_from=smtp_path(qm.sender_localpart, qm.sender_domain),
+        rcpt_to=smtp_path(qm.recipient_localpart, qm.recipient_domain),
+        data=dsns.message_bytes(qm),
+        has_8bit=qm.has_8bit,
+        smtputf8=qm.smtputf8,
+        requiretls=bool(qm.requiretls),
+        dsn_ret=qm.dsn_ret,
+        dsn_envid=qm.dsn_envid,
+        dsn_notify=list(qm.dsn_notify or []),
+        dsn_orcpt=qm.dsn_orcpt,
+    )
+    sts = None
+    if (transport is None or transport.kind in (Transport.Kind.DIRECT, Transport.Kind.SOCKS)) and not qm.recipient_domain.startswith("["):
+        try:
+            sts = load_cached_policy(ascii_domain(qm.recipient_domain))
+        except idna.IDNAError:
+            sts = None
+    return Attempt(qm.recipient_domain, env, qm.requiretls, dict(qm.dialed_ips or {}), transport, sts, now)
+
+
+def attempt(qm: QueuedMessage, resolver: Resolver | None = None) -> Result:
+    """One delivery attempt of a claimed message; no database writes."""
+    now = timezone.now()
+    local = deliver_local(qm)
+    if local is not None:
+        return local
+    try:
+        transport = select_transport(qm)
+    except RouteError as e:
+        return Result(Outcome(False, permanent=True, status="5.3.5", text=str(e)))
+    try:
+        att = _attempt_for(qm, transport, now)
+    except OSError as e:
+        return Result(Outcome(False, text=f"reading queued message: {e}"))
+    if resolver is None:
+        from moxweb.resolver import get_resolver
+
+        resolver = get_resolver()
+    return asyncio.run(run_attempt(att, resolver))
+
+
+def finish(qm: QueuedMessage, result: Result) -> str:
+    """Record the attempt's result and send the DSN it calls for. Returns a word."""
+    out = result.outcome
+    now = timezone.now()
+    if result.sts_store is not None:
+        store_policy(result.sts_store, now)
+    if out.ok:
+        if dsns.wants(qm, Action.delivered) and (result.local or not out.remote_dsn):
+            action = Action.delivered if result.local else Action.relayed
+            dsns.send(qm, action, error=out.text, reply=out.reply, code=out.code, remote_mta=result.remote_mta, now=now)
+        _remove(qm)
+        log.info("queue message delivered", extra={"queue_id": qm.pk, "recipient": qm.recipient, "remote": result.remote_mta})
+        return "delivered"
+    final = out.permanent or qm.attempts >= qm.max_attempts
+    qm.last_error = out.text
+    if final:
+        dsns.send(
+            qm, Action.failed, error=out.text, reply=out.reply, code=out.code, status=out.status,
+            permanent=out.permanent, remote_mta=result.remote_mta, now=now,
+        )
+        _remove(qm)
+        log.info("queue message failed", extra={"queue_id": qm.pk, "recipient": qm.recipient, "error": out.text})
+        return "failed"
+    fields = {"last_error": out.text, "claimed_until": None}
+    if result.dialed_ips:
+        fields["dialed_ips"] = result.dialed_ips
+    if qm.attempts >= delayed_dsn_after() and not qm.delayed_dsn_sent:
+        dsns.send(qm, Action.delayed, error=out.text, reply=out.reply, code=out.code, status=out.status, remote_mta=result.remote_mta, now=now)
+        fields["delayed_dsn_sent"] = True
+    QueuedMessage.objects.filter(pk=qm.pk).update(**fields)
+    log.info("queue message delivery failed, will retry", extra={"queue_id": qm.pk, "attempts": qm.attempts, "error": out.text, "next": qm.next_attempt.isoformat()})
+    return "retry"
+
+
+def _remove(qm: QueuedMessage) -> None:
+    path = qm.path
+    with transaction.atomic():
+        QueuedMessage.objects.filter(pk=qm.pk).delete()
+        if path and not QueuedMessage.objects.filter(path=path).exists():
+            file = dsns.message_path(qm)
+            transaction.on_commit(lambda: file.unlink(missing_ok=True))
+
+
+def deliver_queued(pk: int, resolver: Resolver | None = None) -> str:
+    """Claim message `pk` and make one attempt; safe to call twice (at-least-once
+    brokers): a message that is not due or already claimed is left alone."""
+    qm = claim(pk)
+    if qm is None:
+        return "skipped"
+    try:
+        result = attempt(qm, resolver)
+    except Exception as e:  # noqa: BLE001 - a bug must not lose the message: retry later
+        log.exception("delivery attempt crashed", extra={"queue_id": pk})
+        result = Result(Outcome(False, text=f"internal error: {type(e).__name__}: {e}"))
+    return finish(qm, result)

@@ -1,0 +1,142 @@
+"""Retry schedule and atomic claims of queued messages.
+
+mox (queue.go) counts an attempt and moves `next_attempt` forward *before* it dials,
+so a worker that dies mid-delivery leaves a message that is simply retried at its
+next slot; we do the same, and additionally hold a claim (`claimed_until`) so that
+two workers never deliver the same recipient at once. The broker may run a deliver
+task twice (at least once); the second run finds the claim taken or the row gone.
+
+Settings (read with defaults, documented in docs/configuration.md by the owner):
+- MOX_QUEUE_RETRY_INTERVALS: seconds between attempts, default mox's
+  7.5 min doubling to 8 h; the number of attempts is one more than its length.
+- MOX_QUEUE_JITTER: seconds of random jitter, default 5 (mox: -5..+4 s).
+- MOX_QUEUE_DELAYED_DSN_AFTER: failed attempts after which a "delayed" DSN goes
+  out, default 5.
+- MOX_QUEUE_CONCURRENCY: deliveries at once, default 10 (mox).
+- MOX_QUEUE_PER_DOMAIN: deliveries at once to one recipient domain, default 1.
+- MOX_QUEUE_CLAIM_SECONDS: how long a claim lasts, default 40 min (a delivery's
+  SMTP session is limited to 30 min).
+"""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from mailqueue.models import QueuedMessage
+
+DEFAULT_INTERVALS = [450, 900, 1800, 3600, 7200, 14400, 28800]
+
+
+def retry_intervals() -> list[int]:
+    return list(getattr(settings, "MOX_QUEUE_RETRY_INTERVALS", DEFAULT_INTERVALS))
+
+
+def max_attempts() -> int:
+    return len(retry_intervals()) + 1
+
+
+def delayed_dsn_after() -> int:
+    return int(getattr(settings, "MOX_QUEUE_DELAYED_DSN_AFTER", 5))
+
+
+def concurrency() -> int:
+    return int(getattr(settings, "MOX_QUEUE_CONCURRENCY", 10))
+
+
+def per_domain() -> int:
+    return int(getattr(settings, "MOX_QUEUE_PER_DOMAIN", 1))
+
+
+def claim_duration() -> timedelta:
+    return timedelta(seconds=int(getattr(settings, "MOX_QUEUE_CLAIM_SECONDS", 40 * 60)))
+
+
+def backoff(attempts_done: int, rng: random.Random | None = None) -> timedelta:
+    """Delay after attempt number `attempts_done` (1-based) before the next one.
+    mox: (7.5 min + jitter) * 2^(attempts-1), i.e. 7.5 min, 15 min, ... 8 h."""
+    intervals = retry_intervals()
+    seconds = float(intervals[min(max(attempts_done, 1), len(intervals)) - 1])
+    jitter = int(getattr(settings, "MOX_QUEUE_JITTER", 5))
+    if jitter:
+        seconds += (rng or random).randint(-jitter, jitter - 1)
+    return timedelta(seconds=seconds)
+
+
+def due_filter(now: datetime) -> Q:
+    return Q(hold=False, next_attempt__lte=now) & (Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+
+
+def _busy(now: datetime) -> Q:
+    return Q(claimed_until__gt=now)
+
+
+def due_messages(now: datetime | None = None, limit: int | None = None) -> list[int]:
+    """IDs of messages to hand to workers now: due, not claimed, at most
+    `concurrency()` deliveries in flight and `per_domain()` per recipient domain.
+    Oldest slots first, so after a restart the queue drains at the configured pace
+    instead of bursting."""
+    now = now or timezone.now()
+    busy = list(QueuedMessage.objects.filter(_busy(now)).values_list("recipient_domain", flat=True))
+    room = (limit if limit is not None else concurrency()) - len(busy)
+    if room <= 0:
+        return []
+    in_flight: dict[str, int] = {}
+    for d in busy:
+        in_flight[d] = in_flight.get(d, 0) + 1
+    picked: list[int] = []
+    rows = QueuedMessage.objects.filter(due_filter(now)).order_by("next_attempt", "id").values_list("id", "recipient_domain")
+    for pk, dom in rows.iterator():
+        if in_flight.get(dom, 0) >= per_domain():
+            continue
+        in_flight[dom] = in_flight.get(dom, 0) + 1
+        picked.append(pk)
+        if len(picked) >= room:
+            break
+    return picked
+
+
+def claim(pk: int, now: datetime | None = None) -> QueuedMessage | None:
+    """Atomically take message `pk` for one delivery attempt, or None if it is not due,
+    held, claimed by another worker, gone, or its domain is at its concurrency limit.
+
+    On success the attempt is already counted and the next slot set (mox: saved before
+    the attempt), and the claim runs until `claim_duration()` from now.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = QueuedMessage.objects.select_for_update().filter(pk=pk).first()
+        if row is None or row.hold or row.next_attempt > now:
+            return None
+        if row.claimed_until is not None and row.claimed_until > now:
+            return None
+        # Lock the domain's rows so concurrent claims for one domain serialise
+        # (PostgreSQL; SQLite's IMMEDIATE transactions serialise all writers).
+        others = list(
+            QueuedMessage.objects.select_for_update()
+            .filter(recipient_domain=row.recipient_domain, claimed_until__gt=now)
+            .exclude(pk=pk)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        if len(others) >= per_domain():
+            return None
+        attempts = row.attempts + 1
+        updated = QueuedMessage.objects.filter(pk=pk, attempts=row.attempts).update(
+            attempts=attempts,
+            last_attempt=now,
+            next_attempt=now + backoff(attempts),
+            claimed_until=now + claim_duration(),
+        )
+        if not updated:
+            return None
+    row.refresh_from_db()
+    return row
+
+
+def release_claim(qm: QueuedMessage) -> None:
+    QueuedMessage.objects.filter(pk=qm.pk).update(claimed_until=None)

@@ -1,0 +1,164 @@
+"""Direct delivery by MX to real aiosmtpd sinks on loopback, through the test DNS server."""
+from __future__ import annotations
+
+import pytest
+
+from mailqueue.models import QueuedMessage
+from mailqueue.tasks import deliver, scan_queue
+from tests.listeners import bound_socket
+from tests.queue.conftest import MESSAGE, inbox_messages, queue_message, start_sink
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_delivers_by_mx_and_removes_the_row(alice, mx_zone, loop_thread, settings):
+    sock = bound_socket()
+    sink = start_sink(loop_thread, sock)
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert scan_queue() == 1
+
+    assert len(sink.messages) == 1
+    got = sink.messages[0]
+    assert got.mail_from == "alice@example.test"
+    assert got.rcpt_tos == ["carol@example.org"]
+    assert got.data == MESSAGE
+    assert got.mail_options == [f"SIZE={len(MESSAGE)}"]
+    assert sink.ehlo_names == ["mox.example.test"]
+    assert not QueuedMessage.objects.filter(pk=qm.pk).exists()
+    assert inbox_messages(alice) == []
+
+
+def test_it_is_idempotent_when_the_broker_runs_a_task_twice(alice, mx_zone, loop_thread, settings):
+    sink = start_sink(loop_thread, bound_socket())
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "delivered"
+    assert deliver(qm.pk) == "skipped"
+    assert len(sink.messages) == 1
+
+
+def test_it_records_the_recipients_reply_and_retries(alice, mx_zone, loop_thread, settings):
+    sink = start_sink(loop_thread, bound_socket(), rcpt_reply=lambda a: "451 4.2.0 greylisted, try again later")
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "retry"
+
+    qm.refresh_from_db()
+    assert qm.attempts == 1
+    assert qm.last_error == "RCPT TO: 451 4.2.0 greylisted, try again later"
+    assert qm.dialed_ips == {"mail.example.org": ["127.0.0.1"]}
+    assert (qm.next_attempt - qm.last_attempt).total_seconds() == 450
+    assert qm.claimed_until is None
+    assert sink.messages == []
+
+
+def test_it_fails_permanently_on_5xx_with_a_dsn(alice, mx_zone, loop_thread, settings):
+    sink = start_sink(loop_thread, bound_socket(), rcpt_reply=lambda a: "550 5.1.1 no such user here")
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "failed"
+
+    assert not QueuedMessage.objects.filter(pk=qm.pk).exists()
+    (dsn,) = inbox_messages(alice)
+    assert b"Subject: mail delivery failed\r\n" in dsn
+    assert b"To: <alice@example.test>\r\n" in dsn
+    assert b"From: <postmaster@mox.example.test>\r\n" in dsn
+    assert b"Final-Recipient: rfc822; carol@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n" in dsn
+    assert b"Remote-MTA: dns; mail.example.org\r\n" in dsn
+    assert b"Diagnostic-Code: smtp; 550 5.1.1 no such user here\r\n" in dsn
+    assert b"Content-Type: text/rfc822-headers\r\n" in dsn
+    assert b"Subject: hello\r\n" in dsn
+    assert b"Hi Carol." not in dsn  # RET=HDRS by default: only the header returns
+
+
+def test_it_fails_permanently_for_a_null_mx(alice, dns_settings, settings):
+    settings.MOX_HOSTNAME = "mox.example.test"
+    dns_settings.add("nomail.example", "MX", "0 .")
+    qm = queue_message(alice, "alice@example.test", "bob@nomail.example", MESSAGE, dsn_envid="env-1")
+
+    assert deliver(qm.pk) == "failed"
+
+    (dsn,) = inbox_messages(alice)
+    assert b"Original-Envelope-Id: env-1\r\n" in dsn
+    assert b"Status: 5.1.10\r\n" in dsn
+    assert b"\tdomain nomail.example does not accept email (null mx)\r\n" in dsn
+
+
+def test_it_uses_the_implicit_mx_and_follows_cnames(alice, dns_settings, loop_thread, settings):
+    settings.MOX_QUEUE_JITTER = 0
+    dns_settings.add_zone(
+        """
+        $ORIGIN example.net.
+        alias   CNAME target
+        target  A     127.0.0.1
+        """
+    )
+    sink = start_sink(loop_thread, bound_socket())
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "dave@alias.example.net", MESSAGE)
+
+    assert deliver(qm.pk) == "delivered"
+    assert sink.messages[0].rcpt_tos == ["dave@alias.example.net"]
+
+
+def test_it_delivers_local_recipients_into_the_store(alice, bob, dns_settings):
+    qm = queue_message(alice, "alice@example.test", "bob@example.test", MESSAGE)
+
+    assert deliver(qm.pk) == "delivered"
+
+    assert inbox_messages(bob) == [MESSAGE]
+    assert dns_settings.queries == []
+
+
+def test_it_uses_opportunistic_starttls_without_verification(alice, mx_zone, loop_thread, settings, tls_files):
+    # The sink's certificate is from a CA we do not trust: opportunistic TLS goes on.
+    sink = start_sink(loop_thread, bound_socket(), tls_context=tls_files.server_context(), require_starttls=True)
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "delivered"
+    assert sink.messages[0].tls is True
+
+
+def test_it_retries_without_tls_after_a_failed_handshake(alice, mx_zone, loop_thread, settings, tls_files):
+    import ssl
+
+    ctx = tls_files.server_context()
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    ctx.set_ciphers("ALL")
+    broken = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)  # no certificate: every handshake fails
+    sink = start_sink(loop_thread, bound_socket(), tls_context=broken)
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "delivered"
+    assert sink.messages[0].tls is False
+    assert sink.ehlo_names == ["mox.example.test", "mox.example.test"]
+
+
+def test_it_refuses_messages_larger_than_the_remote_size_permanently(alice, mx_zone, loop_thread, settings):
+    sink = start_sink(loop_thread, bound_socket(), size_limit=100)
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "failed"
+
+    (dsn,) = inbox_messages(alice)
+    assert b"Status: 5.3.4\r\n" in dsn
+    assert f"\tmessage of {len(MESSAGE)} bytes exceeds remote limit of 100 bytes\r\n".encode() in dsn
+    assert sink.messages == []
+
+
+def test_it_needs_smtputf8_at_the_remote(alice, mx_zone, loop_thread, settings):
+    sink = start_sink(loop_thread, bound_socket(), smtputf8=False)
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "zoë@example.org", MESSAGE, smtputf8=True)
+
+    assert deliver(qm.pk) == "retry"
+    qm.refresh_from_db()
+    assert qm.last_error == "message needs SMTPUTF8 but remote does not support it"
