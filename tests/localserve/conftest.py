@@ -95,8 +95,11 @@ class Localserve:
             raise
 
 
-@pytest.fixture
-def localserve(tmp_path: Path) -> Iterator[Localserve]:
-    ls = Localserve(tmp_path / "data", MOX_RUN_WORKER="0")
+@pytest.fixture(scope="module")
+def localserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Localserve]:
+    """One localserve for a module's tests (starting one costs seconds); tests that
+    count messages must account for what earlier tests of the module delivered."""
+    ls = Localserve(tmp_path_factory.mktemp("localserve") / "data", MOX_RUN_WORKER="0")
+    ls.start()
     yield ls
     ls.stop()

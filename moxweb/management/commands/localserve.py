@@ -44,12 +44,12 @@ class Command(BaseCommand):
             os.environ["MOX_LOCALSERVE_CONFIGURED"] = "1"
             os.execv(sys.executable, [sys.executable, *sys.argv])
         call_command("check", fail_level="ERROR")
-        call_command("migrate", interactive=False, verbosity=0)
-        setup_localserve()
         try:
             bound = bind_all(listener_specs(), [options["ip"]])
         except ListenError as exc:
             raise CommandError(str(exc)) from exc
+        call_command("migrate", interactive=False, verbosity=0)
+        setup_localserve()
         ports = {k: int(v) for k, v in env.items() if k.endswith("_PORT")}
         try:
             asyncio.run(serve(bound, banner=banner(data_dir, options["ip"], ports)))
