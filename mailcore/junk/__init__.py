@@ -1,0 +1,43 @@
+"""Per-account Bayesian junk filter maths, without storage (storage: mailstore.junk).
+
+- tokenize: a message's words (mox junk/parse.go)
+- classify: word spamminess and combining (mox junk/filter.go), over a `WordStore`
+- params: the parameters with mox's defaults
+"""
+from __future__ import annotations
+
+from mailcore.junk.classify import (
+    TOTALS_WORD,
+    Counts,
+    MemoryWordStore,
+    Result,
+    WordScore,
+    WordStore,
+    adjust,
+    adjusted,
+    bad_content_type_result,
+    classify_words,
+    combine,
+    word_probability,
+)
+from mailcore.junk.params import Params
+from mailcore.junk.tokenize import Tokens, tokenize, tokenize_text
+
+__all__ = [
+    "TOTALS_WORD",
+    "Counts",
+    "MemoryWordStore",
+    "Params",
+    "Result",
+    "Tokens",
+    "WordScore",
+    "WordStore",
+    "adjust",
+    "adjusted",
+    "bad_content_type_result",
+    "classify_words",
+    "combine",
+    "tokenize",
+    "tokenize_text",
+    "word_probability",
+]
