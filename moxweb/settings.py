@@ -137,6 +137,16 @@ MOX_LOG_LEVEL = envstr("MOX_LOG_LEVEL", "INFO").upper()
 MOX_LOCALSERVE = envbool("MOX_LOCALSERVE", False)
 # The account that localserve delivers every message to.
 MOX_LOCALSERVE_ACCOUNT = envstr("MOX_LOCALSERVE_ACCOUNT", "mox")
+# Automatic TLS (autotls): the ACME CA's directory URL, or "letsencrypt" or
+# "letsencrypt-staging"; empty turns ACME off. See docs/configuration.md.
+MOX_ACME_DIRECTORY = envstr("MOX_ACME_DIRECTORY", "")
+MOX_ACME_EMAIL = envstr("MOX_ACME_EMAIL", "")
+MOX_ACME_CHALLENGES = [c.strip() for c in envstr("MOX_ACME_CHALLENGES", "http-01,tls-alpn-01").split(",") if c.strip()]
+MOX_ACME_HOSTNAMES = [h.strip() for h in envstr("MOX_ACME_HOSTNAMES", "").split(",") if h.strip()]
+MOX_ACME_RENEW_DAYS = envint("MOX_ACME_RENEW_DAYS", 30)
+MOX_ACME_CA_BUNDLE = envstr("MOX_ACME_CA_BUNDLE", "")
+MOX_ACME_TIMEOUT = envint("MOX_ACME_TIMEOUT", 30)
+MOX_ACME_ORDER_TIMEOUT = envint("MOX_ACME_ORDER_TIMEOUT", 120)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -152,6 +162,7 @@ INSTALLED_APPS = [
     "mailqueue",
     "smtpserver",
     "imapserver",
+    "autotls",
     "webadmin",
     "wellknown",
 ]

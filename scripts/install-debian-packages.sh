@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests drive as real peers and clients. Idempotent; needs root.
 set -euo pipefail
-packages=(swaks chromium)
+packages=(swaks chromium pebble)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,0 +1,60 @@
+"""The once-per-process check that the names to get certificates for point at us."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from autotls import startup
+
+
+@pytest.fixture(autouse=True)
+def fresh_process():  # type: ignore[no-untyped-def]
+    startup.reset()
+    yield
+    startup.reset()
+
+
+def test_it_warns_about_names_that_do_not_resolve_to_us(caplog) -> None:
+    addresses = {
+        "mail.example.test": ["192.0.2.10"],
+        "mta-sts.example.test": ["192.0.2.10", "198.51.100.7"],
+        "autoconfig.example.test": [],
+    }
+    caplog.set_level(logging.WARNING, logger="moxweb.autotls")
+    warnings = startup.check_hostnames(addresses, lambda host: addresses[host], ["192.0.2.10", "::"])
+    assert warnings == [
+        "mta-sts.example.test: resolves to 198.51.100.7, which we do not listen on (192.0.2.10); "
+        "certificate requests are likely to fail",
+        "autoconfig.example.test: has no A or AAAA record; certificate requests will fail until it points at us",
+    ]
+    assert caplog.messages == ["acme hostname check: " + w for w in warnings]
+
+
+def test_it_compares_addresses_only_for_specific_listen_addresses() -> None:
+    assert startup.check_hostnames(["mail.example.test"], lambda h: ["203.0.113.1"], ["0.0.0.0"]) == []
+
+
+def test_it_reports_lookup_failures() -> None:
+    def fail(host: str) -> list[str]:
+        raise TimeoutError("no answer")
+
+    assert startup.check_hostnames(["mail.example.test"], fail, ["0.0.0.0"]) == [
+        "mail.example.test: DNS lookup failed (no answer); certificate requests will fail"
+    ]
+
+
+def test_it_checks_once_per_process_through_the_configured_dns(settings, pebble) -> None:
+    settings.MOX_DNS_RESOLVER = pebble.dns
+    settings.MOX_LISTEN_IPS = ["127.0.0.1"]
+    pebble.set_a("elsewhere.example.test", ["192.0.2.99"])
+    try:
+        first = startup.check_hostnames_once(["mail.example.test", "elsewhere.example.test"])
+        second = startup.check_hostnames_once(["mail.example.test", "elsewhere.example.test"])
+    finally:
+        pebble.clear_a("elsewhere.example.test")
+    assert first == [
+        "elsewhere.example.test: resolves to 192.0.2.99, which we do not listen on (127.0.0.1); "
+        "certificate requests are likely to fail"
+    ]
+    assert second == []
