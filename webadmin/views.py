@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import actions
 from accounts.models import Account, Address, DKIMKey, Domain
+from accounts.views import login_blocked, login_failed, login_succeeded
 from mailqueue import queueops
 from mailqueue.models import QueuedMessage
 from mailstore.models import Message
@@ -41,6 +42,18 @@ class LoginView(auth_views.LoginView):
     authentication_form = AdminAuthenticationForm
     next_page = "webadmin:dashboard"
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        return login_blocked(request) or super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: AdminAuthenticationForm) -> HttpResponse:
+        login_failed(self.request)
+        log.info("admin login failed", extra={"username": form.data.get("username", "")})
+        return super().form_invalid(form)
+
+    def form_valid(self, form: AdminAuthenticationForm) -> HttpResponse:
+        login_succeeded(self.request)
+        return super().form_valid(form)
 
 
 class LogoutView(auth_views.LogoutView):

@@ -14,6 +14,12 @@ def _hostname(settings):  # type: ignore[no-untyped-def]
     settings.MOX_SUBMISSIONS_PORT = 465
 
 
+@pytest.fixture(autouse=True)
+def _fresh_login_limiter(monkeypatch):  # type: ignore[no-untyped-def]
+    """Every test starts with no failed logins counted in the process-wide limiter."""
+    monkeypatch.setattr("mailcore.ratelimit._shared_auth_failures", None)
+
+
 def account_client(email: str, password: str) -> Client:
     c = Client()
     resp = c.post("/account/login/", {"email": email, "password": password})
