@@ -83,6 +83,19 @@ def _words(text: str) -> list[str]:
     return words
 
 
+def fold_header(name: str, value: str) -> str:
+    """A header field folded at spaces into lines of at most 78 columns where words
+    allow (RFC 5322 section 2.2.3; FWS may stand in comments and quoted strings too,
+    and unfolding restores the space), ending in CRLF."""
+    lines = [f"{name}:"]
+    for word in value.split():
+        if len(lines[-1]) + 1 + len(word) > 78 and lines[-1] != f"{name}:":
+            lines.append("\t" + word)
+        else:
+            lines[-1] += " " + word
+    return "\r\n".join(lines) + "\r\n"
+
+
 def authentication_results(
     authserv_id: str,
     *,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -55,3 +57,37 @@ async def check_health(resolver: Resolver, zone: str) -> bool:
     """RFC 5782 section 5: 127.0.0.2 must be listed and 127.0.0.1 must not."""
     listed, clean = await asyncio.gather(lookup(resolver, zone, "127.0.0.2"), lookup(resolver, zone, "127.0.0.1"))
     return listed.status == DNSBLStatus.fail and clean.status == DNSBLStatus.pass_
+
+
+class Checker:
+    """Checks an IP against zones in order, as mox does (section 1.1.11 step 11):
+    the first listing wins; zones whose health check failed are skipped, the health
+    kept for `health_ttl` seconds (mox: 4 hours). One per process."""
+
+    def __init__(self, resolver: Resolver, zones: Sequence[str], *, health_ttl: float = 4 * 3600,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.resolver = resolver
+        self.zones = [z.strip(".").lower() for z in zones if z.strip(".")]
+        self.health_ttl = health_ttl
+        self.clock = clock
+        self._health: dict[str, tuple[float, bool]] = {}
+
+    async def healthy(self, zone: str) -> bool:
+        now = self.clock()
+        cached = self._health.get(zone)
+        if cached is not None and now - cached[0] < self.health_ttl:
+            return cached[1]
+        ok = await check_health(self.resolver, zone)
+        self._health[zone] = (now, ok)
+        return ok
+
+    async def check(self, ip: str) -> DNSBLResult | None:
+        """The first listing, else None (not listed anywhere, or only temperrors:
+        a DNS failure never blocks mail)."""
+        for zone in self.zones:
+            if not await self.healthy(zone):
+                continue
+            r = await lookup(self.resolver, zone, ip)
+            if r.listed:
+                return r
+        return None

@@ -46,3 +46,20 @@ async def test_zone_health(dns_server: DNSTestServer) -> None:
     assert await check_health(r, "bl.example") is True
     assert await check_health(r, "listsall.example") is False
     assert await check_health(r, "empty.example") is False
+
+
+async def test_checker_skips_unhealthy_zones_and_caches_health(dns_server: DNSTestServer) -> None:
+    from mailcore.authn.dnsbl import Checker
+
+    dns_server.add_zone(ZONE)
+    dns_server.add("10.2.0.192.dead.example", "A", "127.0.0.2")  # dead.example fails its health check
+    now = [0.0]
+    c = Checker(dns_server.resolver(), ["dead.example", "bl.example"], clock=lambda: now[0])
+    res = await c.check("192.0.2.10")
+    assert res is not None and (res.zone, res.addresses) == ("bl.example", ("127.0.0.4",))
+    assert await c.check("192.0.2.11") is None
+    health = [q for q in dns_server.queries if q[0].startswith(("1.0.0.127.", "2.0.0.127."))]
+    assert len(health) == 8  # A and TXT for 127.0.0.1 and .2, in two zones, once
+    now[0] = 4 * 3600 + 1
+    await c.check("192.0.2.11")
+    assert len([q for q in dns_server.queries if q[0].startswith(("1.0.0.127.", "2.0.0.127."))]) == 16

@@ -1,0 +1,111 @@
+"""All authentication checks of one incoming message, as mox runs them before replying
+to DATA (mox-v0.0.5 section 1.1.11 steps 1, 3, 5 and 6): iprev, DKIM and SPF
+concurrently, then DMARC for the From domain, and the headers to prepend.
+
+The decision (reject on DMARC policy, reputation, junk filter, DNSBL) is the SMTP
+pipeline's; this module only measures.
+"""
+from __future__ import annotations
+
+import asyncio
+import email.parser
+import email.policy
+import email.utils
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import idna
+
+from mailcore.authn import dkim, dmarc, iprev, spf
+from mailcore.authn.authresults import authentication_results, fold_header
+from mailcore.authn.dkim import DKIMResult
+from mailcore.authn.dmarc import DMARCResult, DMARCStatus, OrgMethod
+from mailcore.authn.iprev import IPRevResult
+from mailcore.authn.spf import SPFResult
+from mailcore.dns import Resolver
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    iprev: IPRevResult
+    dkim: list[DKIMResult]
+    spf: SPFResult  # MAIL FROM identity; the HELO identity for the null reverse-path
+    spf_helo: SPFResult | None  # the EHLO name's own check, when asked for
+    dmarc: DMARCResult
+    from_domain: str  # ASCII (A-labels), lowercased; "" when From is unusable
+    authentication_results: str  # "Authentication-Results: ...\r\n"
+    received_spf: str  # "Received-SPF: ...\r\n"
+
+    @property
+    def headers(self) -> str:
+        """What mox prepends (after Return-Path), in its order."""
+        return self.authentication_results + self.received_spf
+
+
+def _header_block(message: bytes) -> str:
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        end = message.find(sep)
+        if end >= 0:
+            return message[: end + len(sep)].decode("utf-8", "surrogateescape")
+    return message.decode("utf-8", "surrogateescape")
+
+
+def from_domain(message: bytes) -> str:
+    """The RFC5322.From domain DMARC evaluates (RFC 7489 section 6.6.1): exactly one
+    From header with exactly one address, else "" (DMARC none, as mox)."""
+    try:
+        msg = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(_header_block(message))
+        values = msg.get_all("From") or []
+        if len(values) != 1:
+            return ""
+        addrs = [a for _, a in email.utils.getaddresses([str(values[0])]) if a]
+    except Exception:  # noqa: BLE001 - a broken header is "no usable From"
+        return ""
+    if len(addrs) != 1 or "@" not in addrs[0]:
+        return ""
+    domain = addrs[0].rpartition("@")[2].strip().rstrip(".").lower()
+    if not domain:
+        return ""
+    if domain.isascii():
+        return domain
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return ""
+
+
+async def authenticate(
+    resolver: Resolver,
+    message: bytes,
+    *,
+    ip: str,
+    helo: str,
+    mail_from: str,
+    authserv_id: str,
+    check_helo: bool = False,
+    method: OrgMethod = OrgMethod.treewalk,
+    rand: Callable[[], float] = random.random,
+) -> Verdicts:
+    """`mail_from` is the reverse-path without brackets ("" for <>); `authserv_id` is
+    our host name (RFC 8601 section 2.5)."""
+    jobs = [
+        iprev.lookup(resolver, ip),
+        dkim.verify(resolver, message),
+        spf.check_mailfrom(resolver, ip, mail_from, helo, receiver=authserv_id),
+    ]
+    if check_helo and mail_from:
+        jobs.append(spf.check_helo(resolver, ip, helo, receiver=authserv_id))
+    done = await asyncio.gather(*jobs)
+    rev: IPRevResult = done[0]  # type: ignore[assignment]
+    dk: list[DKIMResult] = done[1]  # type: ignore[assignment]
+    sp: SPFResult = done[2]  # type: ignore[assignment]
+    sp_helo: SPFResult | None = done[3] if len(done) > 3 else None  # type: ignore[assignment]
+    fd = from_domain(message)
+    if fd:
+        dm = await dmarc.evaluate(resolver, fd, dkim=dk, spf=sp, method=method, rand=rand)
+    else:
+        dm = DMARCResult(DMARCStatus.none, "", error="no usable From header")
+    ar = authentication_results(authserv_id, iprev=rev, dkim=dk, spf=sp, dmarc=dm)
+    received = fold_header("Received-SPF", sp.received_spf) if sp.received_spf else ""
+    return Verdicts(rev, dk, sp, sp_helo, dm, fd, ar, received)
