@@ -65,7 +65,7 @@ def received_header(info: TraceInfo, recipient: Address | None, when: datetime) 
     words += ["via", "tcp", "with", protocol(info), "id", info.received_id]
     if info.tls:
         version, cipher = info.tls
-        words += [f"({version.replace('v', '')}", f"{cipher})"]
+        words += [f"({version.replace('v', '')} {cipher})"]
     if recipient is not None:
         words += ["for", f"<{recipient.format(info.smtputf8)}>;"]
     else:

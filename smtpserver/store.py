@@ -193,6 +193,8 @@ def header_addresses(value: str) -> list[str] | None:
             in_angle = False
             angle.append("".join(current_angle))
             bare.clear()
+        elif c == ")" and not in_angle:
+            return None
         elif c == "," and not in_angle:
             if not end_mailbox():
                 return None
@@ -220,6 +222,7 @@ def from_header_belongs_to(account_id: int, addrs: list[str]) -> bool:
 def outgoing_limit_error(account: Account, recipients: list[Address]) -> str:
     """mox §1.1.15: messages and first-time recipients over the past 24 hours. Counted
     from queued rows (one per recipient) of the past day."""
+    account = Account.objects.get(pk=account.pk)  # limits may have changed since login
     since = timezone.now() - timedelta(hours=24)
     recent = QueuedMessage.objects.filter(account=account, created__gte=since)
     count = recent.count()

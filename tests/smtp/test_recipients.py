@@ -1,0 +1,98 @@
+"""Incoming mail on port 25 outside localserve: recipient rules and per-account copies."""
+from __future__ import annotations
+
+import pytest
+
+from accounts.actions import add_address, create_account, create_domain
+from mailstore.files import read_message
+from mailstore.models import Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BODY = "Subject: hi\r\n\r\nhello\r\n."
+
+
+def deliver(c, rcpts: list[str], sender: str = "a@example.org") -> list[str]:  # type: ignore[no-untyped-def]
+    c.cmd("EHLO client.example")
+    out = [c.cmd(f"MAIL FROM:<{sender}>")]
+    out += [c.cmd(f"RCPT TO:<{r}>") for r in rcpts]
+    if any(r.startswith("250") for r in out[1:]):
+        out.append(c.cmd("DATA"))
+        out.append(c.cmd(BODY))
+    return out
+
+
+def inbox(account, mailbox: str = "Inbox") -> list[Message]:  # type: ignore[no-untyped-def]
+    return list(Message.objects.filter(account=account, mailbox__name=mailbox).order_by("id"))
+
+
+def test_exact_separator_and_case(smtp_listener, raw_smtp, alice, bob):
+    c = raw_smtp(smtp_listener(localserve=False, hostname="mail.example.test"))
+    assert deliver(c, ["alice@example.test", "ALICE+news@Example.TEST", "bob@example.test"]) == [
+        "250 2.1.0 looking good", "250 2.1.0 now on the list", "250 2.1.0 now on the list",
+        "250 2.1.0 now on the list", "354 see you at the bare dot", "250 2.2.0 it is done"]
+    a1, a2 = inbox(alice)
+    [b1] = inbox(bob)
+    assert read_message(a1.path) == read_message(b1.path) == b"Subject: hi\r\n\r\nhello\r\n"
+    assert "for <ALICE+news@example.test>;" in bytes(a2.prefix).decode()
+    assert a2.rcpt_to == "ALICE+news@example.test"
+
+
+def test_unknown_users_domains_and_ips(smtp_listener, raw_smtp, alice):
+    c = raw_smtp(smtp_listener(localserve=False, hostname="mail.example.test"))
+    c.cmd("EHLO client.example")
+    c.cmd("MAIL FROM:<a@example.org>")
+    assert c.cmd("RCPT TO:<nobody@example.test>") == "550 5.1.1 no such user"
+    assert c.cmd("RCPT TO:<+tag@example.test>") == "550 5.1.1 no such user"
+    assert c.cmd("RCPT TO:<alice@elsewhere.example>") == "550 5.1.1 not accepting email for domain"
+    assert c.cmd("RCPT TO:<alice@[127.0.0.1]>") == "550 5.1.1 not accepting email for ip"
+    assert c.cmd("DATA") == "503 5.5.1 missing MAIL FROM/RCPT TO"
+
+
+def test_catchall_only_when_no_address_matches(smtp_listener, raw_smtp, alice, bob):
+    add_address(bob, "@example.test", mailbox="Catchall")
+    c = raw_smtp(smtp_listener(localserve=False))
+    assert deliver(c, ["whatever@example.test", "alice@example.test"])[-1] == "250 2.2.0 it is done"
+    assert len(inbox(bob, "Catchall")) == 1
+    assert len(inbox(alice)) == 1
+
+
+def test_case_sensitive_domains(smtp_listener, raw_smtp, db):
+    create_domain("cs.example", case_sensitive=True)
+    carol = create_account("carol", "Carol@cs.example", "carolpassword")
+    c = raw_smtp(smtp_listener(localserve=False))
+    c.cmd("EHLO client.example")
+    c.cmd("MAIL FROM:<a@example.org>")
+    assert c.cmd("RCPT TO:<carol@cs.example>") == "550 5.1.1 no such user"
+    assert c.cmd("RCPT TO:<Carol@cs.example>") == "250 2.1.0 now on the list"
+    assert carol.name == "carol"
+
+
+def test_postmaster_bare_at_hostname_and_at_domains(smtp_listener, raw_smtp, alice, settings):
+    settings.MOX_POSTMASTER_ACCOUNT = "alice"
+    c = raw_smtp(smtp_listener(localserve=False, hostname="mail.example.test"))
+    assert deliver(c, ["Postmaster", "postmaster@mail.example.test", "POSTMASTER@example.test"], sender="")[1:] == [
+        "250 2.1.0 now on the list", "452 4.5.3 only one recipient allowed with null reverse address",
+        "452 4.5.3 only one recipient allowed with null reverse address", "354 see you at the bare dot",
+        "250 2.2.0 it is done"]
+    c.cmd("MAIL FROM:<a@example.org>")
+    assert c.cmd("RCPT TO:<postmaster@mail.example.test>") == "250 2.1.0 now on the list"
+    assert c.cmd("RCPT TO:<POSTMASTER@example.test>") == "250 2.1.0 now on the list"
+    assert len(inbox(alice, "Postmaster")) == 1
+
+
+def test_too_many_failed_transactions_close(smtp_listener, raw_smtp, alice):
+    c = raw_smtp(smtp_listener(localserve=False, max_failed_transactions=2))
+    c.cmd("EHLO client.example")
+    for i in range(3):
+        c.cmd("MAIL FROM:<a@example.org>")
+        assert c.cmd(f"RCPT TO:<guess{i}@example.test>") == "550 5.1.1 no such user"
+        c.cmd("RSET")
+    assert c.cmd("MAIL FROM:<a@example.org>") == "550 5.1.0 too many failures"
+    assert c.closed()
+
+
+def test_ip_literal_sender_is_refused(smtp_listener, raw_smtp, alice):
+    c = raw_smtp(smtp_listener(localserve=False))
+    c.cmd("EHLO client.example")
+    assert c.cmd("MAIL FROM:<a@[192.0.2.1]>") == "550 5.7.0 domain name required"
