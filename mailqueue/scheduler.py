@@ -14,8 +14,8 @@ Settings (read with defaults, documented in docs/configuration.md by the owner):
   out, default 5.
 - MOX_QUEUE_CONCURRENCY: deliveries at once, default 10 (mox).
 - MOX_QUEUE_PER_DOMAIN: deliveries at once to one recipient domain, default 1.
-- MOX_QUEUE_CLAIM_SECONDS: how long a claim lasts, default 40 min (a delivery's
-  SMTP session is limited to 30 min).
+- MOX_QUEUE_CLAIM_SECONDS: how long a claim lasts, default 10 min; an attempt is cut
+  off after MOX_QUEUE_ATTEMPT_SECONDS (240 s), inside django-q2's task timeout (300 s).
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def per_domain() -> int:
 
 
 def claim_duration() -> timedelta:
-    return timedelta(seconds=int(getattr(settings, "MOX_QUEUE_CLAIM_SECONDS", 40 * 60)))
+    return timedelta(seconds=int(getattr(settings, "MOX_QUEUE_CLAIM_SECONDS", 600)))
 
 
 def backoff(attempts_done: int, rng: random.Random | None = None) -> timedelta:

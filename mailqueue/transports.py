@@ -186,7 +186,7 @@ async def smtp_transaction(
     implicit = tls_mode == TLSMode.immediate
     client = aiosmtplib.SMTP(
         hostname=host if implicit or sock is not None else connect_host,
-        port=port,
+        port=port if sock is None else None,
         local_hostname=ehlo_name,
         timeout=timeout,
         use_tls=implicit,

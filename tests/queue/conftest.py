@@ -36,6 +36,7 @@ class Sink:
 
 class _Handler:
     def __init__(self, sink: Sink, rcpt_reply: Callable[[str], str | None] | None, data_reply: str | None) -> None:
+        self.on_data: Callable[[], Any] | None = None
         self.sink = sink
         self.rcpt_reply = rcpt_reply
         self.data_reply = data_reply
@@ -53,6 +54,8 @@ class _Handler:
         return "250 2.1.5 ok"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.on_data is not None:
+            await self.on_data()
         if self.data_reply:
             return self.data_reply
         auth = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else session.auth_data
@@ -103,10 +106,12 @@ def start_sink(
     require_starttls: bool = False,
     scram: dict[str, str] | None = None,
     size_limit: int = 33554432,
+    on_data: Callable[[], Any] | None = None,
 ) -> Sink:
     host, port = sock.getsockname()[:2]
     sink = Sink(host, port)
     handler: Any = _Handler(sink, rcpt_reply, data_reply)
+    handler.on_data = on_data
     if scram:
         from tests.queue.scram_server import add_scram
 

@@ -1,0 +1,66 @@
+"""manage.py queue list|kick|hold|release|drop|dump."""
+from __future__ import annotations
+
+import io
+import sys
+from datetime import datetime, timezone
+
+import pytest
+import time_machine
+from django.core.management import call_command
+
+from mailqueue.models import QueuedMessage, Transport
+from tests.queue.conftest import MESSAGE, queue_message
+
+pytestmark = pytest.mark.django_db
+
+T = datetime(2026, 11, 25, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command("queue", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_it_lists_with_filters(alice):
+    with time_machine.travel(T, tick=False):
+        a = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+        b = queue_message(alice, "alice@example.test", "dave@example.net", MESSAGE)
+    QueuedMessage.objects.filter(pk=b.pk).update(last_error="RCPT TO: 451 later", attempts=2)
+    assert run("list") == (
+        f"{a.pk} alice@example.test -> carol@example.org attempts=0 next=2026-11-25 12:00:00 transport=-\n"
+        f"{b.pk} alice@example.test -> dave@example.net attempts=2 next=2026-11-25 12:00:00 transport=- "
+        "error='RCPT TO: 451 later'\n"
+    )
+    assert run("list", "--domain", "EXAMPLE.net").startswith(f"{b.pk} ")
+    assert run("list", "--id", str(a.pk)).count("\n") == 1
+
+
+def test_hold_release_drop(alice):
+    a = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+    assert run("hold", "--id", str(a.pk)) == "1 message(s) held\n"
+    assert QueuedMessage.objects.get(pk=a.pk).hold is True
+    assert " held" in run("list")
+    assert run("release", "--domain", "example.org") == "1 message(s) released\n"
+    assert QueuedMessage.objects.get(pk=a.pk).hold is False
+    assert run("drop", "--id", str(a.pk)) == "1 message(s) dropped\n"
+    assert not QueuedMessage.objects.exists()
+
+
+def test_kick_sets_the_slot_to_now_and_a_transport(alice, settings):
+    Transport.objects.create(name="relay", kind=Transport.Kind.SMTP, host="127.0.0.1", port=1)
+    a = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+    QueuedMessage.objects.filter(pk=a.pk).update(next_attempt=datetime(2030, 1, 1, tzinfo=timezone.utc), hold=True)
+    assert run("kick", "--id", str(a.pk), "--use-transport", "relay") == "1 message(s) kicked\n"
+    row = QueuedMessage.objects.get(pk=a.pk)
+    assert row.transport == "relay"
+    assert row.next_attempt.year == 2026
+    assert run("list", "--transport", "relay").startswith(f"{a.pk} ")
+
+
+def test_dump_writes_the_message_bytes(alice, capfdbinary):
+    a = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE, prefix=b"Received: x\r\n")
+    call_command("queue", "dump", str(a.pk))
+    sys.stdout.flush()
+    assert capfdbinary.readouterr().out == b"Received: x\r\n" + MESSAGE
