@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from accounts.models import Account
@@ -77,6 +77,21 @@ def _chunks(words: Sequence[str]) -> Iterable[Sequence[str]]:
         yield words[i : i + CHUNK]
 
 
+def _select_counts(account_id: int, words: Sequence[str]) -> list[tuple[str, int, int]]:
+    """Plain SQL: the ORM's `word__in` costs about 20 us per word to prepare, more than
+    the database needs to find it."""
+    if not words:
+        return []
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {quote('word')}, {quote('ham')}, {quote('spam')} FROM {quote(JunkWord._meta.db_table)} "
+        f"WHERE {quote('account_id')} = %s AND {quote('word')} IN ({', '.join(['%s'] * len(words))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [account_id, *words])
+        return cursor.fetchall()
+
+
 class DatabaseWordStore:
     """A mailcore.junk.WordStore over an account's JunkWord rows. The totals are fetched
     with the first lookup, so classifying a typical message costs one query."""
@@ -89,8 +104,7 @@ class DatabaseWordStore:
         found: dict[str, Counts] = {}
         wanted = [TOTALS_WORD, *words] if self._totals is None else list(words)
         for chunk in _chunks(wanted):
-            rows = JunkWord.objects.filter(account_id=self.account_id, word__in=chunk).values_list("word", "ham", "spam")
-            for word, ham, spam in rows:
+            for word, ham, spam in _select_counts(self.account_id, chunk):
                 found[word] = Counts(ham, spam)
         if self._totals is None:
             self._totals = found.pop(TOTALS_WORD, Counts())

@@ -20,6 +20,7 @@ tokenized word can be.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -147,23 +148,25 @@ def classify_words(
     server adds jitter); a message is junk when its probability is above it."""
     known = store.lookup(words)
     totals = store.totals()
-    hams: list[WordScore] = []
-    spams: list[WordScore] = []
+    hams: list[tuple[float, int, str]] = []
+    spams: list[tuple[float, int, str]] = []
     for w, c in known.items():
         if w == TOTALS_WORD:
             continue
         r = word_probability(c, totals, params)
         if r is None or abs(0.5 - r) < params.ignore_words:
             continue
+        # Strongest first; on equal strength longer words first (as mox), then by
+        # spelling so the outcome does not depend on order.
         if r < 0.5:
-            hams.append(WordScore(w, r))
+            hams.append((r, -len(w), w))
         elif r > 0.5:
-            spams.append(WordScore(w, r))
-    # Strongest first; on equal strength longer words first (as mox), then by spelling
-    # so the outcome does not depend on order.
-    hams.sort(key=lambda s: (s.probability, -len(s.word), s.word))
-    spams.sort(key=lambda s: (-s.probability, -len(s.word), s.word))
-    significant = tuple(spams[: params.top_words] + hams[: params.top_words])
+            spams.append((-r, -len(w), w))
+    top = params.top_words
+    significant = tuple(
+        [WordScore(w, -r) for r, _, w in heapq.nsmallest(top, spams)]
+        + [WordScore(w, r) for r, _, w in heapq.nsmallest(top, hams)]
+    )
     probability = combine(s.probability for s in significant)
     limit = params.threshold if threshold is None else threshold
     return Result(probability, probability > limit, significant)
