@@ -10,7 +10,7 @@ zones each test declares, and fixtures that point our resolver at it.
         ''')
         dns_server.add("example.test", "TXT", "v=spf1 -all")
         dns_server.servfail("broken.example.test")      # SERVFAIL for every type
-        dns_server.drop("slow.example.test")           # never answers: a timeout
+        dns_server.drop("slow.example.test")            # never answers: a timeout
         dns_server.authentic("example.test")            # AD bit for it and below
         resolver = dns_server.resolver()                # mailcore.dns.DNSResolver
 
@@ -57,7 +57,7 @@ class _ZoneResolver(BaseResolver):  # type: ignore[misc]
     def __init__(self) -> None:
         self.records: dict[str, list[RR]] = {}
         self.servfail_names: set[str] = set()
-        self.drop_names: set[str] = set()
+        self.drop_names: dict[str, bool] = {}  # name -> still answer types it has
         self.ad_suffixes: set[str] = set()
         self.queries: list[tuple[str, str]] = []
         self.lock = threading.Lock()
@@ -85,7 +85,9 @@ class _ZoneResolver(BaseResolver):  # type: ignore[misc]
         reply.header.ra = 0
         reply.header.ad = 0  # dnslib copies the query's AD; only authentic() sets it
         if qname in self.drop_names:
-            raise DNSError("dropped by test")  # the handler sends nothing: a timeout
+            keep = self.drop_names[qname]
+            if not any(QTYPE[rr.rtype] == qtype for rr in self.records.get(qname, [])) or not keep:
+                raise DNSError("dropped by test")  # the handler sends nothing: a timeout
         if qname in self.servfail_names:
             reply.header.rcode = RCODE.SERVFAIL
             return reply
@@ -186,14 +188,20 @@ class DNSTestServer:
             value = _split_txt(value)
         self.add_zone(f"{_norm(name)}. {ttl} IN {rtype.upper()} {value}\n")
 
+    def add_rr(self, rr: RR) -> None:
+        """One dnslib record, for names and data that zone-file syntax cannot carry."""
+        self.zone.records.setdefault(_norm(str(rr.rname)), []).append(rr)
+
     def remove(self, name: str) -> None:
         self.zone.records.pop(_norm(name), None)
 
     def servfail(self, name: str) -> None:
         self.zone.servfail_names.add(_norm(name))
 
-    def drop(self, name: str) -> None:
-        self.zone.drop_names.add(_norm(name))
+    def drop(self, name: str, *, keep_records: bool = False) -> None:
+        """Never answer queries for `name` (a timeout); with keep_records, only those
+        for types the name has no records of (a server that chokes on some types)."""
+        self.zone.drop_names[_norm(name)] = keep_records
 
     def authentic(self, suffix: str) -> None:
         self.zone.ad_suffixes.add(_norm(suffix))

@@ -23,6 +23,7 @@ from typing import Generic, Protocol, TypeVar
 import dns.asyncresolver
 import dns.exception
 import dns.flags
+import dns.message
 import dns.name
 import dns.nameserver
 import dns.rdatatype
@@ -185,6 +186,13 @@ class DNSResolver:
             return Status.nodata, None, ""
         except dns.resolver.YXDOMAIN as e:
             return Status.nxdomain, None, str(e)
+        except dns.resolver.NoNameservers as e:
+            errors = e.kwargs.get("errors") or []
+            if errors and all(isinstance(err[3], dns.message.ChainTooLong) for err in errors):
+                # A CNAME loop (RFC 1034 section 3.6.2) is the zone's permanent
+                # mistake, not a temporary failure: no data is reachable.
+                return Status.nodata, None, "CNAME loop or chain too long"
+            return Status.temperror, None, f"{type(e).__name__}: {e}"
         except dns.exception.DNSException as e:
             # Timeout, NoNameservers (SERVFAIL/REFUSED), malformed answers, CNAME
             # chains too long: never a permanent conclusion.
