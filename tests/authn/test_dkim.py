@@ -251,3 +251,36 @@ async def test_we_verify_dkimpys_signatures(keys: DNSTestServer) -> None:
     res = await verify(keys.resolver(), rsa_sig + ed_sig + MSG)
     assert statuses(res) == [("pass", ""), ("pass", "")]
     assert res[1].signature is not None and res[1].signature.canonicalization == "simple/simple"
+
+
+RFC8463_MESSAGE = (
+    b"DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n"
+    b" d=football.example.com; i=@football.example.com;\r\n"
+    b" q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n"
+    b" subject : date : message-id : from : subject : date;\r\n"
+    b" bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"
+    b" b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r\n"
+    b" Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r\n"
+    b"From: Joe SixPack <joe@football.example.com>\r\n"
+    b"To: Suzie Q <suzie@shopping.example.net>\r\n"
+    b"Subject: Is dinner ready?\r\n"
+    b"Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
+    b"Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
+    b"\r\n"
+    b"Hi.\r\n"
+    b"\r\n"
+    b"We lost the game.  Are you hungry yet?\r\n"
+    b"\r\n"
+    b"Joe.\r\n"
+)
+
+
+async def test_rfc8463_appendix_a_ed25519_vector(dns_server: DNSTestServer) -> None:
+    dns_server.add(
+        "brisbane._domainkey.football.example.com", "TXT", "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+    )
+    with time_machine.travel(1528637909 + 60):
+        [res] = await verify(dns_server.resolver(), RFC8463_MESSAGE)
+        assert (res.status, res.signature.identity, res.record.bits) == (DKIMStatus.pass_, "@football.example.com", 256)  # type: ignore[union-attr]
+        [res] = await verify(dns_server.resolver(), RFC8463_MESSAGE.replace(b"hungry", b"angry"))
+        assert (res.status, res.error) == (DKIMStatus.fail, "body hash mismatch")
