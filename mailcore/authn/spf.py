@@ -162,6 +162,12 @@ async def check_host(
         _local.bridge = bridge
         try:
             return _evaluate(ip, sender if identity == Identity.mailfrom else "", helo, receiver, timeout)
+        except (pyspf.TempError, TimeoutError) as e:
+            return "temperror", str(e), domain, ""
+        except Exception as e:  # noqa: BLE001 - hostile input must not crash delivery
+            # pyspf choking on odd input is not the domain's fault, and a temperror
+            # would have the sender retry forever: no verdict.
+            return "permerror", f"{type(e).__name__}: {e}", domain, ""
         finally:
             _local.bridge = None
 
