@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from functools import lru_cache
 
 import dkim as dkimpy
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, uti
 from dkim.canonicalization import CanonicalizationPolicy
 
 from mailcore.authn.errors import ParseError
+from mailcore.authn.fromheader import from_domain
 
 # mox's default list (mox-v0.0.5 section 2.7).
 DEFAULT_SIGNED_HEADERS: tuple[str, ...] = (
@@ -190,3 +192,18 @@ def sign(
             relaxed_header, relaxed_body, identity, ts, expiration,
         )
     return out
+
+
+def sign_from(
+    message: bytes,
+    keys: Mapping[str, Sequence[SigningKey]],
+    **options: Any,
+) -> bytes:
+    """Sign for the domain of the message's From header (mox signs for the From
+    domain, not MAIL FROM: mox-v0.0.5 section 2.7) with that domain's keys, looked up
+    by A-label; b"" when From is unusable or the domain has no keys."""
+    domain = from_domain(message)
+    domain_keys = keys.get(domain, ())
+    if not domain_keys:
+        return b""
+    return sign(message, domain, domain_keys, **options)

@@ -284,3 +284,14 @@ async def test_rfc8463_appendix_a_ed25519_vector(dns_server: DNSTestServer) -> N
         assert (res.status, res.signature.identity, res.record.bits) == (DKIMStatus.pass_, "@football.example.com", 256)  # type: ignore[union-attr]
         [res] = await verify(dns_server.resolver(), RFC8463_MESSAGE.replace(b"hungry", b"angry"))
         assert (res.status, res.error) == (DKIMStatus.fail, "body hash mismatch")
+
+
+async def test_sign_from_uses_the_from_domains_keys(keys: DNSTestServer) -> None:
+    from mailcore.authn.dkimsign import sign_from
+
+    by_domain = {"example.test": [SigningKey("ed", ED25519)]}
+    header = sign_from(MSG, by_domain, now=NOW)
+    assert header.startswith(b"DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.test;\r\n s=ed;")
+    assert statuses(await verify(keys.resolver(), header + MSG)) == [("pass", "")]
+    other = MSG.replace(b"alice@example.test", b"alice@example.org")
+    assert sign_from(other, by_domain) == b""
