@@ -13,6 +13,11 @@ handshake, in this order:
 
 Files are checked with a stat per handshake and re-read when they change, so new
 certificates, from this process or a django-q2 worker, are used without a restart.
+
+Every context carries `cert_der`, the DER of the leaf it serves. After the handshake
+`ssl_object.context` is the context chosen for that connection, so
+`served_certificate_der(ssl_object)` is what SCRAM-*-PLUS tls-server-end-point channel
+binding (RFC 5929 section 4) must hash: with SNI it differs per connection.
 """
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ import ssl
 import threading
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
 from autotls import store, tlsalpn
@@ -68,6 +75,7 @@ def server_context() -> ssl.SSLContext:
     cert, key = base_files()
     base = new_context()
     base.load_cert_chain(str(cert), str(key))
+    base.cert_der = _leaf_der(cert)  # type: ignore[attr-defined]
     mail_host = store.normalize_hostname(settings.MOX_HOSTNAME)
 
     def choose(sslobj: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _ctx: ssl.SSLContext) -> None:
@@ -109,7 +117,8 @@ def _load(path: Path, *, alpn: bool = False) -> ssl.SSLContext | None:
     try:
         # The file holds the key and then the chain (autotls.store).
         ctx.load_cert_chain(str(path))
-    except (ssl.SSLError, OSError) as exc:
+        ctx.cert_der = _leaf_der(path)  # type: ignore[attr-defined]
+    except (ssl.SSLError, OSError, ValueError) as exc:
         log.error("tls certificate file unusable", extra={"path": str(path), "error": str(exc)})
         return cached[1] if cached is not None else None
     if alpn:
@@ -120,6 +129,18 @@ def _load(path: Path, *, alpn: bool = False) -> ssl.SSLContext | None:
     if not alpn:
         log.info("tls certificate loaded", extra={"path": str(path)})
     return ctx
+
+
+def served_certificate_der(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> bytes | None:
+    """The DER of the certificate this connection was served (None without TLS)."""
+    if ssl_object is None:
+        return None
+    der = getattr(ssl_object.context, "cert_der", None)
+    return der if isinstance(der, bytes) else None
+
+
+def _leaf_der(path: Path) -> bytes:
+    return x509.load_pem_x509_certificates(path.read_bytes())[0].public_bytes(serialization.Encoding.DER)
 
 
 def forget_cached() -> None:

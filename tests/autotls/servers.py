@@ -57,8 +57,15 @@ def django_web(loop: LoopThread, port: int, ssl_ctx: ssl.SSLContext | None = Non
 
 
 @contextlib.contextmanager
-def tls_server(loop: LoopThread, port: int, ssl_ctx: ssl.SSLContext) -> Iterator[int]:
+def tls_server(
+    loop: LoopThread, port: int, ssl_ctx: ssl.SSLContext, served: list[bytes | None] | None = None
+) -> Iterator[int]:
+    """Greets each client; appends to `served` the certificate DER each connection got."""
+    from autotls.tls import served_certificate_der
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if served is not None:
+            served.append(served_certificate_der(writer.get_extra_info("ssl_object")))
         with contextlib.suppress(Exception):
             writer.write(GREETING)
             await writer.drain()

@@ -42,3 +42,15 @@ def test_it_manages_the_mail_host_and_each_domains_mta_sts_and_autoconfig_names(
 def test_it_backs_off_exponentially_up_to_a_day() -> None:
     assert [manager.backoff(n).total_seconds() / 60 for n in (1, 2, 3)] == [5, 10, 20]
     assert manager.backoff(20).total_seconds() == 24 * 3600
+
+
+@pytest.mark.django_db
+def test_it_schedules_renewal_hourly_for_the_worker(settings) -> None:
+    from django_q.models import Schedule
+
+    from autotls.tasks import renew
+
+    schedule = Schedule.objects.get(name="autotls renew")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes) == ("autotls.tasks.renew", "I", 60)
+    settings.MOX_ACME_DIRECTORY = ""
+    assert renew() == "obtained=- failed=- backing_off=- not_due=0"
