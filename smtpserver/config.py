@@ -62,6 +62,8 @@ class ListenerConfig:
     localserve_timeout: float = 3600.0
     sleep: Sleep = asyncio.sleep
     clock: Clock = time.time
+    # Delivery limits per recipient account and sending network (None: mox's numbers).
+    delivery_limits: list | None = None
     # Tracks how many connections this listener serves (tests and metrics).
     active: set[object] = field(default_factory=set)
 

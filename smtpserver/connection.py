@@ -11,10 +11,8 @@ import asyncio
 import logging
 import secrets
 import socket
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP
@@ -157,8 +155,15 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         self._reset_timeout()
         return piece
 
+    def _release_open_connection(self) -> None:
+        if self._counted_open:
+            self._counted_open = False
+            self.config.limiters.open_connections.subtract(self.remote_ip)
+
     def _close(self) -> None:
         self._closing = True
+        # Before the peer can see the close, so a reconnect is not counted twice.
+        self._release_open_connection()
         if self.transport is not None:
             self.transport.close()
 
@@ -202,9 +207,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             log.exception("smtp connection failed", extra={"cid": self.cid})
         finally:
             self.config.active.discard(self)
-            if self._counted_open:
-                self.config.limiters.open_connections.subtract(self.remote_ip)
-                self._counted_open = False
+            self._release_open_connection()
             if self.tx is not None and self.tx.bdat is not None:
                 self.tx.bdat.tmp.discard()
             self._close()
@@ -500,7 +503,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         from mailstore.files import TempMessageFile
 
         reader = DataReader()
-        tmp = TempMessageFile()
+        tmp = await self.db(TempMessageFile)  # mkdir/open off the loop; writes go to the page cache
         too_big = False
         buf = bytearray()
         try:
@@ -559,12 +562,3 @@ def data_error_reply(err: DataError) -> Reply:
     # SMTP smuggling protection: only CRLF ends a line (RFC 5321 section 2.3.8).
     return reply(500, codes.SE_PROTO_SYNTAX,
                  f"{err.value} in message data, lines must end with CRLF (smtp smuggling protection)")
-
-
-def tls_version_cipher(obj: ssl.SSLObject) -> tuple[str, str]:
-    cipher = obj.cipher()
-    return obj.version() or "", cipher[0] if cipher else ""
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)

@@ -6,6 +6,7 @@ returned, which is after the file and its row are durable.
 """
 from __future__ import annotations
 
+import email.utils
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -97,6 +98,15 @@ class DeliveryMixin:
                 if failure is not None:
                     failures.append(failure.reply())
                     continue
+            if not self.config.localserve and not self.config.submission:
+                limits = self.config.delivery_limits
+                limited = await self.db(store.delivery_rate_error, rcpt.account.pk, self.remote_ip,
+                                        path.stat().st_size, store.DELIVERY_LIMITS if limits is None else limits)
+                if limited:
+                    # mox: the sender is slowed down from now on.
+                    self.slow = True
+                    failures.append(reply(452, codes.SE_MAILBOX_FULL, limited))
+                    continue
             prefix = (return_path(sender, trace.smtputf8) + extra
                       + received_header(trace, rcpt.address, when))
             info = DeliveryInfo(
@@ -119,20 +129,30 @@ class DeliveryMixin:
 
     async def queue_submission(self: SMTPConnection, tx: Transaction, path: Path, has_8bit: bool,
                                trace: TraceInfo, when: datetime) -> Reply:
-        has_header, froms, has_return_path = await self.db(store.header_from, path)
-        if not has_header:
+        check = await self.db(store.header_from, path)
+        if not check.has_header:
             return reply(554, codes.SE_MEDIA_OTHER, "message requires both header and body section")
-        if has_return_path:
+        if check.has_return_path:
             return reply(550, codes.SE_MEDIA_OTHER, "message must not have Return-Path header")
-        if froms is None:
+        if check.froms is None:
             return reply(550, codes.SE_MEDIA_OTHER, "cannot parse header or From address")
-        if not await self.db(store.from_header_belongs_to, self.account.pk, froms):
+        if not await self.db(store.from_header_belongs_to, self.account.pk, check.froms):
             return reply(550, codes.SE_DELIVERY_UNAUTHORIZED, "must match authenticated user")
         limit = await self.db(store.outgoing_limit_error, self.account, [r.address for r in tx.recipients])
         if limit:
             return reply(451, codes.SE_DELIVERY_UNAUTHORIZED, limit)
-        # todo: DKIM signing, Message-Id/Date when missing ([4/9], [5/9]).
-        prefix = received_header(trace, None, when)
+        # todo: DKIM-Signature from the From domain's keys ([4/9]).
+        prefix = b""
+        if not check.has_message_id:
+            # mox adds what RFC 5322 section 3.6 requires and clients may leave out.
+            prefix += f"Message-Id: <{secrets.token_urlsafe(18)}@{self.config.hostname}>\r\n".encode()
+        if not check.has_date:
+            prefix += f"Date: {email.utils.format_datetime(when)}\r\n".encode()
+        sender_text = tx.mail.sender.format(tx.mail.params.smtputf8) if tx.mail.sender else ""
+        # RFC 8601: the submission was authenticated.
+        prefix += (f"Authentication-Results: {self.config.hostname}; auth=pass "
+                   f"smtp.mailfrom={sender_text}\r\n").encode("utf-8")
+        prefix += received_header(trace, None, when)
         p = tx.mail.params
         try:
             await self.db(
@@ -158,7 +178,7 @@ class DeliveryMixin:
             if tx.bdat is None:
                 from mailstore.files import TempMessageFile
 
-                tx.bdat = BdatState(TempMessageFile())
+                tx.bdat = BdatState(await self.db(TempMessageFile))
             state = tx.bdat
         remaining = size
         while remaining > 0:

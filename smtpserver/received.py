@@ -11,7 +11,7 @@ import email.utils
 from dataclasses import dataclass
 from datetime import datetime
 
-from mailcore.smtp.address import Address, quote_localpart
+from mailcore.smtp.address import Address
 
 
 @dataclass
@@ -79,5 +79,3 @@ def return_path(sender: Address | None, utf8: bool) -> bytes:
         return b"Return-Path: <>\r\n"
     return f"Return-Path: <{sender.format(utf8)}>\r\n".encode("utf-8")
 
-
-__all__ = ["TraceInfo", "received_header", "return_path", "protocol", "quote_localpart"]

@@ -100,15 +100,24 @@ def deliver_file(account: Account, mailbox: str, path: Path, prefix: bytes, info
     deliver(account, mailbox, path, prefix=prefix, info=info)
 
 
-def header_from(path: Path, limit: int = 1024 * 1024) -> tuple[bool, list[str] | None, bool]:
-    """(has a header section, From addresses or None if unparsable, has Return-Path)."""
+@dataclass
+class HeaderCheck:
+    has_header: bool = False
+    froms: list[str] | None = None  # None when missing or unparsable
+    has_return_path: bool = False
+    has_message_id: bool = False
+    has_date: bool = False
+
+
+def header_from(path: Path, limit: int = 1024 * 1024) -> HeaderCheck:
+    """What submission checks need from the header section (RFC 5322 section 3.6)."""
     with open(path, "rb") as fh:
         head = fh.read(limit)
     end = head.find(b"\r\n\r\n")
     if end < 0:
-        return False, None, False
+        return HeaderCheck()
     from_values: list[bytes] = []
-    has_return_path = False
+    check = HeaderCheck(has_header=True)
     current: bytearray | None = None
     for line in head[: end + 2].split(b"\r\n")[:-1]:
         if line[:1] in (b" ", b"\t"):
@@ -119,17 +128,22 @@ def header_from(path: Path, limit: int = 1024 * 1024) -> tuple[bool, list[str] |
         current = None
         key = name.strip().lower()
         if key == b"return-path":
-            has_return_path = True
+            check.has_return_path = True
+        elif key == b"message-id":
+            check.has_message_id = True
+        elif key == b"date":
+            check.has_date = True
         elif key == b"from" and colon:
             current = bytearray(value)
             from_values.append(current)  # type: ignore[arg-type]
     if len(from_values) != 1:
-        return True, None, has_return_path
+        return check
     try:
         text = bytes(from_values[0]).decode("utf-8")
     except UnicodeDecodeError:
-        return True, None, has_return_path
-    return True, header_addresses(text), has_return_path
+        return check
+    check.froms = header_addresses(text)
+    return check
 
 
 def header_addresses(value: str) -> list[str] | None:
@@ -264,3 +278,53 @@ def queue_message(
         dsn_ret=ret,
         dsn_envid=envid,
     )
+
+
+# mox §1.1.9 delivery limits per recipient account, by the sending network:
+# (window seconds, Go-style name, messages per class, bytes per class).
+MB = 1024 * 1024
+DELIVERY_LIMITS: list[tuple[int, str, tuple[int, int, int], tuple[int, int, int]]] = [
+    (60, "1m0s", (500, 1500, 4500), (1000 * MB, 3000 * MB, 9000 * MB)),
+    (24 * 3600, "24h0m0s", (10000, 30000, 90000), (3000 * MB, 9000 * MB, 27000 * MB)),
+]
+
+
+def delivery_rate_error(account_id: int, remote_ip: str, size: int,
+                        limits: list[tuple[int, str, tuple[int, int, int], tuple[int, int, int]]]) -> str:
+    """Count the account's stored messages from the same networks; "" when within."""
+    from mailcore.ratelimit import masked_ips
+    from mailstore.models import Message
+
+    if not remote_ip or not limits:
+        return ""
+    mine = masked_ips(remote_ip)
+    now = timezone.now()
+    longest = max(w for w, _, _, _ in limits)
+    rows = Message.objects.filter(account_id=account_id, received__gte=now - timedelta(seconds=longest)).exclude(
+        remote_ip="").values_list("remote_ip", "received", "size")
+    counts = [[0, 0, 0] for _ in limits]
+    sizes = [[0, 0, 0] for _ in limits]
+    cache: dict[str, tuple[str, str, str] | None] = {}
+    for ip, received, msize in rows.iterator():
+        if ip not in cache:
+            try:
+                cache[ip] = masked_ips(ip)
+            except ValueError:
+                cache[ip] = None
+        masked = cache[ip]
+        if masked is None:
+            continue
+        age = (now - received).total_seconds()
+        for wi, (window, _, _, _) in enumerate(limits):
+            if age <= window:
+                for ci in range(3):
+                    if masked[ci] == mine[ci]:
+                        counts[wi][ci] += 1
+                        sizes[wi][ci] += msize
+    for wi, (_, name, max_count, max_size) in enumerate(limits):
+        for ci in range(3):
+            if counts[wi][ci] >= max_count[ci]:
+                return f"more than {max_count[ci]} messages in past {name} from your ip/network"
+            if sizes[wi][ci] + size > max_size[ci]:
+                return f"more than {max_size[ci]} bytes in past {name} from your ip/network"
+    return ""

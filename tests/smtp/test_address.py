@@ -82,7 +82,7 @@ def test_domains_are_lower_cased():
     assert parse_domain("MAIL.Example.COM") == Domain("mail.example.com", "mail.example.com")
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text(max_size=80))
 def test_only_parse_error_escapes_the_address_parser(text):
     for fn in (lambda t: parse_address(t), lambda t: parse_path(t, allow_null=True, allow_postmaster=True)):
@@ -92,7 +92,7 @@ def test_only_parse_error_escapes_the_address_parser(text):
             pass
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), min_size=1, max_size=40))
 def test_any_localpart_value_round_trips_through_quoting(localpart):
     try:

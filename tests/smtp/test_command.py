@@ -79,13 +79,13 @@ def test_parameter_values_keep_their_case():
     assert parse_params(" ENVID=AbC x-Y=Zz") == [("ENVID", "AbC"), ("X-Y", "Zz")]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text(max_size=60))
 def test_xtext_round_trips(value):
     assert decode_xtext(encode_xtext(value)) == value
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text(max_size=120), st.booleans())
 def test_only_parse_error_escapes_the_command_parsers(text, utf8):
     for fn in (parse_mail, lambda t: parse_rcpt(t, smtputf8=utf8), decode_xtext, parse_params):
@@ -95,7 +95,7 @@ def test_only_parse_error_escapes_the_command_parsers(text, utf8):
             pass
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.sampled_from(["SIZE=10", "BODY=7BIT", "SMTPUTF8", "RET=FULL", "ENVID=x", "AUTH=<>",
                                  "REQUIRETLS", "SIZE=", "=", "BODY", "NOTIFY=NEVER", "ORCPT=rfc822;x@y"]),
                 max_size=6), st.sampled_from(["FROM:<a@example.org>", "FROM:<>", "TO:<b@example.org>"]))

@@ -35,7 +35,7 @@ def test_it_refuses_bare_endings_and_long_lines():
     assert run(b"a\n.\r\nMAIL\r\n") == (b"", None, DataError.BARE_LF)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=300), st.lists(st.integers(min_value=0, max_value=320), max_size=8))
 def test_any_split_gives_the_same_result(body, splits):
     data = body + b"\r\n.\r\n"
@@ -44,7 +44,7 @@ def test_any_split_gives_the_same_result(body, splits):
     assert whole == split
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.binary(max_size=40).filter(lambda b: b"\r" not in b and b"\n" not in b), max_size=10))
 def test_clean_lines_round_trip_with_dot_stuffing(lines):
     message = b"".join(line + b"\r\n" for line in lines)

@@ -20,19 +20,19 @@ def transaction(c, sender: str, rcpt: str) -> list[str]:  # type: ignore[no-unty
     return out
 
 
-@pytest.mark.parametrize(
-    ("rcpt", "result"),
-    [
-        ("usertemperror@example.org", "451 4.0.0 failure with code 451 due to special localpart"),
-        ("userpermerror@example.org", "550 5.0.0 failure with code 550 due to special localpart"),
-        ("user452@example.org", "452 4.0.0 failure with code 452 due to special localpart"),
-        ("user554@example.org", "554 5.0.0 failure with code 554 due to special localpart"),
-        ("user350@example.org", "250 2.2.0 it is done"),
-    ],
-)
-def test_errors_happen_at_data(smtp_listener, raw_smtp, localserve_account, rcpt, result):
+DATA_ERRORS = [
+    ("usertemperror@example.org", "451 4.0.0 failure with code 451 due to special localpart"),
+    ("userpermerror@example.org", "550 5.0.0 failure with code 550 due to special localpart"),
+    ("user452@example.org", "452 4.0.0 failure with code 452 due to special localpart"),
+    ("user554@example.org", "554 5.0.0 failure with code 554 due to special localpart"),
+    ("user350@example.org", "250 2.2.0 it is done"),
+]
+
+
+def test_errors_happen_at_data(smtp_listener, raw_smtp, localserve_account):
     c = raw_smtp(smtp_listener())
-    assert transaction(c, "a@example.org", rcpt)[-1] == result
+    for rcpt, result in DATA_ERRORS:
+        assert transaction(c, "a@example.org", rcpt)[-1] == result
 
 
 def test_mailfrom_prefix_fails_at_mail(smtp_listener, raw_smtp, localserve_account):

@@ -96,3 +96,19 @@ def test_ip_literal_sender_is_refused(smtp_listener, raw_smtp, alice):
     c = raw_smtp(smtp_listener(localserve=False))
     c.cmd("EHLO client.example")
     assert c.cmd("MAIL FROM:<a@[192.0.2.1]>") == "550 5.7.0 domain name required"
+
+
+def test_delivery_rate_limits_per_account_and_network(smtp_listener, raw_smtp, alice, bob):
+    big = (10**9, 10**9, 10**9)
+    srv = smtp_listener(localserve=False, delivery_limits=[(60, "1m0s", (2, 100, 100), big)])
+    c = raw_smtp(srv)
+    assert deliver(c, ["alice@example.test"])[-1] == "250 2.2.0 it is done"
+    assert deliver(c, ["alice@example.test"])[-1] == "250 2.2.0 it is done"
+    assert deliver(c, ["alice@example.test"])[-1] == "452 4.2.2 more than 2 messages in past 1m0s from your ip/network"
+    # Bob's account has its own count; a byte limit counts the new message too.
+    assert deliver(c, ["bob@example.test"])[-1] == "250 2.2.0 it is done"
+    stored = inbox(bob)[0].size
+    srv.config.delivery_limits = [(86400, "24h0m0s", (100, 100, 100), (stored + 21, 10**9, 10**9))]
+    assert deliver(c, ["bob@example.test"])[-1] == (
+        f"452 4.2.2 more than {stored + 21} bytes in past 24h0m0s from your ip/network")
+    assert len(inbox(alice)) == 2 and len(inbox(bob)) == 1

@@ -51,7 +51,13 @@ def test_it_queues_one_row_per_recipient_with_dsn_fields(session, alice):
     assert read_message(q1.path) == read_message(q2.path) == body
     assert q1.path != q2.path
     prefix = bytes(q1.prefix).decode()
-    assert prefix.startswith("Received: from mail.example.test by mail.example.test")
+    head, received = prefix.split("Received: ", 1)
+    msgid, date, authres, empty = head.split("\r\n")
+    assert msgid.startswith("Message-Id: <") and msgid.endswith("@mail.example.test>")
+    assert date.startswith("Date: ") and date.endswith(" +0000")
+    assert (authres, empty) == (
+        "Authentication-Results: mail.example.test; auth=pass smtp.mailfrom=alice@example.test", "")
+    assert received.startswith("from mail.example.test by mail.example.test")
     assert "127.0.0.1" not in prefix.split(" by ")[0]
     assert "with UTF8SMTPSA id" in prefix
     assert q1.size == len(bytes(q1.prefix)) + len(body)
@@ -65,22 +71,22 @@ def test_mail_from_must_belong_to_the_account(session):
     assert c.cmd("MAIL FROM:<>") == "250 2.1.0 looking good"
 
 
-@pytest.mark.parametrize(
-    ("msg", "result"),
-    [
-        ("From: bob@example.test\r\n\r\nx\r\n.", "550 5.7.1 must match authenticated user"),
-        ("From: alice@example.test, bob@example.test\r\n\r\nx\r\n.", "550 5.7.1 must match authenticated user"),
-        ('From: "alice@example.test" <bob@example.test>\r\n\r\nx\r\n.', "550 5.7.1 must match authenticated user"),
-        ("From: alice@example.test)<bob@example.test>\r\n\r\nx\r\n.", "550 5.6.0 cannot parse header or From address"),
-        ("Subject: no from\r\n\r\nx\r\n.", "550 5.6.0 cannot parse header or From address"),
-        ("From: alice@example.test\r\nReturn-Path: <x@y>\r\n\r\nx\r\n.",
-         "550 5.6.0 message must not have Return-Path header"),
-        ("just a body line\r\n.", "554 5.6.0 message requires both header and body section"),
-        ('From: "Alice, A." <alice@example.test> (comment)\r\n\r\nx\r\n.', "250 2.2.0 it is done"),
-    ],
-)
-def test_from_header_rules(session, msg, result):
-    assert send(session, msg) == result
+FROM_RULES = [
+    ("From: bob@example.test\r\n\r\nx\r\n.", "550 5.7.1 must match authenticated user"),
+    ("From: alice@example.test, bob@example.test\r\n\r\nx\r\n.", "550 5.7.1 must match authenticated user"),
+    ('From: "alice@example.test" <bob@example.test>\r\n\r\nx\r\n.', "550 5.7.1 must match authenticated user"),
+    ("From: alice@example.test)<bob@example.test>\r\n\r\nx\r\n.", "550 5.6.0 cannot parse header or From address"),
+    ("Subject: no from\r\n\r\nx\r\n.", "550 5.6.0 cannot parse header or From address"),
+    ("From: alice@example.test\r\nReturn-Path: <x@y>\r\n\r\nx\r\n.",
+     "550 5.6.0 message must not have Return-Path header"),
+    ("just a body line\r\n.", "554 5.6.0 message requires both header and body section"),
+    ('From: "Alice, A." <alice@example.test> (comment)\r\n\r\nx\r\n.', "250 2.2.0 it is done"),
+]
+
+
+def test_from_header_rules(session):
+    for msg, result in FROM_RULES:
+        assert send(session, msg) == result, msg
 
 
 def test_outgoing_limits_name_the_setting(session, alice):
