@@ -130,6 +130,11 @@ def _partial(data: bytes, partial: tuple[int, int] | None) -> bytes:
     return data[start : start + length]
 
 
+def _lit(data: bytes, *, binary: bool = False) -> bytes:
+    # An empty section is answered as "" rather than a zero-length literal.
+    return b'""' if not data else literal(data, binary=binary)
+
+
 def render_att(att: FetchAtt, md: MessageData, *, condstore: bool) -> bytes:
     m = md.message
     name = att.name
@@ -150,16 +155,16 @@ def render_att(att: FetchAtt, md: MessageData, *, condstore: bool) -> bytes:
     if name == "BODY":
         return b"BODY " + bodystructure(md.tree, extended=False)
     if name == "RFC822":
-        return b"RFC822 " + literal(md.data)
+        return b"RFC822 " + _lit(md.data)
     if name == "RFC822.HEADER":
-        return b"RFC822.HEADER " + literal(section_bytes(md, Section(text="HEADER")))
+        return b"RFC822.HEADER " + _lit(section_bytes(md, Section(text="HEADER")))
     if name == "RFC822.TEXT":
-        return b"RFC822.TEXT " + literal(section_bytes(md, Section(text="TEXT")))
+        return b"RFC822.TEXT " + _lit(section_bytes(md, Section(text="TEXT")))
     if name == "BODY[]":
-        return att.response_name().encode() + b" " + literal(_partial(section_bytes(md, att.section), att.partial))
+        return att.response_name().encode() + b" " + _lit(_partial(section_bytes(md, att.section), att.partial))
     if name == "BINARY":
         data = _partial(decoded_part(md, att.section.part if att.section else ()), att.partial)
-        return att.response_name().encode() + b" " + literal(data, binary=b"\x00" in data)
+        return att.response_name().encode() + b" " + _lit(data, binary=b"\x00" in data)
     if name == "BINARY.SIZE":
         return att.response_name().encode() + b" %d" % len(decoded_part(md, att.section.part if att.section else ()))
     raise FetchError(f"unsupported fetch attribute {name}")

@@ -179,7 +179,11 @@ async def serve_imap(
         await hub.start()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await Connection(reader, writer, tls=tls, implicit_tls=implicit_tls, localserve=localserve).run()
+        try:
+            await Connection(reader, writer, tls=tls, implicit_tls=implicit_tls, localserve=localserve).run()
+        except asyncio.CancelledError:
+            # Shutdown: the connection said BYE and cleaned up; nothing to report.
+            pass
 
     return await asyncio.start_server(
         handle, sock=sock, ssl=tls if implicit_tls else None, limit=MAX_LINE

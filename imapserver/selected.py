@@ -163,7 +163,8 @@ class SelectedCommands:
         changed = set(result.changed)
         for uid, flags, modseq in result.updated:
             seq = sel.seq(uid)
-            if not seq or (args["silent"] and not (self.condstore and uid in changed and args["unchangedsince"] is not None)):
+            # RFC 7162 section 3.1.3: with CONDSTORE, changed messages report MODSEQ even if .SILENT.
+            if not seq or (args["silent"] and not (self.condstore and uid in changed)):
                 continue
             items = []
             if cmd.uid:

@@ -182,6 +182,12 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
             self.write(f"{cmd.tag} {exc.status} {code}{exc.text}")
         except CloseConnection:
             return False
+        except (ConnectionError, asyncio.TimeoutError):
+            raise
+        except Exception:
+            # A bug must not take the connection down, nor hide: log it, answer NO.
+            log.exception("imap command failed", extra={"command": cmd.name, "remote": self.remote})
+            self.write(f"{cmd.tag} NO [SERVERBUG] internal error")
         return True
 
     # Untagged updates from the change log (RFC 9051 section 5.2 and 7.4).

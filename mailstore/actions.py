@@ -576,6 +576,11 @@ def create_mailbox(account: Account, name: str, *, special_use: str = "") -> lis
     return created
 
 
+def _children(account: Account, name: str) -> list[Mailbox]:
+    # In Python: SQLite's LIKE (name__startswith) ignores case, mailbox names do not.
+    return [m for m in Mailbox.objects.filter(account=account) if m.name.startswith(name + "/")]
+
+
 @transaction.atomic
 def delete_mailbox(account: Account, name: str) -> None:
     """DELETE (RFC 9051 6.3.5): only leaf mailboxes, never Inbox; messages are removed."""
@@ -586,7 +591,7 @@ def delete_mailbox(account: Account, name: str) -> None:
     mailbox = Mailbox.objects.filter(account=account, name=name).first()
     if mailbox is None:
         raise MailboxNotFound("mailbox does not exist")
-    if Mailbox.objects.filter(account=account, name__startswith=name + "/").exists():
+    if _children(account, name):
         raise StoreError("mailbox has children")
     messages = list(Message.objects.filter(mailbox=mailbox))
     _remove_messages_locked(store, account.pk, mailbox, messages)
@@ -627,7 +632,7 @@ def rename_mailbox(account: Account, old: str, new: str) -> None:
             _copy_locked(store, account, source, uids, dest.name)
             _remove_messages_locked(store, account.pk, source, originals)
         return
-    renamed = [source, *Mailbox.objects.filter(account=account, name__startswith=old + "/")]
+    renamed = [source, *_children(account, old)]
     for mailbox in renamed:
         modseq = next_modseq(store)
         old_name = mailbox.name

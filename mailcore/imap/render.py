@@ -10,7 +10,8 @@ from mailcore.imap.response import nstring, paren, string
 def _addresses(addrs: list[list[str | None]] | None) -> bytes:
     if not addrs:
         return b"NIL"
-    return paren(paren(nstring(x) for x in a) for a in addrs)
+    # RFC 9051 section 9: env-from = "(" 1*address ")" / nil; addresses are not separated.
+    return b"(" + b"".join(paren(nstring(x) for x in a) for a in addrs) + b")"
 
 
 def envelope(env: list[Any] | None) -> bytes:

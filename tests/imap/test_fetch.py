@@ -1,0 +1,83 @@
+"""FETCH items (RFC 9051 6.4.5): ENVELOPE, BODYSTRUCTURE, BODY, BODY[section]<partial>,
+HEADER.FIELDS(.NOT), MIME, TEXT, BINARY/BINARY.SIZE (RFC 3516), RFC822.*, INTERNALDATE."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from mailstore.actions import deliver_bytes
+from tests.imap.test_structure import NESTED
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BINARY = (
+    b"From: a@example.org\r\nSubject: bin\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n"
+    b"--z\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+    b"--z\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n"
+    b"--z--\r\n"
+)
+
+
+def literal_reply(client, command: str) -> tuple[str, bytes, list[str]]:
+    """Send a command whose reply has one literal: (line before, literal data, rest)."""
+    client.send(command)
+    head = client.line()
+    size = int(head[head.rindex("{") + 1 : -1])
+    data = client.file.read(size)
+    return head, data, client.until_tagged(command.split()[0])
+
+
+def test_it_fetches_envelope_bodystructure_and_internaldate(raw_alice, alice):
+    received = datetime(2024, 3, 5, 7, 8, 9, tzinfo=timezone.utc)
+    deliver_bytes(alice, "Inbox", NESTED, prefix=b"Received: from x\r\n", received=received)
+    raw_alice.cmd("a1 SELECT Inbox")
+    assert raw_alice.cmd("a2 FETCH 1 (INTERNALDATE ENVELOPE)") == [
+        '* 1 FETCH (INTERNALDATE " 5-Mar-2024 07:08:09 +0000" ENVELOPE (NIL "nested" '
+        '(("=?utf-8?q?J=C3=B6rg?=" NIL "joerg" "example.org")) (("=?utf-8?q?J=C3=B6rg?=" NIL "joerg" "example.org")) '
+        '(("=?utf-8?q?J=C3=B6rg?=" NIL "joerg" "example.org")) ((NIL NIL "a" "example.test")("B, C" NIL "bc" "example.test")) '
+        'NIL NIL NIL "<n@x>"))',
+        "a2 OK FETCH done",
+    ]
+    lines = raw_alice.cmd("a3 UID FETCH 1 (BODYSTRUCTURE BODY)")
+    assert lines[0].startswith('* 1 FETCH (UID 1 BODYSTRUCTURE ((("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "QUOTED-PRINTABLE" 9 0 NIL NIL NIL NIL)')
+    assert ' BODY ((("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "QUOTED-PRINTABLE" 9 0)' in lines[0]
+
+
+def test_it_fetches_sections_partials_and_header_fields(raw_alice, alice):
+    deliver_bytes(alice, "Inbox", NESTED, prefix=b"Received: from x\r\n")
+    raw_alice.cmd("a1 SELECT Inbox")
+    head, data, rest = literal_reply(raw_alice, "a2 FETCH 1 BODY.PEEK[HEADER.FIELDS (subject MESSAGE-ID)]")
+    assert head == "* 1 FETCH (BODY[HEADER.FIELDS (subject MESSAGE-ID)] {38}"
+    assert data == b"Subject: nested\r\nMessage-ID: <n@x>\r\n\r\n"
+    head, data, rest = literal_reply(raw_alice, "a3 FETCH 1 BODY.PEEK[HEADER]")
+    assert data.startswith(b"Received: from x\r\nFrom: ") and data.endswith(b"boundary=\"outer\"\r\n\r\n")
+    _, data, _ = literal_reply(raw_alice, "a4 FETCH 1 BODY.PEEK[HEADER.FIELDS.NOT (From To Received Content-Type)]")
+    assert data == b"Subject: nested\r\nMessage-ID: <n@x>\r\n\r\n"
+    head, data, _ = literal_reply(raw_alice, "a5 FETCH 1 BODY.PEEK[1.1]")
+    assert (head, data) == ("* 1 FETCH (BODY[1.1] {9}", b"caf=C3=A9")
+    _, data, _ = literal_reply(raw_alice, "a6 FETCH 1 BODY.PEEK[1.1.MIME]")
+    assert data == b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    _, data, _ = literal_reply(raw_alice, "a7 FETCH 1 BODY.PEEK[2.HEADER]")
+    assert data == b"Subject: inner\r\n\r\n"
+    _, data, _ = literal_reply(raw_alice, "a8 FETCH 1 BODY.PEEK[2.TEXT]")
+    assert data == b"body"
+    head, data, _ = literal_reply(raw_alice, "a9 FETCH 1 BODY.PEEK[TEXT]<0.8>")
+    assert (head, data) == ("* 1 FETCH (BODY[TEXT]<0> {8}", b"preamble")
+    head, data, _ = literal_reply(raw_alice, "a10 FETCH 1 BINARY.PEEK[1.1]")
+    assert (head, data) == ("* 1 FETCH (BINARY[1.1] {5}", "café".encode())
+    assert raw_alice.cmd("a11 FETCH 1 (BINARY.SIZE[1.1] RFC822.SIZE)") == [
+        f"* 1 FETCH (BINARY.SIZE[1.1] 5 RFC822.SIZE {len(NESTED) + 18})", "a11 OK FETCH done"
+    ]
+    assert raw_alice.cmd("a12 FETCH 1 BODY.PEEK[9]") == ['* 1 FETCH (BODY[9] "")', "a12 OK FETCH done"]
+    head, data, rest = literal_reply(raw_alice, "a13 FETCH 1 RFC822.HEADER")
+    assert head.startswith("* 1 FETCH (RFC822.HEADER {") and rest == [")", "a13 OK FETCH done"]
+
+
+def test_it_fetches_binary_with_literal8(raw_alice, alice):
+    deliver_bytes(alice, "Inbox", BINARY)
+    raw_alice.cmd("a1 SELECT Inbox")
+    raw_alice.send("a2 FETCH 1 BINARY[2]")
+    assert raw_alice.line() == "* 1 FETCH (BINARY[2] ~{3}"
+    assert raw_alice.file.read(3) == b"\x00\x01\x02"
+    assert raw_alice.until_tagged("a2") == [" FLAGS (\\Seen))", "a2 OK FETCH done"]
