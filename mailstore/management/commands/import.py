@@ -1,0 +1,50 @@
+"""`manage.py import mbox|maildir ACCOUNT MAILBOX PATH`: import mail into an account."""
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.actions import AccountError
+from accounts.lookup import find_account
+from mailstore.actions import StoreError
+from mailstore.importexport import ImportExportError, import_mailboxes
+from moxweb.progress import ProgressPrinter
+
+
+class Command(BaseCommand):
+    help = (
+        "Import messages into ACCOUNT from PATH: an mbox file (mboxrd or mboxo), a maildir "
+        "(a directory with cur/ and new/), or a directory, .zip or .tgz holding several. A lone "
+        "mbox or maildir goes into MAILBOX; several get their names from their paths "
+        "(Sent Items, Spam, Deleted Items... mapped to Sent, Junk, Trash), placed under MAILBOX, "
+        'or at the top level when MAILBOX is "/". Flags come from Status/X-Status/X-Keywords '
+        "headers (mbox) or the maildir info and dovecot-keywords. Bare LF becomes CRLF. Shows "
+        "progress; the running server sees the new messages at once."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("format", choices=["mbox", "maildir"], help="mbox or maildir")
+        parser.add_argument("account", help="account name or email address")
+        parser.add_argument("mailbox", help='destination mailbox (created if missing), or "/" for names from PATH')
+        parser.add_argument("path", help="mbox file, maildir, directory, .zip or .tgz")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            account = find_account(options["account"])
+        except AccountError as exc:
+            raise CommandError(str(exc)) from exc
+        printer = ProgressPrinter(self.stdout, "import")
+        try:
+            result = import_mailboxes(account, options["format"], options["mailbox"], Path(options["path"]), printer)
+        except (ImportExportError, StoreError) as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            printer.finish()
+        for name, count in result.counts.items():
+            self.stdout.write(f"{name}: {count} messages imported")
+        for path in result.skipped:
+            self.stdout.write(f"skipped {path}: not a {options['format']} mailbox")
+        self.stdout.write(f"imported {result.total} messages into account {account.name}")
