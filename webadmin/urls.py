@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("domains/", views.domains, name="domains"),
     path("domains/<str:name>/", views.domain, name="domain"),
+    path("domains/<str:name>/dnscheck/", views.domain_dnscheck, name="domain_dnscheck"),
     path("domains/<str:name>/records.txt", views.domain_records_txt, name="domain_records_txt"),
     path("accounts/", views.accounts, name="accounts"),
     path("accounts/<int:pk>/", views.account, name="account"),

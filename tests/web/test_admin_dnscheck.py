@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from accounts.models import DKIMKey
+
+ED25519_SECRET = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+ED25519_PUBLIC_B64 = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+
+HOST_ZONE = """
+$ORIGIN example.org.
+mail    A    192.0.2.10
+mail    TXT  "v=spf1 a -all"
+"""
+
+GOOD_ZONE = f"""
+$ORIGIN example.test.
+@                   MX   10 mail.example.org.
+@                   TXT  "v=spf1 mx ~all"
+2026a._domainkey    TXT  "v=DKIM1; k=ed25519; p={ED25519_PUBLIC_B64}"
+_dmarc              TXT  "v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.test!10m"
+mta-sts             CNAME mail.example.org.
+_mta-sts            TXT  "v=STSv1; id=e76728b8f26755a9c797"
+_smtp._tls          TXT  "v=TLSRPTv1; rua=mailto:tls-reports@example.test"
+autoconfig          CNAME mail.example.org.
+_autodiscover._tcp  SRV  0 1 443 autoconfig.example.test.
+_imaps._tcp         SRV  0 1 993 mail.example.org.
+_submissions._tcp   SRV  0 1 465 mail.example.org.
+_imap._tcp          SRV  0 1 143 .
+_submission._tcp    SRV  0 1 587 .
+_pop3._tcp          SRV  0 1 110 .
+_pop3s._tcp         SRV  0 1 995 .
+"""
+
+
+@pytest.fixture
+def dkim_key(domain):  # type: ignore[no-untyped-def]
+    pem = ed25519.Ed25519PrivateKey.from_private_bytes(ED25519_SECRET).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return DKIMKey.objects.create(domain=domain, selector="2026a", algorithm="ed25519", private_key_pem=pem.decode())
+
+
+def _sections(resp):  # type: ignore[no-untyped-def]
+    return {s.name: s for s in resp.context["sections"]}
+
+
+def test_it_finds_nothing_wrong_with_a_complete_setup(admin_client, dns_settings, dkim_key):
+    dns_settings.add_zone(HOST_ZONE)
+    dns_settings.add_zone(GOOD_ZONE)
+    resp = admin_client.get("/admin/domains/example.test/dnscheck/")
+    assert resp.status_code == 200
+    assert "No errors found." in resp.text
+    sections = _sections(resp)
+    assert list(sections) == [
+        "MX", "SPF", "DKIM", "DMARC", "TLSRPT", "MTA-STS",
+        "SRV records for client configuration", "Autoconfig", "Autodiscover",
+    ]
+    assert {n: (s.errors, s.warnings, s.instructions) for n, s in sections.items()} == {n: ([], [], []) for n in sections}
+    assert "<h2>MX: OK</h2>" in resp.text
+
+
+def test_it_reports_missing_records_with_instructions(admin_client, dns_settings, domain):
+    dns_settings.add_zone(HOST_ZONE)
+    resp = admin_client.get("/admin/domains/example.test/dnscheck/")
+    s = _sections(resp)
+    assert "Errors found: see the sections below." in resp.text
+    assert s["MX"].errors == ["no MX records for example.test: mail is delivered to the domain's own address, if any"]
+    assert s["MX"].instructions == ["example.test. IN MX 10 mail.example.org."]
+    assert s["SPF"].errors == ["no SPF record for example.test"]
+    assert s["SPF"].instructions == ['example.test. IN TXT "v=spf1 mx ~all"']
+    assert s["DKIM"].errors == ["no DKIM keys are configured for this domain: outgoing mail is not signed"]
+    assert s["DMARC"].instructions == [
+        '_dmarc.example.test. IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.test!10m"'
+    ]
+    assert s["TLSRPT"].errors == ["no TLSRPT record at _smtp._tls.example.test"]
+    assert s["MTA-STS"].errors == [
+        "no MTA-STS record at _mta-sts.example.test",
+        "mta-sts.example.test does not resolve (nxdomain)",
+    ]
+    assert s["SRV records for client configuration"].warnings[0] == "no SRV record at _submissions._tcp.example.test"
+    assert s["SRV records for client configuration"].instructions[:2] == [
+        "_submissions._tcp.example.test. IN SRV 0 1 465 mail.example.org.",
+        "_imaps._tcp.example.test. IN SRV 0 1 993 mail.example.org.",
+    ]
+    assert s["Autoconfig"].instructions == ["autoconfig.example.test. IN CNAME mail.example.org."]
+    assert s["Autodiscover"].errors == ["no SRV record at _autodiscover._tcp.example.test"]
+    assert "<h2>MX: error</h2>" in resp.text
+    assert "example.test. IN MX 10 mail.example.org.\n" in resp.text
+
+
+def test_it_reports_wrong_values(admin_client, dns_settings, dkim_key):
+    dns_settings.add_zone(HOST_ZONE)
+    dns_settings.add_zone(
+        GOOD_ZONE.replace("MX   10 mail.example.org.", "MX   10 mx.elsewhere.example.")
+        .replace('"v=spf1 mx ~all"', '"v=spf1 -all"')
+        .replace(f"p={ED25519_PUBLIC_B64}", "p=AAAA")
+        .replace("p=reject; rua=mailto:dmarc-reports@example.test!10m", "p=none")
+        .replace("id=e76728b8f26755a9c797", "id=20240101")
+        .replace("SRV  0 1 993 mail.example.org.", "SRV  0 1 143 mail.example.org.")
+    )
+    dns_settings.add("mx.elsewhere.example", "A", "198.51.100.7")
+    s = _sections(admin_client.get("/admin/domains/example.test/dnscheck/"))
+    assert s["MX"].errors == ["MX host mx.elsewhere.example has IPs 198.51.100.7, none of them ours (192.0.2.10)"]
+    assert s["SPF"].errors == ["SPF for example.test gives fail for our IP 192.0.2.10, not pass"]
+    assert s["DKIM"].errors == ["the DKIM record at 2026a._domainkey.example.test does not hold the configured public key"]
+    assert s["DMARC"].warnings == [
+        "the DMARC policy is p=none: mail failing DMARC is still accepted",
+        "no rua= address: you get no DMARC aggregate reports",
+    ]
+    assert s["MTA-STS"].warnings == [
+        "the published policy id 20240101 differs from the current policy's e76728b8f26755a9c797: "
+        "senders keep a cached older policy until it changes"
+    ]
+    assert s["SRV records for client configuration"].errors == [
+        "the SRV record at _imaps._tcp.example.test has port 143 at mail.example.org, expected port 993 at mail.example.org"
+    ]
+
+
+def test_it_reports_temporary_dns_failures(admin_client, dns_settings, domain):
+    dns_settings.add_zone(HOST_ZONE)
+    dns_settings.servfail("example.test")
+    s = _sections(admin_client.get("/admin/domains/example.test/dnscheck/"))
+    assert len(s["MX"].errors) == 1 and s["MX"].errors[0].startswith("looking up MX records for example.test: ")
+
+
+def test_it_refuses_anonymous(client, domain):
+    assert client.get("/admin/domains/example.test/dnscheck/").status_code == 302
