@@ -466,10 +466,10 @@ def _remove(qm: QueuedMessage) -> None:
             transaction.on_commit(lambda: file.unlink(missing_ok=True))
 
 
-def deliver_queued(pk: int, resolver: Resolver | None = None) -> str:
+def deliver_queued(pk: int, token: datetime | None = None, resolver: Resolver | None = None) -> str:
     """Claim message `pk` and make one attempt; safe to call twice (at-least-once
     brokers): a message that is not due or already claimed is left alone."""
-    qm = claim(pk)
+    qm = claim(pk, token=token)
     if qm is None:
         return "skipped"
     try:

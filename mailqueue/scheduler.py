@@ -100,9 +100,23 @@ def due_messages(now: datetime | None = None, limit: int | None = None) -> list[
     return picked
 
 
-def claim(pk: int, now: datetime | None = None) -> QueuedMessage | None:
+def reserve(ids: list[int], now: datetime | None = None) -> list[tuple[int, datetime]]:
+    """Mark messages as handed to the broker, so later scans do not hand them out again
+    while they wait for a worker. Returns (id, token) for each one reserved; the deliver
+    task passes the token to `claim`. An unclaimed reservation expires on its own."""
+    now = now or timezone.now()
+    token = now + timedelta(seconds=int(getattr(settings, "MOX_QUEUE_RESERVE_SECONDS", 120)))
+    out = []
+    for pk in ids:
+        if QueuedMessage.objects.filter(pk=pk).filter(due_filter(now)).update(claimed_until=token):
+            out.append((pk, token))
+    return out
+
+
+def claim(pk: int, now: datetime | None = None, token: datetime | None = None) -> QueuedMessage | None:
     """Atomically take message `pk` for one delivery attempt, or None if it is not due,
     held, claimed by another worker, gone, or its domain is at its concurrency limit.
+    `token` is the reservation made by the scan that handed the message out.
 
     On success the attempt is already counted and the next slot set (mox: saved before
     the attempt), and the claim runs until `claim_duration()` from now.
@@ -112,7 +126,7 @@ def claim(pk: int, now: datetime | None = None) -> QueuedMessage | None:
         row = QueuedMessage.objects.select_for_update().filter(pk=pk).first()
         if row is None or row.hold or row.next_attempt > now:
             return None
-        if row.claimed_until is not None and row.claimed_until > now:
+        if row.claimed_until is not None and row.claimed_until > now and row.claimed_until != token:
             return None
         # Lock the domain's rows so concurrent claims for one domain serialise
         # (PostgreSQL; SQLite's IMMEDIATE transactions serialise all writers).

@@ -16,29 +16,31 @@ import logging
 
 from django.db import transaction
 
+from datetime import datetime
+
 from mailqueue.delivery import deliver_queued
-from mailqueue.scheduler import due_messages
+from mailqueue.scheduler import due_messages, reserve
 
 log = logging.getLogger(__name__)
 
 
-def deliver(pk: int) -> str:
-    return deliver_queued(pk)
-
-
-def _enqueue(ids: list[int]) -> None:
-    from django_q.tasks import async_task
-
-    for pk in ids:
-        async_task("mailqueue.tasks.deliver", pk, task_name=f"deliver {pk}", group="mailqueue")
+def deliver(pk: int, token: str = "") -> str:
+    """`token` is the reservation from scan_queue (ISO time); without it the message is
+    claimed only if nobody holds it (for direct calls and older queued tasks)."""
+    return deliver_queued(pk, datetime.fromisoformat(token) if token else None)
 
 
 def scan_queue() -> int:
-    ids = due_messages()
-    _enqueue(ids)
-    if ids:
-        log.info("queue scan", extra={"handed_out": len(ids)})
-    return len(ids)
+    """Hand due messages to the workers. Each is reserved first, so a scan while
+    tasks still wait in the broker does not hand them out twice."""
+    from django_q.tasks import async_task
+
+    handed = reserve(due_messages())
+    for pk, token in handed:
+        async_task("mailqueue.tasks.deliver", pk, token.isoformat(), task_name=f"deliver {pk}", group="mailqueue")
+    if handed:
+        log.info("queue scan", extra={"handed_out": len(handed)})
+    return len(handed)
 
 
 def kick() -> None:

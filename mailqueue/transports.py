@@ -49,6 +49,7 @@ class Envelope:
     dsn_envid: str = ""
     dsn_notify: list[str] = field(default_factory=list)
     dsn_orcpt: str = ""
+    extra_rcpts: list[str] = field(default_factory=list)  # more "<c@d>" (sendmail)
 
 
 @dataclass
@@ -145,7 +146,11 @@ async def _auth(client: aiosmtplib.SMTP, auth: Auth, tls: bool) -> None:
         else:
             await _auth_scram(client, mech, auth)
     except aiosmtplib.SMTPAuthenticationError as e:
-        raise _Fail(_reply_outcome(f"auth {mech}", e.code, e.message)) from e
+        # Our credentials are wrong, not the message: retry (as Postfix defers) so
+        # fixing the transport's configuration lets the queue drain.
+        out = _reply_outcome(f"auth {mech}", e.code, e.message)
+        out.permanent = False
+        raise _Fail(out) from e
 
 
 async def _auth_scram(client: aiosmtplib.SMTP, mech: str, auth: Auth) -> None:
@@ -307,10 +312,14 @@ async def _mail(client: aiosmtplib.SMTP, env: Envelope, tls: bool) -> Outcome:
     r = await client.execute_command(b"MAIL", b"FROM:" + env.mail_from.encode("utf-8"), *mail_params)
     if r.code != 250:
         return _reply_outcome("MAIL FROM", r.code, r.message)
-    r = await client.execute_command(b"RCPT", b"TO:" + env.rcpt_to.encode("utf-8"), *rcpt_params)
-    if r.code not in (250, 251):
-        await client.execute_command(b"RSET")
-        return _reply_outcome("RCPT TO", r.code, r.message)
+    for rcpt in [env.rcpt_to, *env.extra_rcpts]:
+        r = await client.execute_command(b"RCPT", b"TO:" + rcpt.encode("utf-8"), *rcpt_params)
+        if r.code not in (250, 251):
+            await client.execute_command(b"RSET")
+            out = _reply_outcome("RCPT TO", r.code, r.message)
+            if env.extra_rcpts:
+                out.text = f"RCPT TO {rcpt}: {out.reply}"
+            return out
     try:
         r = await client.data(env.data)
     except aiosmtplib.SMTPDataError as e:

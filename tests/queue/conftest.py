@@ -105,6 +105,7 @@ def start_sink(
     smtputf8: bool = True,
     require_starttls: bool = False,
     scram: dict[str, str] | None = None,
+    cram: dict[str, str] | None = None,
     size_limit: int = 33554432,
     on_data: Callable[[], Any] | None = None,
 ) -> Sink:
@@ -116,6 +117,10 @@ def start_sink(
         from tests.queue.scram_server import add_scram
 
         add_scram(handler, scram)
+    if cram:
+        from tests.queue.scram_server import add_cram_md5
+
+        add_cram_md5(handler, cram)
 
     def authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
         if isinstance(data, LoginPassword) and auth and auth.get(data.login.decode()) == data.password.decode():
@@ -131,7 +136,7 @@ def start_sink(
             enable_SMTPUTF8=smtputf8,
             tls_context=None if implicit_tls else tls_context,
             require_starttls=require_starttls,
-            authenticator=authenticator if (auth or scram) else None,
+            authenticator=authenticator if (auth or scram or cram) else None,
             auth_require_tls=not implicit_tls,
         )
 

@@ -45,3 +45,22 @@ def _make(mech: str, users: dict[str, str]):  # type: ignore[no-untyped-def]
         return AuthResult(success=True, auth_data=f"{mech}:{seen[0]}")
 
     return auth
+
+
+def add_cram_md5(handler: Any, users: dict[str, str]) -> None:
+    """RFC 2195 CRAM-MD5 for an aiosmtpd handler."""
+    import hashlib
+    import hmac
+
+    async def auth(server: SMTP, args: list[str]) -> AuthResult:
+        challenge = b"<1896.697170952@sink.example>"
+        resp = await server.challenge_auth(challenge)
+        if resp is MISSING:
+            return AuthResult(success=False, handled=True)
+        user, _, digest = resp.decode().rpartition(" ")
+        password = users.get(user)
+        if password is None or not hmac.compare_digest(hmac.new(password.encode(), challenge, hashlib.md5).hexdigest(), digest):
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=f"CRAM-MD5:{user}")
+
+    handler.auth_CRAM__MD5 = auth

@@ -127,3 +127,16 @@ def test_a_worker_killed_mid_delivery_leaves_the_message_for_a_later_attempt(ali
         assert scan_queue() == 1
     assert [m.rcpt_tos for m in sink.messages] == [["carol@example.org"]]
     assert not QueuedMessage.objects.filter(pk=qm.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_scan_reserves_what_it_hands_out_and_the_token_claims_it(alice):
+    from mailqueue.scheduler import reserve
+
+    qm = queue_message(alice, "alice@example.test", "a@example.org", MESSAGE)
+    ((pk, token),) = reserve(due_messages())
+    assert pk == qm.pk
+    assert due_messages() == []  # a second scan while the task waits: nothing
+    assert claim(qm.pk) is None  # nor for a caller without the token
+    assert claim(qm.pk, token=token) is not None
+    assert claim(qm.pk, token=token) is None  # the broker's duplicate of the task

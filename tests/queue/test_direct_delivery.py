@@ -162,3 +162,41 @@ def test_it_needs_smtputf8_at_the_remote(alice, mx_zone, loop_thread, settings):
     assert deliver(qm.pk) == "retry"
     qm.refresh_from_db()
     assert qm.last_error == "message needs SMTPUTF8 but remote does not support it"
+
+
+def test_it_tries_the_next_mx_after_a_temporary_failure(alice, dns_settings, loop_thread, settings):
+    from tests.queue.conftest import bind_pair
+
+    settings.MOX_QUEUE_JITTER = 0
+    s1, s2 = bind_pair(("127.0.0.1", "127.0.0.2"))
+    first = start_sink(loop_thread, s1, rcpt_reply=lambda a: "421 4.3.2 shutting down")
+    second = start_sink(loop_thread, s2)
+    settings.MOX_QUEUE_SMTP_PORT = first.port
+    dns_settings.add_zone(
+        """
+        $ORIGIN example.org.
+        @     MX 20 mx2
+        @     MX 10 mx1
+        mx1   A  127.0.0.1
+        mx2   A  127.0.0.2
+        """
+    )
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "delivered"
+    assert first.messages == []
+    assert second.messages[0].data == MESSAGE
+
+
+def test_a_dsn_without_a_sender_account_goes_to_the_postmaster(bob, mx_zone, loop_thread, settings):
+    settings.MOX_POSTMASTER_ACCOUNT = "bob"
+    settings.MOX_POSTMASTER_MAILBOX = "Postmaster"
+    sink = start_sink(loop_thread, bound_socket(), rcpt_reply=lambda a: "550 5.1.1 unknown")
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(None, "forwarder@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "failed"
+    assert inbox_messages(bob) == []
+    (dsn,) = inbox_messages(bob, "Postmaster")
+    assert b"To: <forwarder@example.test>\r\n" in dsn
+    assert b"Status: 5.1.1\r\n" in dsn

@@ -182,3 +182,16 @@ def test_tlsa_without_the_ad_bit_is_ignored(alice, mx_zone, loop_thread, setting
 
     assert deliver(qm.pk) == "delivered"
     assert QueuedMessage.objects.count() == 0
+
+
+def test_requiretls_needs_the_extension_at_the_next_hop(alice, sts, loop_thread, ca, settings):
+    sts("mail.example.org")
+    sink = start_sink(loop_thread, bound_socket(), tls_context=server_ctx(ca.issue_cert("mail.example.org")))
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE, requiretls=True)
+
+    assert deliver(qm.pk) == "failed"
+    (dsn,) = inbox_messages(alice)
+    assert b"Status: 5.7.10\r\n" in dsn
+    assert b"\tREQUIRETLS not supported by remote\r\n" in dsn
+    assert sink.messages == []

@@ -47,6 +47,28 @@ def test_submission_picks_scram_sha_256_when_offered(alice, relay_settings, loop
     assert sink.messages[0].auth == "SCRAM-SHA-256:u"
 
 
+def test_submission_prefers_cram_md5_over_plain(alice, relay_settings, loop_thread, tls_files):
+    sink = start_sink(loop_thread, bound_socket(), tls_context=tls_files.server_context(), auth={"u": "p"}, cram={"u": "p"})
+    _transport("relay", Transport.Kind.SUBMISSION, sink.port, auth_username="u", auth_password="p")
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+    QueuedMessage.objects.filter(pk=qm.pk).update(transport="relay")
+
+    assert deliver(qm.pk) == "delivered"
+    assert sink.messages[0].auth == "CRAM-MD5:u"
+
+
+def test_submission_with_wrong_credentials_keeps_the_reply(alice, relay_settings, loop_thread, tls_files):
+    sink = start_sink(loop_thread, bound_socket(), tls_context=tls_files.server_context(), scram={"u": "p"})
+    _transport("relay", Transport.Kind.SUBMISSION, sink.port, auth_username="u", auth_password="wrong")
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+    QueuedMessage.objects.filter(pk=qm.pk).update(transport="relay")
+
+    assert deliver(qm.pk) == "retry"
+    qm.refresh_from_db()
+    assert qm.last_error == "transport relay: auth SCRAM-SHA-256: 535 5.7.8 Authentication credentials invalid"
+    assert sink.messages == []
+
+
 def test_submission_refuses_an_unverified_certificate(alice, relay_settings, loop_thread, tls_files):
     relay_settings.MOX_QUEUE_CA_FILE = ""
     sink = start_sink(loop_thread, bound_socket(), tls_context=tls_files.server_context())
