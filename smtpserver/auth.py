@@ -37,15 +37,24 @@ class AuthAborted(Exception):
 class AuthMixin:
     """do_AUTH and its mechanisms, mixed into SMTPConnection."""
 
-    def channel_binding(self: SMTPConnection) -> bytes | None:
-        if not self.tls_active or self.config.cert_der is None:
+    def served_cert_der(self: SMTPConnection) -> bytes | None:
+        """The certificate this connection got: with SNI the handshake may have switched
+        to another context, which then carries `cert_der` (autotls); else the listener's."""
+        if not self.tls_active or self.transport is None:
             return None
-        return sasl.tls_server_end_point(self.config.cert_der)
+        obj = self.transport.get_extra_info("ssl_object")
+        der = getattr(getattr(obj, "context", None), "cert_der", None)
+        return der if isinstance(der, bytes) else self.config.cert_der
+
+    def channel_binding(self: SMTPConnection) -> bytes | None:
+        """RFC 5929 section 4 tls-server-end-point data, when TLS is active."""
+        der = self.served_cert_der()
+        return None if der is None else sasl.tls_server_end_point(der)
 
     def auth_mechanisms(self: SMTPConnection) -> list[str]:
         """Advertised in the order of issue [2/9]; PLAIN and LOGIN only where the
         password may travel (TLS, or localserve), -PLUS only when we can bind."""
-        plus = self.tls_active and self.config.cert_der is not None
+        plus = self.served_cert_der() is not None
         plain_ok = self.tls_active or not self.config.require_tls
         out = []
         for mech in ALL_MECHANISMS:

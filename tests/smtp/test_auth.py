@@ -6,9 +6,14 @@ import base64
 import hashlib
 import hmac
 import smtplib
+import socket
+import ssl
 
 import pytest
+import trustme
 from scramp import ScramClient
+
+from tests.fixtures_smtp import RawSMTP
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,9 +129,7 @@ def test_mail_needs_tls_on_submission(smtp_listener, raw_smtp, alice, smtp_tls_c
     srv = smtp_listener(kind="submission", localserve=False, tls=smtp_tls_context())
     c = raw_smtp(srv)
     c.cmd("EHLO client.example")
-    client = ScramClient(["SCRAM-SHA-256"], "alice@example.test", "alicepassword")
     assert scram_exchange(c, "SCRAM-SHA-256", "alice@example.test", "alicepassword") == "235 2.7.0 nice"
-    del client
     assert c.cmd("MAIL FROM:<alice@example.test>") == "530 5.7.0 STARTTLS required for mail delivery"
 
 
@@ -166,3 +169,33 @@ def test_too_many_auth_failures_refuse_new_submission_connections(smtp_listener,
     late = raw_smtp(srv, greet=False)
     assert late.reply() == ["421 4.7.0 too many auth failures"]
     assert late.closed()
+
+
+def test_scram_plus_uses_the_certificate_chosen_by_sni(smtp_listener, localserve_account, tls_files):
+    """With SNI the handshake may switch contexts; each carries `cert_der` (autotls)."""
+    other = trustme.CA().issue_cert("other.example")
+    sni_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    other.configure_cert(sni_ctx)
+    sni_ctx.cert_der = ssl.PEM_cert_to_DER_cert(other.cert_chain_pems[0].bytes().decode())  # type: ignore[attr-defined]
+    base = tls_files.server_context()
+
+    def choose(sslobj, server_name, _ctx):  # type: ignore[no-untyped-def]
+        if server_name == "other.example":
+            sslobj.context = sni_ctx
+
+    base.sni_callback = choose
+    srv = smtp_listener(kind="submissions", tls=base)
+    client_ctx = ssl.create_default_context()
+    client_ctx.check_hostname = False
+    client_ctx.verify_mode = ssl.CERT_NONE
+    sock = client_ctx.wrap_socket(socket.create_connection((srv.host, srv.port), timeout=10),
+                                  server_hostname="other.example")
+    c = RawSMTP.__new__(RawSMTP)
+    c.sock, c.buf = sock, b""
+    try:
+        c.reply()
+        assert "SCRAM-SHA-256-PLUS" in c.cmd("EHLO client.example")
+        assert scram_exchange(c, "SCRAM-SHA-256-PLUS", "mox@localhost", "moxmoxmox",
+                              cb=("tls-server-end-point", c.sock)) == "235 2.7.0 nice"
+    finally:
+        sock.close()
