@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from mailcore.dane import TLSARecord, usable
 from mailcore.dns import MX, TLSA, Resolver, lookup_ips
-from mailcore.dsn import Action
+from mailcore.dsn import Action, enhanced_status
 from mailcore.mtasts import FetchError, Mode, Policy, fetch_policy, lookup_record, mx_matches
 from mailcore.smtpclient import order_ips, smtp_path
 from mailqueue import dsn as dsns
@@ -64,6 +64,7 @@ class Attempt:
     transport: Transport | None
     sts: CachedPolicy | None
     now: datetime
+    attempts: int = 1
 
 
 @dataclass
@@ -309,9 +310,18 @@ async def _deliver_host(
             log.info("tls failed, retrying without tls", extra={"host": host, "ip": ip, "error": outcome.text})
             outcome = await _dial(att, host, ip, port, TLSMode.none, ehlo, tlsa, socks)
         if outcome.ok or outcome.permanent or outcome.code:
+            if outcome.permanent and att.attempts == 1 and _dual_stack(ips) and enhanced_status(outcome.code, outcome.reply.partition(" ")[2]).startswith("5.7."):
+                # mox: a policy refusal on the first attempt to a dual-stack host may be
+                # about the address family we came from (e.g. IPv6 without reverse
+                # DNS); the next attempt prefers the other family.
+                outcome.permanent = False
             return outcome
         last = outcome
     return last
+
+
+def _dual_stack(ips: list[str]) -> bool:
+    return len({ipaddress.ip_address(ip).version for ip in ips}) == 2
 
 
 async def _dial(att: Attempt, host: str, ip: str, port: int, mode: TLSMode, ehlo: str, tlsa: list[TLSA], socks: Transport | None) -> Outcome:
@@ -324,8 +334,27 @@ async def _dial(att: Attempt, host: str, ip: str, port: int, mode: TLSMode, ehlo
         except Exception as e:  # noqa: BLE001 - python-socks raises its own types
             return Outcome(False, text=f"socks proxy {socks.socks_address}: {e}")
     return await smtp_transaction(
-        host=host, connect_host=ip, port=port, tls_mode=mode, env=att.env, ehlo_name=ehlo, tlsa=tlsa, sock=sock, timeout=command_timeout
+        host=host, connect_host=ip, port=port, tls_mode=mode, env=att.env, ehlo_name=ehlo, tlsa=tlsa, sock=sock,
+        timeout=command_timeout, source_ip=source_ip(ip),
     )
+
+
+def source_ip(remote: str) -> str | None:
+    """mox: bind to the configured listen IP of the remote's family when there is
+    exactly one specific one, so our mail leaves from the address SPF and reverse
+    DNS were set up for."""
+    r = ipaddress.ip_address(remote)
+    if r.is_loopback:
+        return None
+    mine = []
+    for value in settings.MOX_LISTEN_IPS:
+        try:
+            ip = ipaddress.ip_address(value)
+        except ValueError:
+            continue
+        if ip.version == r.version and not ip.is_unspecified and not ip.is_loopback:
+            mine.append(str(ip))
+    return mine[0] if len(mine) == 1 else None
 
 
 # ---------------------------------------------------------------- relays
@@ -399,7 +428,7 @@ def _attempt_for(qm: QueuedMessage, transport: Transport | None, now: datetime) 
             sts = load_cached_policy(ascii_domain(qm.recipient_domain))
         except idna.IDNAError:
             sts = None
-    return Attempt(qm.recipient_domain, env, qm.requiretls, dict(qm.dialed_ips or {}), transport, sts, now)
+    return Attempt(qm.recipient_domain, env, qm.requiretls, dict(qm.dialed_ips or {}), transport, sts, now, qm.attempts)
 
 
 def attempt(qm: QueuedMessage, resolver: Resolver | None = None) -> Result:

@@ -185,6 +185,7 @@ async def smtp_transaction(
     sock: socket.socket | None = None,
     timeout: float = 300,
     verify: bool = True,
+    source_ip: str | None = None,
 ) -> Outcome:
     """Deliver `env` in one SMTP session. `host` is the name the certificate must
     match (and the TLSA base name); `connect_host` the IP or name dialed."""
@@ -193,6 +194,7 @@ async def smtp_transaction(
         hostname=host if implicit or sock is not None else connect_host,
         port=port if sock is None else None,
         local_hostname=ehlo_name,
+        source_address=(source_ip, 0) if source_ip and sock is None else None,
         timeout=timeout,
         use_tls=implicit,
         start_tls=False,

@@ -200,3 +200,22 @@ def test_a_dsn_without_a_sender_account_goes_to_the_postmaster(bob, mx_zone, loo
     (dsn,) = inbox_messages(bob, "Postmaster")
     assert b"To: <forwarder@example.test>\r\n" in dsn
     assert b"Status: 5.1.1\r\n" in dsn
+
+
+def test_a_first_policy_refusal_from_a_dual_stack_host_is_retried(alice, dns_settings, loop_thread, settings):
+    settings.MOX_QUEUE_JITTER = 0
+    sink = start_sink(loop_thread, bound_socket(), rcpt_reply=lambda a: "550 5.7.25 no reverse dns")
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    dns_settings.add_zone(
+        """
+        $ORIGIN example.org.
+        @     MX 10 mail
+        mail  A    127.0.0.1
+        mail  AAAA ::1
+        """
+    )
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "retry"
+    qm.refresh_from_db()
+    assert qm.last_error == "RCPT TO: 550 5.7.25 no reverse dns"

@@ -37,3 +37,14 @@ def test_xtext_and_paths():
     assert smtp_path("john..doe", "example.org") == '<"john..doe"@example.org>'
     assert smtp_path('a"b', "example.org") == '<"a\\"b"@example.org>'
     assert smtp_path("zoë", "example.org") == "<zoë@example.org>"
+
+
+def test_the_source_address_is_the_one_specific_listen_ip_of_the_family(settings):
+    from mailqueue.delivery import source_ip
+
+    settings.MOX_LISTEN_IPS = ["0.0.0.0", "198.51.100.5", "2001:db8::5", "127.0.0.1"]
+    assert source_ip("192.0.2.1") == "198.51.100.5"
+    assert source_ip("2001:db8:1::1") == "2001:db8::5"
+    assert source_ip("127.0.0.1") is None
+    settings.MOX_LISTEN_IPS = ["198.51.100.5", "198.51.100.6"]
+    assert source_ip("192.0.2.1") is None
