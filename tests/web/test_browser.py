@@ -7,6 +7,7 @@ refuses ORM calls from a thread with a running loop: the database is set up befo
 browser starts and checked after it stops."""
 from __future__ import annotations
 
+import imaplib
 import os
 import shutil
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from accounts.actions import authenticate, create_account, create_domain
+from accounts.actions import authenticate
 from accounts.models import Account, Domain
 from webadmin.actions import set_admin_password
 
@@ -98,9 +99,7 @@ def test_the_admin_adds_a_domain_and_an_account_and_sees_the_dns_records(live_se
     assert authenticate("carol@example.org", "carolpassword") == carol
 
 
-def test_the_account_holder_logs_in_and_changes_the_password(live_server, artifacts):
-    create_domain("example.test")
-    alice = create_account("alice", "alice@example.test", "alicepassword")
+def test_the_account_holder_changes_the_password_and_logs_in_over_imap_with_it(live_server, artifacts, alice, imap):
     with browser_page() as page:
         page.goto(f"{live_server.url}/account/")
         assert page.url == f"{live_server.url}/account/login/"
@@ -121,3 +120,11 @@ def test_the_account_holder_logs_in_and_changes_the_password(live_server, artifa
 
     assert authenticate("alice@example.test", "correct horse battery") == alice
     assert authenticate("alice@example.test", "alicepassword") is None
+    client = imaplib.IMAP4(imap.host, imap.port, timeout=10)
+    try:
+        with pytest.raises(imaplib.IMAP4.error):
+            client.login("alice@example.test", "alicepassword")
+        typ, _ = client.login("alice@example.test", "correct horse battery")
+        assert typ == "OK"
+    finally:
+        client.logout()
