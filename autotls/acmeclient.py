@@ -111,6 +111,9 @@ class Session:
         store.save_account_url(cfg.directory, url)
         log.info("acme account registered", extra={"directory": cfg.directory, "account": url})
 
+    def close(self) -> None:
+        self.acme.net.session.close()
+
     def issue(self, hostname: str) -> store.StoredCert:
         try:
             return self._issue(hostname)

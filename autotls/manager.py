@@ -97,41 +97,45 @@ def renew_due(
             return result
         session: acmeclient.Session | None = None
         session_error: BaseException | None = None  # the CA is unreachable: fail the rest fast
-        for host in hosts:
-            now = clock()
-            cert = store.read_cert(host)
-            if cert is not None and cert.not_after - renew_before() > now:
-                result.not_due.append(host)
-                continue
-            state = store.load_state()
-            entry = state.get(host, {})
-            next_attempt = _parse_time(entry.get("next_attempt"))
-            if next_attempt is not None and now < next_attempt:
-                result.backing_off.append(host)
-                continue
-            reason = "no certificate yet" if cert is None else f"certificate expires {cert.not_after.isoformat()}"
-            log.info("acme requesting certificate", extra={"host": host, "reason": reason, "ca": config.directory})
-            try:
-                if session_error is not None:
-                    raise session_error
-                if session is None:
-                    try:
-                        session = acmeclient.Session(config)
-                    except Exception as exc:
-                        session_error = exc
-                        raise
-                stored = session.issue(host)
-            except Exception as exc:  # noqa: BLE001 - any failure (CA, network, validation) backs off
-                _record_failure(host, exc, cert, now, result)
-                continue
-            state = store.load_state()
-            state.pop(host, None)
-            store.save_state(state)
-            result.obtained.append(host)
-            log.info(
-                "acme certificate obtained",
-                extra={"host": host, "not_after": stored.not_after.isoformat(), "serial": f"{stored.serial:x}"},
-            )
+        try:
+            for host in hosts:
+                now = clock()
+                cert = store.read_cert(host)
+                if cert is not None and cert.not_after - renew_before() > now:
+                    result.not_due.append(host)
+                    continue
+                state = store.load_state()
+                entry = state.get(host, {})
+                next_attempt = _parse_time(entry.get("next_attempt"))
+                if next_attempt is not None and now < next_attempt:
+                    result.backing_off.append(host)
+                    continue
+                reason = "no certificate yet" if cert is None else f"certificate expires {cert.not_after.isoformat()}"
+                log.info("acme requesting certificate", extra={"host": host, "reason": reason, "ca": config.directory})
+                try:
+                    if session_error is not None:
+                        raise session_error
+                    if session is None:
+                        try:
+                            session = acmeclient.Session(config)
+                        except Exception as exc:
+                            session_error = exc
+                            raise
+                    stored = session.issue(host)
+                except Exception as exc:  # noqa: BLE001 - any failure (CA, network, validation) backs off
+                    _record_failure(host, exc, cert, now, result)
+                    continue
+                state = store.load_state()
+                state.pop(host, None)
+                store.save_state(state)
+                result.obtained.append(host)
+                log.info(
+                    "acme certificate obtained",
+                    extra={"host": host, "not_after": stored.not_after.isoformat(), "serial": f"{stored.serial:x}"},
+                )
+        finally:
+            if session is not None:
+                session.close()
     return result
 
 

@@ -96,6 +96,8 @@ def load_or_create_account_key() -> ec.EllipticCurvePrivateKey:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except FileNotFoundError:
         key = new_private_key()
+        # Account URLs recorded for an earlier key belong to other accounts now.
+        remove(acme_dir() / "account.json")
         write_private(path, private_key_pem(key))
         return key
     if not isinstance(key, ec.EllipticCurvePrivateKey):

@@ -67,9 +67,17 @@ def base_files() -> tuple[Path, Path]:
     return ensure_self_signed(Path(settings.DATA_DIR) / "tls", list(dict.fromkeys(names)))
 
 
-def server_context() -> ssl.SSLContext:
+def server_context(certfile: str | Path | None = None, keyfile: str | Path | None = None) -> ssl.SSLContext:
     """The listeners' SSLContext. Raises NoCertificate when `configured()` is false,
-    ssl.SSLError/OSError when configured files cannot be loaded."""
+    ssl.SSLError/OSError when configured files cannot be loaded.
+
+    With `certfile` and `keyfile` (a listener configured by hand, as mox's per-listener
+    KeyCerts) the context serves those files only, without ACME certificates."""
+    if certfile and keyfile:
+        static = new_context()
+        static.load_cert_chain(str(certfile), str(keyfile))
+        static.cert_der = _leaf_der(Path(certfile))  # type: ignore[attr-defined]
+        return static
     if not configured():
         raise NoCertificate("no TLS certificate: set MOX_TLS_CERT/MOX_TLS_KEY or MOX_ACME_DIRECTORY")
     cert, key = base_files()

@@ -8,6 +8,7 @@ import ssl
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from autotls import store, tls
 from tests.autotls.conftest import free_port
@@ -89,3 +90,16 @@ def test_it_ignores_server_names_that_are_not_host_names(no_acme) -> None:
     assert store.normalize_hostname("Mail.Example.TEST.") == "mail.example.test"
     assert store.normalize_hostname("bücher.example") == "xn--bcher-kva.example"
     assert store.normalize_hostname("a/b") is None
+
+
+def test_it_serves_only_the_given_files_for_a_hand_configured_listener(no_acme, tls_files, loop) -> None:
+    no_acme.MOX_LOCALSERVE = True
+    # An ACME certificate for the name exists, but this listener has its own files.
+    store.write_private(store.cert_path("mail.example.test"), b"unused")
+    ctx = tls.server_context(tls_files.cert_path, tls_files.key_path)
+    served: list[bytes | None] = []
+    with tls_server(loop, free_port(), ctx, served) as port:
+        version, greeting = handshake(port, "mail.example.test", tls_files.ca.cert_pem.bytes().decode())
+    assert greeting == GREETING
+    leaf = x509.load_pem_x509_certificate(tls_files.cert_path.read_bytes())
+    assert served == [leaf.public_bytes(serialization.Encoding.DER)]
