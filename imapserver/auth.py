@@ -61,6 +61,8 @@ class AuthCommands:
     async def _login_failed(self: Session) -> None:
         # mox: after 3 failures, sleep one more second per failure.
         self.auth_failures += 1
+        if self.auth_limiter is not None and self.remote:
+            self.auth_limiter.add(self.remote)
         if self.auth_failures > 3:
             await asyncio.sleep(min(self.auth_failures - 3, 15))
 

@@ -111,3 +111,19 @@ def close_connection() -> None:
     from django.db import connection
 
     connection.close()
+
+
+def changes_since_for_mailbox(mailbox_id: int, modseq: int) -> tuple[list[int], list[tuple[int, list[str], int]]]:
+    """Expunged UIDs and (uid, flags, modseq) of messages changed after `modseq` (QRESYNC)."""
+    vanished: set[int] = set()
+    for uids in Change.objects.filter(mailbox_id_ref=mailbox_id, kind=Change.Kind.EXPUNGE, modseq__gt=modseq).values_list(
+        "uids", flat=True
+    ):
+        vanished.update(uids)
+    changed = [
+        (m.uid, m.flag_list(), m.modseq)
+        for m in Message.objects.filter(mailbox_id=mailbox_id, modseq__gt=modseq).order_by("uid").only(
+            "uid", "modseq", "keywords", *Message.FLAG_NAMES
+        )
+    ]
+    return sorted(vanished), changed

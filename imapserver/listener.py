@@ -14,6 +14,12 @@ from typing import Any
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 
 from imapserver import db
+from mailcore.ratelimit import (
+    Limiter,
+    connection_rate_limiter,
+    open_connections_limiter,
+    shared_auth_failures,
+)
 from imapserver.session import APPENDLIMIT, Session, State
 from mailcore.imap.reader import literal_request
 from mailstore.notify import hub
@@ -30,6 +36,20 @@ _APPEND = re.compile(rb"^[^ ]+ APPEND ", re.IGNORECASE)
 
 class LineTooLong(Exception):
     pass
+
+
+class Limits:
+    """mox's IMAP limiters (reference 1.1.9): connection rate and open connections per IP
+    network, and the failed-login limiter shared with SMTP and the web."""
+
+    def __init__(self, auth_failures: Limiter | None = None) -> None:
+        self.connection_rate = connection_rate_limiter()
+        self.open_connections = open_connections_limiter()
+        self.auth_failures = auth_failures if auth_failures is not None else shared_auth_failures()
+
+
+# Replaced by tests that need fresh counts.
+limits = Limits()
 
 
 class Connection:
@@ -55,9 +75,10 @@ class Connection:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
+        self.limits = limits
         self.session = Session(
             self, tls_active=implicit_tls, starttls_available=tls is not None and not implicit_tls,
-            localserve=localserve, remote=self.remote,
+            localserve=localserve, remote=self.remote, auth_failures=self.limits.auth_failures,
         )
 
     # The session's IO.
@@ -140,6 +161,8 @@ class Connection:
             except Exception:
                 log.exception("imap connection failed", extra={"remote": self.remote})
             finally:
+                if getattr(self, "_counted", False):
+                    self.limits.open_connections.subtract(self.remote)
                 self.session.close()
                 try:
                     await sync_to_async(db.close_connection, thread_sensitive=True)()
@@ -147,7 +170,26 @@ class Connection:
                     pass
                 self.writer.close()
 
+    def _admit(self) -> str | None:
+        """The BYE text when this connection is over a limit (mox wording)."""
+        ip = self.remote
+        if not ip:
+            return None
+        if not self.limits.auth_failures.can_add(ip):
+            return "too many auth failures"
+        if not self.limits.connection_rate.add(ip):
+            return "connection rate from your ip or network too high, slow down please"
+        if not self.limits.open_connections.add(ip):
+            return "too many open connections from your ip or network"
+        self._counted = True
+        return None
+
     async def _serve(self) -> None:
+        refused = self._admit()
+        if refused is not None:
+            self.write(f"* BYE {refused}\r\n".encode())
+            await self.flush()
+            return
         self.write(self.session.greeting())
         await self.flush()
         while True:

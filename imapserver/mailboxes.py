@@ -14,6 +14,7 @@ from mailcore.imap.command import Command
 from mailcore.imap.errors import ParseError
 from mailcore.imap.numset import compact
 from mailcore.imap.response import mailbox as format_mailbox
+from mailcore.imap.response import flags as format_flags
 from mailcore.imap.response import paren
 
 if TYPE_CHECKING:
@@ -77,11 +78,14 @@ class MailboxCommands:
         # RFC 5161; we recognize IMAP4rev2 (RFC 9051), UTF8=ACCEPT (RFC 6855), CONDSTORE (RFC 7162).
         enabled = []
         for cap in cmd.args["capabilities"]:
-            if cap in ("IMAP4REV2", "UTF8=ACCEPT", "CONDSTORE") and cap not in self.enabled:
+            if cap in ("IMAP4REV2", "UTF8=ACCEPT", "CONDSTORE", "QRESYNC") and cap not in self.enabled:
                 self.enabled.add(cap)
                 enabled.append({"IMAP4REV2": "IMAP4rev2"}.get(cap, cap))
-                if cap == "CONDSTORE":
+                if cap in ("CONDSTORE", "QRESYNC"):
+                    # RFC 7162 section 3.2.3: QRESYNC implies CONDSTORE.
                     self.condstore = True
+                if cap == "QRESYNC":
+                    self.qresync = True
         self.write("* ENABLED" + "".join(" " + c for c in enabled))
         await self.ok(cmd)
 
@@ -95,6 +99,8 @@ class MailboxCommands:
         from imapserver.session import SYSTEM_FLAGS, Selected, State
 
         name = self.mailbox_name(cmd.args["mailbox"])
+        if cmd.args.get("qresync") and not self.qresync:
+            raise bad("enable QRESYNC first")
         if self.selected is not None:
             # RFC 7162 3.2.11 / RFC 9051 6.3.2: the previous mailbox is closed.
             self.selected = None
@@ -126,7 +132,26 @@ class MailboxCommands:
         if self.condstore:
             self.write(f"* OK [HIGHESTMODSEQ {view.highest_modseq}] x")
         self.write(b'* LIST () "/" ' + self.fmt_mailbox(view.name))
+        qresync = cmd.args.get("qresync")
+        if qresync and qresync[0] == view.uidvalidity:
+            await self._resync(qresync[1], qresync[2])
         self.write(f"{cmd.tag} OK [{'READ-ONLY' if readonly else 'READ-WRITE'}] x")
+
+    async def _resync(self: Session, modseq: int, known: Any) -> None:
+        """RFC 7162 section 3.2.5.2: what changed since the client's modseq."""
+        sel = self.selected
+        assert sel is not None
+        vanished, changed = await self.db(db.changes_since_for_mailbox, sel.id, modseq)
+        if known is not None:
+            largest = max(vanished, default=0)
+            vanished = [u for u in vanished if known.contains(u, largest)]
+        vanished = [u for u in vanished if not sel.seq(u)]
+        if vanished:
+            self.write(f"* VANISHED (EARLIER) {compact(vanished)}")
+        for uid, flags, ms in changed:
+            seq = sel.seq(uid)
+            if seq:
+                self.write(b"* %d FETCH (UID %d FLAGS " % (seq, uid) + format_flags(flags) + b" MODSEQ (%d))" % ms)
 
     async def do_create(self: Session, cmd: Command) -> None:
         from mailstore import actions

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from imapserver import db
 from imapserver import search as searching
 from imapserver.errors import bad, no
 from imapserver.fetch import FetchError, fetch_lines, needs_content
@@ -131,6 +132,16 @@ class SelectedCommands:
             # RFC 7162 section 3.1: CHANGEDSINCE and MODSEQ enable CONDSTORE.
             self.condstore = True
         pairs = self.resolve(cmd.args["set"], cmd.uid)
+        if req.vanished:
+            # RFC 7162 section 3.2.6: UID FETCH ... (CHANGEDSINCE m VANISHED).
+            if not (cmd.uid and self.qresync and req.changedsince is not None):
+                raise bad("VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE")
+            vanished, _ = await self.db(db.changes_since_for_mailbox, sel.id, req.changedsince)
+            largest = sel.uids[-1] if sel.uids else 0
+            vanished = [u for u in vanished if cmd.args["set"].contains(u, max(largest, max(vanished, default=0)))
+                        and not sel.seq(u)]
+            if vanished:
+                self.write(f"* VANISHED (EARLIER) {compact(vanished)}")
         try:
             lines = await self.db(self._fetch_sync, sel.id, pairs, cmd)
         except FetchError as exc:

@@ -23,6 +23,7 @@ from imapserver.mailboxes import MailboxCommands
 from imapserver.selected import SelectedCommands
 from mailcore.imap.command import Command, parse_command, parse_tag
 from mailcore.imap.errors import ParseError
+from mailcore.imap.numset import compact
 from mailcore.imap.response import flags as format_flags
 from mailstore.models import Change
 from mailstore.notify import hub
@@ -35,7 +36,7 @@ APPENDLIMIT = 100 * 1024 * 1024
 BASE_CAPABILITIES = (
     "IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "
     "UTF8=ACCEPT LIST-EXTENDED SPECIAL-USE LIST-STATUS AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=CRAM-MD5 "
-    f"ID APPENDLIMIT={APPENDLIMIT} NAMESPACE CONDSTORE MULTIAPPEND STATUS=SIZE CREATE-SPECIAL-USE QUOTA "
+    f"ID APPENDLIMIT={APPENDLIMIT} NAMESPACE CONDSTORE QRESYNC MULTIAPPEND STATUS=SIZE CREATE-SPECIAL-USE QUOTA "
     "QUOTA=RES-STORAGE"
 )
 # mox's system flags and well-known keywords (SELECT FLAGS / PERMANENTFLAGS).
@@ -92,7 +93,8 @@ class Selected:
 
 class Session(AuthCommands, MailboxCommands, SelectedCommands):
     def __init__(
-        self, io: IO, *, tls_active: bool, starttls_available: bool, localserve: bool, remote: str = ""
+        self, io: IO, *, tls_active: bool, starttls_available: bool, localserve: bool, remote: str = "",
+        auth_failures: Any = None,
     ) -> None:
         self.io = io
         self.tls_active = tls_active
@@ -109,9 +111,12 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
         self.own_modseqs: set[int] = set()
         self.enabled: set[str] = set()
         self.condstore = False
+        self.qresync = False
         self.saved_result: list[int] = []
         self.first_command = True
         self.auth_failures = 0
+        # The failed-login limiter shared with SMTP and the web (mailcore.ratelimit).
+        self.auth_limiter = auth_failures
 
     # Plumbing.
 
@@ -230,6 +235,14 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
     def expunge_from_view(self, uids: list[int]) -> None:
         sel = self.selected
         assert sel is not None
+        if self.qresync:
+            # RFC 7162 section 3.2.10: QRESYNC sessions get VANISHED instead of EXPUNGE.
+            gone = [u for u in sorted(uids) if sel.seq(u)]
+            for uid in reversed(gone):
+                del sel.uids[sel.seq(uid) - 1]
+            if gone:
+                self.write(f"* VANISHED {compact(gone)}")
+            return
         # Highest sequence numbers first so the numbers sent stay valid as we go.
         for uid in sorted(uids, reverse=True):
             seq = sel.seq(uid)
@@ -302,6 +315,8 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
     # Login completion, shared by LOGIN and AUTHENTICATE.
 
     async def logged_in(self, account: Any) -> None:
+        if self.auth_limiter is not None and self.remote:
+            self.auth_limiter.reset(self.remote)
         self.account = account
         self.account_id = account.pk
         self.state = State.AUTHENTICATED

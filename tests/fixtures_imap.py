@@ -65,8 +65,13 @@ class RawClient:
 
 
 def start_imap(loop_thread, *, implicit_tls: bool = False, tls=None, localserve: bool = True):  # type: ignore[no-untyped-def]
+    from imapserver import listener
     from imapserver.listener import serve_imap
+    from mailcore.ratelimit import auth_failure_limiter
     from tests.listeners import bound_socket
+
+    # Fresh limiter counts per test: failed logins of other tests (SMTP too) must not count.
+    listener.limits = listener.Limits(auth_failures=auth_failure_limiter())
 
     sock = bound_socket()
     server = loop_thread.run(serve_imap(sock, implicit_tls=implicit_tls, tls=tls, localserve=localserve))
