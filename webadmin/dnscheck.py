@@ -1,11 +1,11 @@
 """DNS check for a domain, as mox's admin CheckDomain (reference section 1.3.3): each
 section reports errors, warnings and instructions (the records to create).
 
-Sections run concurrently within an overall time limit. Covered: MX, SPF (evaluated
-for each of our IPs), DKIM, DMARC, TLSRPT, MTA-STS records, SRV records, autoconfig
-and autodiscover.
-# todo: IPRev (PTR of our IPs), the STARTTLS check of each MX on port 25 and fetching
-# the MTA-STS policy over HTTPS need network access beyond DNS; not done yet.
+Sections run concurrently within an overall time limit. Covered: IPRev, MX, SPF
+(evaluated for each of our IPs), DKIM, DMARC, TLSRPT, MTA-STS records, SRV records,
+autoconfig and autodiscover.
+# todo: the STARTTLS check of each MX on port 25 and fetching the MTA-STS policy over
+# HTTPS need connections beyond DNS; not done yet.
 """
 from __future__ import annotations
 
@@ -91,6 +91,25 @@ async def _our_ips(resolver: Resolver, inp: CheckInput) -> list[str]:
     ips = [ip for ip in inp.listen_ips if not ipaddress.ip_address(ip).is_unspecified]
     r = await lookup_ips(resolver, inp.hostname)
     return sorted(set(ips) | set(r.records))
+
+
+async def _check_iprev(resolver: Resolver, inp: CheckInput, ours: list[str]) -> Section:
+    """Receivers check that our IPs map back to our hostname (FCrDNS, RFC 8601 3.3)."""
+    s = Section("IPRev")
+    for ip in ours:
+        r = await resolver.lookup_ptr(ip)
+        if r.temporary:
+            s.errors.append(f"looking up the PTR record of {ip}: {r.error}")
+        elif not r.records:
+            s.errors.append(f"{ip} has no PTR record")
+        elif len(r.records) > 1:
+            s.errors.append(f"{ip} has {len(r.records)} PTR records ({', '.join(sorted(r.records))}); it should have one")
+        elif r.records[0].lower() != inp.hostname:
+            s.errors.append(f"the PTR record of {ip} is {r.records[0]}, not {inp.hostname}")
+        else:
+            continue
+        s.instructions.append(f"{ip} PTR {inp.hostname}.  (set by whoever provides the IP address)")
+    return s
 
 
 async def _check_mx(resolver: Resolver, inp: CheckInput, ours: list[str]) -> Section:
@@ -325,6 +344,7 @@ async def _check_autodiscover(resolver: Resolver, srv: SRVLookup, inp: CheckInpu
 async def check_domain(resolver: Resolver, srv: SRVLookup, inp: CheckInput, timeout: float = 30.0) -> list[Section]:
     ours = await asyncio.wait_for(_our_ips(resolver, inp), timeout)
     checks: list[tuple[str, Awaitable[Section]]] = [
+        ("IPRev", _check_iprev(resolver, inp, ours)),
         ("MX", _check_mx(resolver, inp, ours)),
         ("SPF", _check_spf(resolver, inp, ours)),
         ("DKIM", _check_dkim(resolver, inp)),

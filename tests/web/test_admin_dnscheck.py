@@ -13,6 +13,7 @@ HOST_ZONE = """
 $ORIGIN example.org.
 mail    A    192.0.2.10
 mail    TXT  "v=spf1 a -all"
+10.2.0.192.in-addr.arpa.  PTR  mail.example.org.
 """
 
 GOOD_ZONE = f"""
@@ -55,7 +56,7 @@ def test_it_finds_nothing_wrong_with_a_complete_setup(admin_client, dns_settings
     assert "No errors found." in resp.text
     sections = _sections(resp)
     assert list(sections) == [
-        "MX", "SPF", "DKIM", "DMARC", "TLSRPT", "MTA-STS",
+        "IPRev", "MX", "SPF", "DKIM", "DMARC", "TLSRPT", "MTA-STS",
         "SRV records for client configuration", "Autoconfig", "Autodiscover",
     ]
     assert {n: (s.errors, s.warnings, s.instructions) for n, s in sections.items()} == {n: ([], [], []) for n in sections}
@@ -117,6 +118,19 @@ def test_it_reports_wrong_values(admin_client, dns_settings, dkim_key):
     assert s["SRV records for client configuration"].errors == [
         "the SRV record at _imaps._tcp.example.test has port 143 at mail.example.org, expected port 993 at mail.example.org"
     ]
+
+
+def test_it_reports_a_missing_ptr(admin_client, dns_settings, domain):
+    dns_settings.add_zone(HOST_ZONE.replace("10.2.0.192.in-addr.arpa.  PTR  mail.example.org.", ""))
+    s = _sections(admin_client.get("/admin/domains/example.test/dnscheck/"))
+    assert s["IPRev"].errors == ["192.0.2.10 has no PTR record"]
+    assert s["IPRev"].instructions == ["192.0.2.10 PTR mail.example.org.  (set by whoever provides the IP address)"]
+
+
+def test_it_reports_a_wrong_ptr(admin_client, dns_settings, domain):
+    dns_settings.add_zone(HOST_ZONE.replace("PTR  mail.example.org.", "PTR  host-10.provider.example."))
+    s = _sections(admin_client.get("/admin/domains/example.test/dnscheck/"))
+    assert s["IPRev"].errors == ["the PTR record of 192.0.2.10 is host-10.provider.example, not mail.example.org"]
 
 
 def test_it_reports_temporary_dns_failures(admin_client, dns_settings, domain):
