@@ -411,8 +411,8 @@ async def run_attempt(att: Attempt, resolver: Resolver) -> Result:
 
 def _attempt_for(qm: QueuedMessage, transport: Transport | None, now: datetime) -> Attempt:
     env = Envelope(
-        mail_from=smtp_path(qm.sender_localpart, qm.sender_domain),
-        rcpt_to=smtp_path(qm.recipient_localpart, qm.recipient_domain),
+        mail_from=smtp_path(qm.sender_localpart, _wire_domain(qm.sender_domain)),
+        rcpt_to=smtp_path(qm.recipient_localpart, _wire_domain(qm.recipient_domain)),
         data=dsns.message_bytes(qm),
         has_8bit=qm.has_8bit,
         smtputf8=qm.smtputf8,
@@ -429,6 +429,17 @@ def _attempt_for(qm: QueuedMessage, transport: Transport | None, now: datetime) 
         except idna.IDNAError:
             sts = None
     return Attempt(qm.recipient_domain, env, qm.requiretls, dict(qm.dialed_ips or {}), transport, sts, now, qm.attempts)
+
+
+def _wire_domain(domain: str) -> str:
+    """Domains go out as A-labels, valid with and without SMTPUTF8 (RFC 6531 section
+    3.2); address literals as they are."""
+    if not domain or domain.startswith("[") or domain.isascii():
+        return domain
+    try:
+        return ascii_domain(domain)
+    except idna.IDNAError:
+        return domain
 
 
 def attempt(qm: QueuedMessage, resolver: Resolver | None = None) -> Result:

@@ -219,3 +219,66 @@ def test_a_first_policy_refusal_from_a_dual_stack_host_is_retried(alice, dns_set
     assert deliver(qm.pk) == "retry"
     qm.refresh_from_db()
     assert qm.last_error == "RCPT TO: 550 5.7.25 no reverse dns"
+
+
+def test_it_looks_up_idna_domains_as_a_labels(alice, dns_settings, loop_thread, settings):
+    sink = start_sink(loop_thread, bound_socket())
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    dns_settings.add_zone(
+        """
+        $ORIGIN xn--exmple-cua.org.
+        @     MX 10 mail
+        mail  A  127.0.0.1
+        """
+    )
+    qm = queue_message(alice, "alice@example.test", "carol@exämple.org", MESSAGE)
+
+    assert deliver(qm.pk) == "delivered"
+    assert sink.messages[0].rcpt_tos == ["carol@xn--exmple-cua.org"]
+    assert ("xn--exmple-cua.org", "MX") in dns_settings.queries
+
+
+def test_it_delivers_to_an_address_literal_without_dns(alice, dns_settings, loop_thread, settings):
+    sink = start_sink(loop_thread, bound_socket())
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "carol@[127.0.0.1]", MESSAGE)
+
+    assert deliver(qm.pk) == "delivered"
+    assert sink.messages[0].rcpt_tos == ["carol@[127.0.0.1]"]
+    assert dns_settings.queries == []
+
+
+def test_a_cname_loop_fails_permanently(alice, dns_settings, settings):
+    dns_settings.add_zone(
+        """
+        $ORIGIN example.net.
+        a  CNAME b
+        b  CNAME a
+        """
+    )
+    qm = queue_message(alice, "alice@example.test", "x@a.example.net", MESSAGE)
+    assert deliver(qm.pk) == "failed"
+
+
+def test_a_domain_that_does_not_exist_fails_permanently(alice, dns_settings, settings):
+    settings.MOX_HOSTNAME = "mox.example.test"
+    qm = queue_message(alice, "alice@example.test", "x@nowhere.example", MESSAGE)
+    assert deliver(qm.pk) == "failed"
+    (dsn,) = inbox_messages(alice)
+    assert b"Status: 5.1.2\r\n" in dsn
+    assert b"\tdomain nowhere.example does not exist\r\n" in dsn
+
+
+def test_a_dns_failure_is_temporary(alice, dns_settings, settings):
+    dns_settings.servfail("broken.example")
+    qm = queue_message(alice, "alice@example.test", "x@broken.example", MESSAGE)
+    assert deliver(qm.pk) == "retry"
+    qm.refresh_from_db()
+    assert qm.last_error.startswith("looking up mx for broken.example: ")
+
+
+def test_the_scan_schedule_row_exists():
+    from django_q.models import Schedule
+
+    s = Schedule.objects.get(name="mailqueue scan")
+    assert (s.func, s.schedule_type, s.minutes, s.repeats) == ("mailqueue.tasks.scan_queue", Schedule.MINUTES, 1, -1)

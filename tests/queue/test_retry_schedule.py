@@ -97,3 +97,14 @@ def test_the_schedule_is_configurable(alice, mx_zone, loop_thread, settings):
         clock.move_to(START + timedelta(seconds=180))
         assert scan_queue() == 1
     assert not QueuedMessage.objects.filter(pk=qm.pk).exists()
+
+
+def test_a_dsn_for_a_utf8_recipient_uses_the_utf8_variant(alice, mx_zone, loop_thread, settings):
+    sink = start_sink(loop_thread, bound_socket(), rcpt_reply=lambda a: "550 5.1.1 unknown")
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    queue_message(alice, "alice@example.test", "zoë@example.org", MESSAGE, smtputf8=True)
+    assert scan_queue() == 1
+    (dsn,) = inbox_messages(alice)
+    assert b"Content-Type: message/global-delivery-status\r\n" in dsn
+    assert "Final-Recipient: utf-8; zoë@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n".encode() in dsn
+    assert b"Content-Type: message/global-headers\r\n" in dsn
