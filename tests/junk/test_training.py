@@ -176,3 +176,17 @@ def test_it_leaves_a_message_whose_file_is_gone_untrained(alice) -> None:  # typ
     assert (result.messages, result.ham, result.junk) == (1, 1, 0)
     assert counts(alice) == HAM_COUNTS
     assert (state(gone), state(ham)) == (None, False)
+
+
+def test_it_counts_word_pairs_when_the_account_asks(alice) -> None:  # type: ignore[no-untyped-def]
+    alice.junk_filter = {**alice.junk_filter, "onegrams": False, "twograms": True}
+    alice.save()
+    m = deliver_bytes(alice, "Junk", SPAM, flags={"$Junk"})
+    m.account = alice
+    retrain_for_flags(m)
+    assert counts(alice) == {
+        "-": (0, 1),
+        "Subject:cheap pills": (0, 1),
+        "cheap pills": (0, 1),
+        "pills winner": (0, 1),
+    }
