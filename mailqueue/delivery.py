@@ -464,36 +464,45 @@ def attempt(qm: QueuedMessage, resolver: Resolver | None = None) -> Result:
 
 
 def finish(qm: QueuedMessage, result: Result) -> str:
-    """Record the attempt's result and send the DSN it calls for. Returns a word."""
+    """Record the attempt's result and send the DSN it calls for. Returns a word.
+
+    The row is removed or updated before a DSN is delivered, so a failing DSN can never
+    cause the message itself to be delivered again."""
     out = result.outcome
     now = timezone.now()
     if result.sts_store is not None:
         store_policy(result.sts_store, now)
     if out.ok:
-        if dsns.wants(qm, Action.delivered) and (result.local or not out.remote_dsn):
+        data = None
+        if result.local or not out.remote_dsn:
             action = Action.delivered if result.local else Action.relayed
-            dsns.send(qm, action, error=out.text, reply=out.reply, code=out.code, remote_mta=result.remote_mta, now=now)
+            data = dsns.prepare(qm, action, error=out.text, reply=out.reply, code=out.code, remote_mta=result.remote_mta, now=now)
         _remove(qm)
         log.info("queue message delivered", extra={"queue_id": qm.pk, "recipient": qm.recipient, "remote": result.remote_mta})
+        if data is not None:
+            dsns.send(qm, Action.delivered, data)
         return "delivered"
     final = out.permanent or qm.attempts >= qm.max_attempts
     qm.last_error = out.text
     if final:
-        dsns.send(
+        data = dsns.prepare(
             qm, Action.failed, error=out.text, reply=out.reply, code=out.code, status=out.status,
             permanent=out.permanent, remote_mta=result.remote_mta, now=now,
         )
         _remove(qm)
         log.info("queue message failed", extra={"queue_id": qm.pk, "recipient": qm.recipient, "error": out.text})
+        dsns.send(qm, Action.failed, data)
         return "failed"
-    fields = {"last_error": out.text, "claimed_until": None}
+    fields: dict[str, object] = {"last_error": out.text, "claimed_until": None}
     if result.dialed_ips:
         fields["dialed_ips"] = result.dialed_ips
+    data = None
     if qm.attempts >= delayed_dsn_after() and not qm.delayed_dsn_sent:
-        dsns.send(qm, Action.delayed, error=out.text, reply=out.reply, code=out.code, status=out.status, remote_mta=result.remote_mta, now=now)
+        data = dsns.prepare(qm, Action.delayed, error=out.text, reply=out.reply, code=out.code, status=out.status, remote_mta=result.remote_mta, now=now)
         fields["delayed_dsn_sent"] = True
     QueuedMessage.objects.filter(pk=qm.pk).update(**fields)
     log.info("queue message delivery failed, will retry", extra={"queue_id": qm.pk, "attempts": qm.attempts, "error": out.text, "next": qm.next_attempt.isoformat()})
+    dsns.send(qm, Action.delayed, data)
     return "retry"
 
 

@@ -163,14 +163,26 @@ def deliver_dsn(qm: QueuedMessage, data: bytes) -> None:
     deliver_bytes(dest.account, dest.mailbox, data)
 
 
-def send(qm: QueuedMessage, action: Action, **kwargs: object) -> bool:
-    """Compose and deliver a DSN if NOTIFY asks for it. A null sender gets none
-    (RFC 5321 section 6.1), but its failures still reach the postmaster."""
+def prepare(qm: QueuedMessage, action: Action, **kwargs: object) -> bytes | None:
+    """The DSN's bytes if NOTIFY asks for one; composed while the queued file still
+    exists. A null sender gets none (RFC 5321 section 6.1), but its failures still
+    reach the postmaster."""
     if not wants(qm, action):
-        return False
+        return None
     if not qm.sender and action != Action.failed:
+        return None
+    return build(qm, action, **kwargs)  # type: ignore[arg-type]
+
+
+def send(qm: QueuedMessage, action: Action, data: bytes | None) -> bool:
+    """Deliver a prepared DSN. Errors are logged, not raised: the delivery outcome is
+    already recorded and must not be attempted again because a DSN failed."""
+    if data is None:
         return False
-    data = build(qm, action, **kwargs)  # type: ignore[arg-type]
-    deliver_dsn(qm, data)
+    try:
+        deliver_dsn(qm, data)
+    except Exception:  # noqa: BLE001 - see docstring
+        log.exception("delivering dsn failed", extra={"queue_id": qm.pk, "action": str(action)})
+        return False
     log.info("dsn delivered", extra={"queue_id": qm.pk, "action": str(action), "recipient": qm.recipient})
     return True
