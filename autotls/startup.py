@@ -9,6 +9,7 @@ behind NAT or with 0.0.0.0 we cannot know our public addresses.
 """
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import threading
@@ -26,7 +27,9 @@ _done_lock = threading.Lock()
 
 
 def check_hostnames_once(hostnames: Iterable[str] | None = None, resolve: Resolve | None = None) -> list[str]:
-    """The check, the first time it is called in this process; later calls return []."""
+    """The check, the first time it is called in this process; later calls return [].
+    Blocking (DNS, and the database for the names): run it in a thread, e.g.
+    `asyncio.create_task(asyncio.to_thread(check_hostnames_once))`."""
     global _done
     with _done_lock:
         if _done:
@@ -42,6 +45,7 @@ def check_hostnames_once(hostnames: Iterable[str] | None = None, resolve: Resolv
 
 
 def check_hostnames(hostnames: Iterable[str], resolve: Resolve, listen_ips: list[str]) -> list[str]:
+    hostnames = list(hostnames)
     ours = {_canonical(ip) for ip in listen_ips if not ipaddress.ip_address(ip).is_unspecified}
     warnings = []
     for host in hostnames:
@@ -68,35 +72,15 @@ def check_hostnames(hostnames: Iterable[str], resolve: Resolve, listen_ips: list
 
 
 def resolve_addresses(host: str) -> list[str]:
-    """A and AAAA through MOX_DNS_RESOLVER (or the system's resolvers), 10 s at most."""
-    import dns.exception
-    import dns.nameserver
-    import dns.resolver
+    """A and AAAA through MOX_DNS_RESOLVER (or the system's resolvers), 10 s at most.
+    Runs its own event loop: call it from a thread, as check_hostnames_once is."""
+    from mailcore.dns import DNSResolver, lookup_ips
 
-    resolver = dns.resolver.Resolver(configure=not settings.MOX_DNS_RESOLVER)
-    if settings.MOX_DNS_RESOLVER:
-        address, port = _hostport(settings.MOX_DNS_RESOLVER)
-        resolver.nameservers = [dns.nameserver.Do53Nameserver(address, port=port)]
-    resolver.lifetime = 10
-    out: list[str] = []
-    for rdtype in ("A", "AAAA"):
-        try:
-            answer = resolver.resolve(host, rdtype)
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-            continue
-        out += [r.to_text() for r in answer]
-    return out
-
-
-def _hostport(value: str) -> tuple[str, int]:
-    """ "host", "host:port", "[v6]:port" or a bare IPv6 address."""
-    if value.startswith("["):
-        address, _, rest = value[1:].partition("]")
-        return address, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else 53
-    if value.count(":") == 1:
-        address, port = value.split(":")
-        return address, int(port) if port.isdigit() else 53
-    return value, 53
+    resolver = DNSResolver(settings.MOX_DNS_RESOLVER, timeout=5, lifetime=10, cache=False)
+    result = asyncio.run(lookup_ips(resolver, host))
+    if result.temporary:
+        raise LookupError(result.error or "temporary DNS failure")
+    return [str(ip) for ip in result.records]
 
 
 def _canonical(ip: str) -> str:

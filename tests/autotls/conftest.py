@@ -1,8 +1,9 @@
 """Pebble (an ACME test CA) and pebble-challtestsrv (its DNS) on loopback, from Debian's
 `pebble` package, with a TLS certificate made here by trustme (the package ships none).
 
-pebble-challtestsrv answers every A query with 127.0.0.1, so the names under test
-resolve to the loopback listeners the tests start on Pebble's httpPort and tlsPort.
+pebble-challtestsrv, Pebble's DNS, answers every A query with 127.0.0.1, so the names
+under test resolve to the loopback listeners the tests start on Pebble's httpPort and
+tlsPort. (Pebble lives for the session; the dnslib `dns_server` fixture is per test.)
 """
 from __future__ import annotations
 
@@ -47,16 +48,6 @@ class Pebble:
         """The issuing root; Pebble makes a new one at every start."""
         with urllib.request.urlopen(self.management + "/roots/0", context=self._client_context(), timeout=5) as r:
             return str(r.read().decode())
-
-    def set_a(self, host: str, addresses: list[str]) -> None:
-        body = json.dumps({"host": host.rstrip(".") + ".", "addresses": addresses}).encode()
-        req = urllib.request.Request(self.challtestsrv_management + "/add-a", data=body, method="POST")
-        urllib.request.urlopen(req, timeout=5).close()
-
-    def clear_a(self, host: str) -> None:
-        body = json.dumps({"host": host.rstrip(".") + "."}).encode()
-        req = urllib.request.Request(self.challtestsrv_management + "/clear-a", data=body, method="POST")
-        urllib.request.urlopen(req, timeout=5).close()
 
 
 def _wait_for(check: object, what: str, proc: subprocess.Popen[bytes], log: Path) -> None:

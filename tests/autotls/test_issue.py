@@ -85,3 +85,12 @@ def test_it_chooses_the_certificate_by_server_name(acme_settings, pebble, loop) 
             assert peer_serial(port, n) == serials[n]
         # Unknown names get the mail host name's certificate.
         assert peer_serial(port, "other.example.test") == serials["mail.example.test"]
+
+
+def test_it_answers_tls_alpn01_on_the_https_listener(acme_settings, pebble, loop) -> None:
+    acme_settings.MOX_ACME_CHALLENGES = ["tls-alpn-01"]
+    name = "mta-sts.example.test"
+    with django_web(loop, pebble.tls_port, tls.server_context()) as port:
+        result = manager.renew_due([name])
+        assert result.obtained == [name], result.failed
+        assert peer_serial(port, name) == store.read_cert(name).serial  # type: ignore[union-attr]

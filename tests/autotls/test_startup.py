@@ -44,17 +44,25 @@ def test_it_reports_lookup_failures() -> None:
     ]
 
 
-def test_it_checks_once_per_process_through_the_configured_dns(settings, pebble) -> None:
-    settings.MOX_DNS_RESOLVER = pebble.dns
+def test_it_checks_once_per_process_through_the_configured_dns(settings, dns_server) -> None:
+    dns_server.add_zone("""
+        $ORIGIN example.test.
+        mail       A     127.0.0.1
+        elsewhere  A     192.0.2.99
+        elsewhere  AAAA  2001:db8::1
+    """)
+    dns_server.servfail("broken.example.test")
+    settings.MOX_DNS_RESOLVER = dns_server.address
     settings.MOX_LISTEN_IPS = ["127.0.0.1"]
-    pebble.set_a("elsewhere.example.test", ["192.0.2.99"])
-    try:
-        first = startup.check_hostnames_once(["mail.example.test", "elsewhere.example.test"])
-        second = startup.check_hostnames_once(["mail.example.test", "elsewhere.example.test"])
-    finally:
-        pebble.clear_a("elsewhere.example.test")
-    assert first == [
-        "elsewhere.example.test: resolves to 192.0.2.99, which we do not listen on (127.0.0.1); "
-        "certificate requests are likely to fail"
+    names = ["mail.example.test", "elsewhere.example.test", "missing.example.test", "broken.example.test"]
+    first = startup.check_hostnames_once(names)
+    assert first[:2] == [
+        "elsewhere.example.test: resolves to 192.0.2.99, 2001:db8::1, which we do not listen on (127.0.0.1); "
+        "certificate requests are likely to fail",
+        "missing.example.test: has no A or AAAA record; certificate requests will fail until it points at us",
     ]
-    assert second == []
+    assert first[2].startswith("broken.example.test: DNS lookup failed (")
+    assert len(first) == 3
+    asked = len(dns_server.queries)
+    assert startup.check_hostnames_once(names) == []
+    assert len(dns_server.queries) == asked  # the second call asks nothing
