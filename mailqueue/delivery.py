@@ -12,6 +12,9 @@ detection) and then the implicit MX (the domain's own A/AAAA); hosts are tried i
 preference order, each host's IPs in mox's order (`order_ips`). TLS follows
 MTA-STS (RFC 8461), DANE (RFC 7672) and REQUIRETLS (RFC 8689), else opportunistic
 STARTTLS with the plaintext retry mox does after a failed handshake.
+
+todo: client PIPELINING (aiosmtplib cannot keep several replies outstanding);
+connection reuse and several recipients per transaction; TLSRPT reports.
 """
 from __future__ import annotations
 
@@ -175,6 +178,8 @@ async def mtasts_for(resolver: Resolver, domain: str, cached: CachedPolicy | Non
         port = int(_setting("MOX_MTASTS_PORT", 443))  # type: ignore[call-overload]
         policy, text = await fetch_policy(domain, resolver, ctx, port=port, timeout=30)
     except FetchError as e:
+        # RFC 8461 section 5.1 would go on as if there were no policy; like mox (and
+        # issue 6) we still demand verified TLS, since the record says the domain has one.
         log.info("mta-sts policy fetch failed", extra={"domain": domain, "error": str(e)})
         if fresh:
             return cached.policy, False, None
