@@ -52,6 +52,7 @@ __all__ = [
     "params_for",
     "retrain_account",
     "retrain_for_flags",
+    "retrain_messages",
     "train",
     "untrain",
     "wanted_training",
@@ -250,6 +251,26 @@ def retrain_for_flags(message: Message) -> None:
     same transaction is fine)."""
     account = message.account
     _set_training(account, message, None, use_db_flags=True)
+
+
+def retrain_messages(messages: Sequence[Message]) -> int:
+    """retrain_for_flags for many messages of one account (IMAP STORE on a range): one
+    query finds those whose training differs from their flags, only they are retrained.
+    Returns how many were."""
+    if not messages or not enabled(messages[0].account):
+        return 0
+    pending: list[Message] = []
+    for i in range(0, len(messages), CHUNK):
+        batch = {m.pk: m for m in messages[i : i + CHUNK]}
+        rows = Message.objects.filter(pk__in=list(batch)).values_list("pk", "trained_junk", "junk", "notjunk")
+        for pk, trained, junk, notjunk in rows:
+            if wanted_training(junk, notjunk) != trained:
+                pending.append(batch[pk])
+            else:
+                batch[pk].trained_junk = trained
+    for message in pending:
+        retrain_for_flags(message)
+    return len(pending)
 
 
 @dataclass(frozen=True)

@@ -190,3 +190,18 @@ def test_it_counts_word_pairs_when_the_account_asks(alice) -> None:  # type: ign
         "cheap pills": (0, 1),
         "pills winner": (0, 1),
     }
+
+
+def test_it_retrains_many_messages_looking_up_their_states_at_once(alice, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    from mailstore.junk import retrain_messages
+
+    spam = deliver_bytes(alice, "Junk", SPAM, flags={"$Junk"})
+    ham = deliver_bytes(alice, "Archive", HAM, flags={"$NotJunk"})
+    plain = [deliver_bytes(alice, "Inbox", HAM) for _ in range(3)]
+    messages = list(Message.objects.filter(account=alice).select_related("account").order_by("pk"))
+    assert retrain_messages(messages) == 2
+    assert counts(alice)["-"] == (1, 1)
+    assert [m.trained_junk for m in messages] == [True, False, None, None, None]
+    with django_assert_max_num_queries(1):
+        assert retrain_messages(messages) == 0
+    assert [state(m) for m in (spam, ham, *plain)] == [True, False, None, None, None]
