@@ -282,3 +282,26 @@ def test_the_scan_schedule_row_exists():
 
     s = Schedule.objects.get(name="mailqueue scan")
     assert (s.func, s.schedule_type, s.minutes, s.repeats) == ("mailqueue.tasks.scan_queue", Schedule.MINUTES, 1, -1)
+
+
+def test_retries_go_to_the_same_ip_once_then_to_the_other_family(alice, dns_settings, loop_thread, settings):
+    settings.MOX_QUEUE_JITTER = 0
+    sink = start_sink(loop_thread, bound_socket(), rcpt_reply=lambda a: "450 4.2.0 greylisted")
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    dns_settings.add_zone(
+        """
+        $ORIGIN example.org.
+        @     MX 10 mail
+        mail  A    127.0.0.1
+        mail  AAAA ::1
+        """
+    )
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+    for _ in range(3):
+        QueuedMessage.objects.filter(pk=qm.pk).update(next_attempt=qm.created)
+        assert deliver(qm.pk) == "retry"
+    qm.refresh_from_db()
+    # 1: resolver order; 2: the same IP (greylisting); 3: IPv6 first (nothing listens
+    # there), then IPv4 again.
+    assert qm.dialed_ips == {"mail.example.org": ["127.0.0.1", "127.0.0.1", "::1", "127.0.0.1"]}
+    assert len(sink.ehlo_names) == 3

@@ -101,3 +101,29 @@ def test_enhanced_status_comes_from_the_reply_or_the_code_class():
     assert enhanced_status(451, "4.4.1 later") == "4.4.1"
     assert enhanced_status(451, "5.4.1 mismatched class") == "4.0.0"
     assert enhanced_status(0, "", permanent=False) == "4.0.0"
+
+
+from email import message_from_bytes, policy  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(min_size=1, max_size=20).filter(lambda s: "\r" not in s and "\n" not in s),
+    st.text(max_size=200),
+    st.binary(max_size=300),
+    st.booleans(),
+)
+def test_every_dsn_parses_as_a_multipart_report(local, text, original, headers_only):
+    out = compose(_dsn(
+        recipients=[Recipient(f"{local}@example.org", Action.failed, "5.0.0", diagnostic=text)],
+        text=text or "x", original=original, headers_only=headers_only,
+    ))
+    msg = message_from_bytes(out, policy=policy.compat32)
+    assert msg.get_content_type() == "multipart/report"
+    parts = msg.get_payload()
+    assert parts[0].get_content_type() == "text/plain"
+    assert parts[1].get_content_type() in ("message/delivery-status", "message/global-delivery-status")
+    assert all(len(line) <= 998 for line in out.split(b"\r\n")[:8])
