@@ -195,3 +195,32 @@ def test_requiretls_needs_the_extension_at_the_next_hop(alice, sts, loop_thread,
     assert b"Status: 5.7.10\r\n" in dsn
     assert b"\tREQUIRETLS not supported by remote\r\n" in dsn
     assert sink.messages == []
+
+
+def test_dane_ta_authenticates_through_the_issuer_in_the_chain(alice, mx_zone, loop_thread, settings):
+    intermediate = trustme.CA().create_child_ca()
+    leaf = intermediate.issue_cert("mail.example.org")
+    sink = start_sink(loop_thread, bound_socket(), tls_context=server_ctx(leaf))
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    der = x509.load_pem_x509_certificate(intermediate.cert_pem.bytes()).public_bytes(Encoding.DER)
+    mx_zone.authentic("example.org")
+    mx_zone.add(f"_{sink.port}._tcp.mail.example.org", "TLSA", f"2 0 1 {hashlib.sha256(der).hexdigest()}")
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "delivered"
+    assert sink.messages[0].tls is True
+
+
+def test_dane_ta_refuses_a_certificate_for_another_name(alice, mx_zone, loop_thread, settings):
+    intermediate = trustme.CA().create_child_ca()
+    leaf = intermediate.issue_cert("elsewhere.example")
+    sink = start_sink(loop_thread, bound_socket(), tls_context=server_ctx(leaf))
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    der = x509.load_pem_x509_certificate(intermediate.cert_pem.bytes()).public_bytes(Encoding.DER)
+    mx_zone.authentic("example.org")
+    mx_zone.add(f"_{sink.port}._tcp.mail.example.org", "TLSA", f"2 0 1 {hashlib.sha256(der).hexdigest()}")
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "retry"
+    qm.refresh_from_db()
+    assert qm.last_error == "dane: no TLSA record matches the peer's certificate"
