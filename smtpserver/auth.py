@@ -87,11 +87,17 @@ class AuthMixin:
         mech = parts[0].upper()
         if mech not in ALL_MECHANISMS or (mech.endswith("-PLUS") and self.channel_binding() is None):
             raise SMTPError(reply(504, codes.SE_PROTO_PARAMS, f"mechanism {mech} not supported"))
-        initial: bytes | None = None
         # mox §1.1.6: pause before handling more attempts after 3 failures.
         if self.auth_failed > 3 and self.config.auth_fail_delay:
             await self.config.sleep((self.auth_failed - 3) * self.config.auth_fail_delay)
         self.auth_failed += 1
+        try:
+            await self._auth(mech, parts)
+        finally:
+            await self.release_db()
+
+    async def _auth(self: SMTPConnection, mech: str, parts: list[str]) -> None:
+        initial: bytes | None = None
         try:
             if len(parts) == 2:
                 initial = sasl.b64decode(parts[1])

@@ -99,11 +99,22 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         self.commands_without_mail = 0
         self._counted_open = False
         self._closing = False
+        self._db_used = False
 
     # --- plumbing -------------------------------------------------------------
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn` in this connection's thread (its ThreadSensitiveContext). The thread
+        and its database connection only exist once a command needed them."""
+        self._db_used = True
         return await sync_to_async(fn, thread_sensitive=True)(*args, **kwargs)
+
+    async def release_db(self) -> None:
+        """Close the database connection between transactions, so idle SMTP sessions
+        hold none (PostgreSQL has a connection limit)."""
+        if self._db_used:
+            await sync_to_async(store.finish, thread_sensitive=True)()
+            self._db_used = False
 
     async def write(self, data: Reply | bytes | str) -> None:
         if isinstance(data, Reply):
@@ -195,12 +206,11 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         try:
             async with ThreadSensitiveContext():
                 try:
-                    await self.db(store.start)
                     await self._serve()
                 except (ConnectionClosed, ConnectionError):
                     pass
                 finally:
-                    await self.db(store.finish)
+                    await self.release_db()
         except asyncio.CancelledError:
             pass
         except Exception:  # noqa: BLE001 - a bug must not take the listener down
@@ -544,6 +554,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             raise
         self.reset_transaction()
         await self.write(result)
+        await self.release_db()
 
     async def do_BDAT(self, arg: str) -> None:
         """RFC 3030 section 2: `BDAT size [LAST]`, the octets follow the command line."""

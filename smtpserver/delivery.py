@@ -228,3 +228,4 @@ class DeliveryMixin:
             tx.bdat = None
             self.reset_transaction()
         await self.write(result)
+        await self.release_db()

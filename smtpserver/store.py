@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import connections
 from django.utils import timezone
 
 from accounts import actions as account_actions
@@ -19,12 +19,8 @@ from mailqueue.models import QueuedMessage
 from mailstore.actions import DeliveryInfo, deliver
 
 
-def start() -> None:
-    close_old_connections()
-
-
 def finish() -> None:
-    """Close this connection's database connection (its thread goes away with it)."""
+    """Close this thread's database connection (between transactions and at the end)."""
     connections.close_all()
 
 
