@@ -411,7 +411,7 @@ async def run_attempt(att: Attempt, resolver: Resolver) -> Result:
                 return r
             return await deliver_relay(att, t)
     except TimeoutError:
-        return Result(Outcome(False, text=f"delivery attempt took longer than {deadline:.0f}s"))
+        return Result(Outcome(False, text=f"delivery attempt took longer than {deadline:g}s"))
 
 
 def _attempt_for(qm: QueuedMessage, transport: Transport | None, now: datetime) -> Attempt:

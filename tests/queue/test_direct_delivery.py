@@ -305,3 +305,35 @@ def test_retries_go_to_the_same_ip_once_then_to_the_other_family(alice, dns_sett
     # there), then IPv4 again.
     assert qm.dialed_ips == {"mail.example.org": ["127.0.0.1", "127.0.0.1", "::1", "127.0.0.1"]}
     assert len(sink.ehlo_names) == 3
+
+
+def test_a_slow_server_times_out_and_is_retried(alice, mx_zone, loop_thread, settings):
+    import asyncio
+
+    async def slow() -> None:
+        await asyncio.sleep(5)
+
+    sink = start_sink(loop_thread, bound_socket(), on_data=slow)
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    settings.MOX_QUEUE_COMMAND_TIMEOUT = 0.5
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "retry"
+    qm.refresh_from_db()
+    assert qm.last_error == "timeout: Timed out waiting for server response"
+
+
+def test_the_whole_attempt_has_a_deadline(alice, mx_zone, loop_thread, settings):
+    import asyncio
+
+    async def slow() -> None:
+        await asyncio.sleep(5)
+
+    sink = start_sink(loop_thread, bound_socket(), on_data=slow)
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    settings.MOX_QUEUE_ATTEMPT_SECONDS = 0.5
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "retry"
+    qm.refresh_from_db()
+    assert qm.last_error == "delivery attempt took longer than 0.5s"
