@@ -130,3 +130,9 @@ async def test_lookup_ips_is_authentic_when_each_answer_with_records_is(zone: DN
     zone.authentic("example.test")
     r = zone.resolver()
     assert await lookup_ips(r, "v4only.example.test") == Result(Status.ok, ("192.0.2.44",), authentic=True)
+
+
+async def test_it_looks_up_unicode_names_as_a_labels(dns_server: DNSTestServer) -> None:
+    dns_server.add("xn--bcher-kva.example", "A", "192.0.2.7")
+    r = dns_server.resolver()
+    assert await r.lookup_a("bücher.example") == Result(Status.ok, ("192.0.2.7",))
