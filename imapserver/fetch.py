@@ -39,7 +39,7 @@ def internaldate(when: datetime) -> str:
 class MessageData:
     """A message's bytes (prefix + file) and structure, loaded once per FETCH."""
 
-    def __init__(self, message: Message) -> None:
+    def __init__(self, message: Any) -> None:
         self.message = message
         self._data: bytes | None = None
         self._tree: dict[str, Any] | None = None
@@ -175,7 +175,7 @@ def needs_content(req: FetchRequest) -> bool:
 
 
 def fetch_lines(
-    messages: list[tuple[int, Message]], req: FetchRequest, *, uid_command: bool, condstore: bool,
+    messages: list[tuple[int, Any]], req: FetchRequest, *, uid_command: bool, condstore: bool,
     flags_changed: set[int],
 ) -> list[bytes]:
     """`* seq FETCH (...)` lines, in the order of `messages` (seq, row)."""

@@ -11,6 +11,7 @@ from imapserver.fetch import MessageData, decoded_part, FetchError
 from mailcore.imap.numset import NumSet
 from mailcore.imap.searchkey import Key
 from mailcore.message.headers import split_fields, field_value
+from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, rows
 from mailstore.models import Message
 
 _TEXT_KEYS = {"HEADER", "BODY", "TEXT"}
@@ -18,6 +19,8 @@ _TEXT_KEYS = {"HEADER", "BODY", "TEXT"}
 
 def _needs_content(key: Key) -> bool:
     name = key[0]
+    if name == "HEADER" and key[1] == "Subject" and key[2]:
+        return False
     if name in _TEXT_KEYS or name in ("SENTBEFORE", "SENTON", "SENTSINCE"):
         return name in _TEXT_KEYS
     if name == "AND":
@@ -70,7 +73,7 @@ class Evaluator:
         self._headers: list[tuple[str, bytes]] | None = None
         self._body: str | None = None
 
-    def reset(self, message: Message) -> None:
+    def reset(self, message: Any) -> None:
         self.message = message
         self._md = None
         self._headers = None
@@ -147,6 +150,9 @@ class Evaluator:
             return m.received <= self.now - timedelta(seconds=key[1])
         if name == "YOUNGER":
             return m.received >= self.now - timedelta(seconds=key[1])
+        if name == "HEADER" and key[1] == "Subject" and key[2]:
+            # The decoded subject is stored at delivery; no need to read the file.
+            return key[2].lower() in m.subject.lower()
         if name == "HEADER":
             field_name, needle = key[1].lower(), key[2].lower()
             values = [raw for n, raw in self.headers() if n.lower() == field_name]
@@ -177,11 +183,11 @@ def search(mailbox_id: int, uids: list[int], key: Key, saved: list[int]) -> list
     """The UIDs (of `uids`, the session's view) matching `key`, ascending."""
     evaluator = Evaluator(uids, saved, datetime.now(timezone.utc))
     known = set(uids)
-    fields = ["uid", "modseq", "received", "size", "sent_date", "keywords", *Message.FLAG_NAMES]
-    if _needs_content(key):
-        fields += ["path", "prefix", "parsed"]
+    if not uids:
+        return []
+    fields = BASE_FIELDS + ("sent_date", "subject") + (CONTENT_FIELDS if _needs_content(key) else ())
     out = []
-    for message in Message.objects.filter(mailbox_id=mailbox_id).order_by("uid").only(*fields).iterator(2000):
+    for message in rows(mailbox_id, uids[0], uids[-1], fields):
         if message.uid not in known:
             continue
         evaluator.reset(message)

@@ -14,23 +14,20 @@ from mailcore.imap.fetchatt import FetchAtt
 from mailcore.imap.numset import NumSet, compact, compact_ordered
 from mailcore.imap.response import flags as format_flags
 from mailcore.imap.searchkey import Key
+from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, SUMMARY_FIELDS, Row, rows
 from mailstore.models import Message
 
 if TYPE_CHECKING:
     from imapserver.session import Session
 
 
-def _load_messages(mailbox_id: int, uids: list[int], *, content: bool, changedsince: int | None) -> list[Message]:
+def _load_messages(mailbox_id: int, uids: list[int], *, content: bool, changedsince: int | None) -> list[Row]:
     if not uids:
         return []
     # A range query and a filter here: `uid IN (...)` with 100,000 values breaks databases.
-    qs = Message.objects.filter(mailbox_id=mailbox_id, uid__gte=uids[0], uid__lte=uids[-1]).order_by("uid")
-    if changedsince is not None:
-        qs = qs.filter(modseq__gt=changedsince)
-    if not content:
-        qs = qs.defer("parsed", "prefix", "validations", "dkim_domains")
+    fields = BASE_FIELDS + SUMMARY_FIELDS + (CONTENT_FIELDS if content else ())
     wanted = set(uids)
-    return [m for m in qs.iterator(2000) if m.uid in wanted]
+    return [r for r in rows(mailbox_id, uids[0], uids[-1], fields, changedsince=changedsince) if r.uid in wanted]
 
 
 def _key_has_modseq(key: Key) -> bool:
