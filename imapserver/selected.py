@@ -3,6 +3,7 @@
 SEARCHRES), FETCH, STORE (RFC 7162 UNCHANGEDSINCE), COPY, MOVE (RFC 6851), SORT (RFC 5256)."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from imapserver import db
@@ -14,6 +15,7 @@ from mailcore.imap.fetchatt import FetchAtt
 from mailcore.imap.numset import NumSet, compact, compact_ordered
 from mailcore.imap.response import flags as format_flags
 from mailcore.imap.searchkey import Key
+from mailcore.imap.thread import ThreadMessage, format_threads, ordered_subject, references
 from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, SUMMARY_FIELDS, Row, rows
 from mailstore.models import Message
 
@@ -282,7 +284,39 @@ class SelectedCommands:
         await self.ok(cmd)
 
     async def do_thread(self: Session, cmd: Command) -> None:
-        raise no("thread not supported", "CANNOT")
+        """RFC 5256 THREAD=ORDEREDSUBJECT and THREAD=REFERENCES."""
+        sel = self.selected
+        assert sel is not None
+        algorithm = cmd.args["algorithm"]
+        if algorithm not in ("ORDEREDSUBJECT", "REFERENCES"):
+            raise bad("unsupported threading algorithm")
+        if cmd.args["charset"] not in ("US-ASCII", "UTF-8"):
+            raise no("unsupported charset", "BADCHARSET (US-ASCII UTF-8)")
+        uids = await self.db(searching.search, sel.id, list(sel.uids), cmd.args["key"], list(self.saved_result))
+        infos = await self.db(_thread_messages, sel.id, uids, algorithm == "REFERENCES")
+        if not cmd.uid:
+            for info in infos:
+                info.number = sel.seq(info.number)
+        roots = ordered_subject(infos) if algorithm == "ORDEREDSUBJECT" else references(infos)
+        self.write("* THREAD " + format_threads(roots) if roots else "* THREAD")
+        await self.ok(cmd)
+
+
+def _thread_messages(mailbox_id: int, uids: list[int], with_references: bool) -> list[ThreadMessage]:
+    from imapserver.fetch import MessageData
+    from mailcore.message.headers import header_values
+
+    out = []
+    for row in _load_messages(mailbox_id, uids, content=with_references, changedsince=None):
+        refs: list[str] = []
+        if with_references:
+            md = MessageData(row)
+            header = md.slice(md.tree["h"], top_header=True)
+            for value in header_values(header, "References") + header_values(header, "In-Reply-To"):
+                refs.extend(re.findall(r"<[^>]*>", value))
+        # RFC 5256 section 2.2: the sent date, else the internal date.
+        out.append(ThreadMessage(row.uid, row.subject, row.sent_date or row.received, row.message_id, refs))
+    return out
 
 
 def _base_subject(subject: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from mailcore.imap.errors import ParseError
 from mailcore.imap.fetchatt import fetch_request
 from mailcore.imap.reader import Reader
-from mailcore.imap.searchkey import search_program, search_request, sort_request
+from mailcore.imap.searchkey import search_key, search_request, sort_request
 
 
 @dataclass
@@ -314,9 +314,12 @@ def _thread(r: Reader, a: dict[str, Any]) -> None:
     r.sp()
     a["algorithm"] = r.atom().upper()
     r.sp()
-    key, charset = search_program(r)
-    a["key"] = key
-    a["charset"] = charset
+    a["charset"] = r.astring().decode("ascii", "replace").upper()
+    r.sp()
+    keys = [search_key(r)]
+    while r.take(b" "):
+        keys.append(search_key(r))
+    a["key"] = keys[0] if len(keys) == 1 else ("AND", keys)
 
 
 def _quota_root(r: Reader, a: dict[str, Any]) -> None:
