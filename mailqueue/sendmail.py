@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -39,26 +40,36 @@ class SubmitConfig:
     verify_tls: bool
 
 
+def _opt(name: str, default: str) -> str:
+    """A Django setting, else the environment variable of the same name (sendmail runs
+    from cron with only an environment), else the default."""
+    value = getattr(settings, name, None)
+    if value is None or value == "":
+        value = os.environ.get(name, "")
+    return default if value is None or value == "" else str(value)
+
+
 def config() -> SubmitConfig:
     from moxweb.localserve import LOCALSERVE_ADDRESS, LOCALSERVE_PASSWORD
 
-    username = str(getattr(settings, "MOX_SENDMAIL_USERNAME", ""))
-    host = str(getattr(settings, "MOX_SENDMAIL_HOST", "127.0.0.1"))
+    username = _opt("MOX_SENDMAIL_USERNAME", "")
+    host = _opt("MOX_SENDMAIL_HOST", "127.0.0.1")
     if username:
-        port = int(getattr(settings, "MOX_SENDMAIL_PORT", 587))
-        password = str(getattr(settings, "MOX_SENDMAIL_PASSWORD", ""))
+        port = int(_opt("MOX_SENDMAIL_PORT", "587"))
+        password = _opt("MOX_SENDMAIL_PASSWORD", "")
     else:
-        port = int(getattr(settings, "MOX_SENDMAIL_PORT", 1587))
+        port = int(_opt("MOX_SENDMAIL_PORT", "1587"))
         username, password = LOCALSERVE_ADDRESS, LOCALSERVE_PASSWORD
+    verify = _opt("MOX_SENDMAIL_TLS_VERIFY", "")
     return SubmitConfig(
         host=host,
         port=port,
         username=username,
         password=password,
-        sender=str(getattr(settings, "MOX_SENDMAIL_FROM", "")) or username,
-        default_destination=str(getattr(settings, "MOX_SENDMAIL_DEFAULT_DESTINATION", "")),
+        sender=_opt("MOX_SENDMAIL_FROM", "") or username,
+        default_destination=_opt("MOX_SENDMAIL_DEFAULT_DESTINATION", ""),
         # Loopback needs no verification (localserve has a self-signed certificate).
-        verify_tls=bool(getattr(settings, "MOX_SENDMAIL_TLS_VERIFY", not _is_loopback(host))),
+        verify_tls=(verify.lower() in ("1", "true", "yes", "on")) if verify else not _is_loopback(host),
     )
 
 
@@ -160,3 +171,20 @@ def sendmail(data: bytes, recipients: list[str], *, read_headers: bool = False, 
     if not out.ok:
         saved = save_failure(message)
         raise SendmailError(f"submitting to {cfg.host}:{cfg.port}: {out.text} (message saved in {saved})")
+
+
+def main() -> None:
+    """Entry point for a `moxweb-sendmail` console script (usable as /usr/sbin/sendmail):
+    the settings come from the environment like every moxweb command."""
+    import sys
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moxweb.settings")
+    import django
+    from django.core.management import CommandError, call_command
+
+    django.setup()
+    try:
+        call_command("sendmail", *sys.argv[1:])
+    except CommandError as e:
+        print(f"sendmail: {e}", file=sys.stderr)
+        sys.exit(1)

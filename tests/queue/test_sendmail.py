@@ -74,3 +74,25 @@ def test_plain_is_never_sent_without_tls(loop_thread, settings, monkeypatch, tmp
         call_command("sendmail", "root@example.org")
     assert "no usable authentication mechanism (server offers none)" in str(exc.value)
     assert sink.messages == []
+
+
+def test_the_console_entry_point_reads_stdin_and_exits_1_on_failure(tmp_path):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    closed = bound_socket()
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: connection refused
+    env = dict(
+        os.environ, HOME=str(tmp_path), MOX_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="moxweb.settings",
+        MOX_SENDMAIL_PORT=str(port), PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", "from mailqueue.sendmail import main; main()", "-oi", "root@example.org"],
+        input=b"Subject: x\n\nhi\n", env=env, capture_output=True, timeout=60,
+    )
+    assert p.returncode == 1
+    assert p.stderr.startswith(f"sendmail: submitting to 127.0.0.1:{port}: ".encode())
+    (saved,) = (tmp_path / "moxsubmit.failures").iterdir()
+    assert saved.read_bytes() == b"Subject: x\r\n\r\nhi\r\n"
