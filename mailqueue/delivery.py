@@ -88,6 +88,15 @@ def deliver_local(qm: QueuedMessage) -> Result | None:
     from mailstore.actions import DeliveryInfo, StoreError, deliver
 
     dest = resolve_recipient(qm.recipient_localpart, qm.recipient_domain)
+    if dest is None and settings.MOX_LOCALSERVE:
+        # localserve never sends mail out: everything lands in its one account (mox).
+        from accounts.models import Account
+
+        account = Account.objects.filter(name=settings.MOX_LOCALSERVE_ACCOUNT).first()
+        if account is not None:
+            from accounts.actions import Destination
+
+            dest = Destination(account, "Inbox", None)
     if dest is None:
         return None
     path = dsns.message_path(qm)

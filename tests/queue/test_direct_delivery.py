@@ -337,3 +337,13 @@ def test_the_whole_attempt_has_a_deadline(alice, mx_zone, loop_thread, settings)
     assert deliver(qm.pk) == "retry"
     qm.refresh_from_db()
     assert qm.last_error == "delivery attempt took longer than 0.5s"
+
+
+def test_localserve_keeps_all_mail_local(alice, bob, dns_settings, settings):
+    settings.MOX_LOCALSERVE = True
+    settings.MOX_LOCALSERVE_ACCOUNT = "bob"
+    qm = queue_message(alice, "alice@example.test", "someone@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "delivered"
+    assert inbox_messages(bob) == [MESSAGE]
+    assert dns_settings.queries == []
