@@ -95,6 +95,9 @@ def renew_due(
             log.info("acme renewal skipped: another process is issuing")
             result.busy = True
             return result
+        # Holding the lock, no order is in progress anywhere: challenge files left
+        # here are from a run that crashed, and must not be served any longer.
+        store.remove_challenge_files()
         session: acmeclient.Session | None = None
         session_error: BaseException | None = None  # the CA is unreachable: fail the rest fast
         try:

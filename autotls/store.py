@@ -192,6 +192,14 @@ def remove(path: Path | None) -> None:
             path.unlink()
 
 
+def remove_challenge_files() -> None:
+    for sub in ("http01", "alpn"):
+        directory = acme_dir() / sub
+        if directory.is_dir():
+            for path in directory.iterdir():
+                remove(path)
+
+
 # Backoff state
 
 

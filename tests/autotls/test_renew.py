@@ -112,3 +112,12 @@ def test_it_does_nothing_when_acme_is_off(settings, tmp_path) -> None:
     result = manager.renew_due([NAME])
     assert (result.obtained, result.failed, result.not_due) == ([], {}, [])
     assert not (tmp_path / "tls").exists()
+
+
+def test_it_removes_challenge_files_left_by_a_crashed_run(acme_settings) -> None:
+    acme_settings.MOX_ACME_DIRECTORY = "https://127.0.0.1:1/dir"  # never reached
+    stale = [store.http01_path("old-token"), store.alpn_path(NAME)]
+    for path in stale:
+        store.write_private(path, b"stale")  # type: ignore[arg-type]
+    manager.renew_due([], clock=lambda: datetime.datetime.now(datetime.timezone.utc))
+    assert [p.exists() for p in stale] == [False, False]  # type: ignore[union-attr]
