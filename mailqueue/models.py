@@ -35,6 +35,31 @@ class Transport(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """The configuration errors mox's config loader reports for transports."""
+        from django.core.exceptions import ValidationError
+
+        from mailcore.smtpclient import SASL_PREFERENCE
+
+        errors: dict[str, str] = {}
+        relay = self.kind in (self.Kind.SMTP, self.Kind.SUBMISSION, self.Kind.SUBMISSIONS)
+        if relay and not self.host:
+            errors["host"] = "a relay transport needs a host"
+        if self.kind == self.Kind.SUBMISSIONS and self.no_starttls:
+            errors["no_starttls"] = "STARTTLS options do not apply to submissions (implicit TLS)"
+        if self.kind == self.Kind.SOCKS and not self.socks_address:
+            errors["socks_address"] = "a socks transport needs the proxy address"
+        mechs = [str(m).upper() for m in self.auth_mechanisms or []]
+        unknown = [m for m in mechs if m not in SASL_PREFERENCE]
+        if unknown:
+            errors["auth_mechanisms"] = f"unknown mechanism(s): {', '.join(unknown)}"
+        elif len(set(mechs)) != len(mechs):
+            errors["auth_mechanisms"] = "duplicate mechanism"
+        if (self.auth_username or mechs) and not relay:
+            errors["auth_username"] = "authentication applies only to relay transports"
+        if errors:
+            raise ValidationError(errors)
+
 
 class Route(models.Model):
     """Picks a transport for a message by sender domain, recipient domain and attempts.

@@ -155,3 +155,19 @@ def test_routes_are_account_then_domain_then_global_first_match_wins(alice, doma
     assert select_transport(qm) == g
     qm.transport = "b"
     assert select_transport(qm) == b
+
+
+def test_transport_configuration_errors_are_reported():
+    from django.core.exceptions import ValidationError
+
+    bad = Transport(name="x", kind=Transport.Kind.SUBMISSIONS, no_starttls=True, auth_mechanisms=["SCRAM-SHA-256", "LOGIN"])
+    with pytest.raises(ValidationError) as exc:
+        bad.clean()
+    assert exc.value.message_dict == {
+        "host": ["a relay transport needs a host"],
+        "no_starttls": ["STARTTLS options do not apply to submissions (implicit TLS)"],
+        "auth_mechanisms": ["unknown mechanism(s): LOGIN"],
+    }
+    Transport(name="ok", kind=Transport.Kind.SUBMISSION, host="smtp.example", auth_username="u", auth_mechanisms=["PLAIN"]).clean()
+    with pytest.raises(ValidationError):
+        Transport(name="s", kind=Transport.Kind.SOCKS).clean()
