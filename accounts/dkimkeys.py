@@ -1,6 +1,6 @@
-"""DKIM keys for a domain, and the DNS TXT records that publish them.
+"""DKIM keys for a domain.
 
-Key generation and records are mailcore.authn.dkimsign's (RSA-2048, RFC 6376; Ed25519,
+Key generation is mailcore.authn.dkimsign's (RSA-2048, RFC 6376; Ed25519,
 RFC 8463; PKCS#8 PEM); this module stores them in `DKIMKey`. Selectors follow mox's
 quickstart: `<year>a` Ed25519 and `<year>b` RSA sign, `<year>c` Ed25519 and `<year>d` RSA
 are published but unused, ready for a key rotation.
@@ -43,13 +43,3 @@ def generate_domain_keys(domain: Domain, year: int | None = None) -> list[DKIMKe
         )
         for suffix, algorithm, sign in plan
     ]
-
-
-def txt_record(key: DKIMKey) -> str:
-    """The TXT record value at `<selector>._domainkey.<domain>` (RFC 6376 section 3.6.1)."""
-    return dkimsign.dns_record(key.private_key_pem.encode("ascii"))
-
-
-def txt_zone_value(key: DKIMKey) -> str:
-    """The record as zone-file character-strings of at most 255 bytes each."""
-    return " ".join(f'"{s}"' for s in dkimsign.txt_strings(txt_record(key)))

@@ -25,7 +25,7 @@ import dns.reversename
 from django.conf import settings
 from django.db import connection, transaction
 
-from accounts import actions, dkimkeys
+from accounts import actions
 from accounts.models import Account, DKIMKey, Domain
 from accounts.setup import add_domain
 
@@ -236,59 +236,29 @@ def _network_checks(hostname: str, warnings: list[str], timeout: float) -> list[
 
 
 def domain_records(domain: Domain, hostname: str, public_ips: list[str] | None = None) -> list[str]:
-    """DNS records for a domain in zone-file syntax (mox's suggested records)."""
-    d = domain.ascii
+    """The DNS records to create, in zone-file syntax: the host's addresses, then the
+    admin console's records for the domain (webadmin.dnsrecords, the same that dnscheck
+    checks) for `hostname`, which need not be configured yet."""
+    from django.test.utils import override_settings
+
+    from webadmin.dnsrecords import domain_records as admin_records
+    from webadmin.dnsrecords import zone_text
+
     h = hostname
-    now = datetime.now(UTC)
-    lines = [f"; DNS records for {d}, TTL {TTL}: create them at your DNS provider.", ""]
-    lines.append(f"; The mail host name {h} must resolve to this machine's public addresses:")
     v4 = [ip for ip in public_ips or [] if ipaddress.ip_address(ip).version == 4]
     v6 = [ip for ip in public_ips or [] if ipaddress.ip_address(ip).version == 6]
+    lines = [
+        f"; DNS records for {domain.ascii}: create them at your DNS provider.",
+        "",
+        f"; The mail host name {h} resolves to this machine's public addresses, and their",
+        f"; reverse DNS (PTR, set by your provider) is {h}.",
+    ]
     if v4 or v6:
         lines += [f"{h}. {TTL} IN A {ip}" for ip in v4] + [f"{h}. {TTL} IN AAAA {ip}" for ip in v6]
     else:
         lines.append(f"; {h}. {TTL} IN A <public IPv4 address>")
-    lines += [
-        f"; and the reverse DNS (PTR) of those addresses must be {h} (ask your provider).",
-        "",
-        "; Outgoing mail from the host name itself (DSNs) passes SPF:",
-        f'{h}. {TTL} IN TXT "v=spf1 a -all"',
-        "",
-        "; Incoming mail goes to the host name:",
-        f"{d}. {TTL} IN MX 10 {h}.",
-        "",
-        "; DKIM public keys; selectors without a signing key are ready for a key rotation:",
-    ]
-    for key in DKIMKey.objects.filter(domain=domain).order_by("selector"):
-        lines.append(f"{key.selector}._domainkey.{d}. {TTL} IN TXT {dkimkeys.txt_zone_value(key)}")
-    lines += [
-        "",
-        "; SPF: only the MX hosts send mail for the domain:",
-        f'{d}. {TTL} IN TXT "v=spf1 mx ~all"',
-        "",
-        "; DMARC: reject mail that fails DMARC; aggregate reports to the DMARC mailbox:",
-        f'_dmarc.{d}. {TTL} IN TXT "v=DMARC1;p=reject;rua=mailto:dmarc-reports@{d}!10m"',
-        "",
-        "; MTA-STS: require TLS with a verified certificate for incoming mail (policy served at mta-sts):",
-        f"mta-sts.{d}. {TTL} IN CNAME {h}.",
-        f'_mta-sts.{d}. {TTL} IN TXT "v=STSv1; id={now:%Y%m%dT%H%M%S}"',
-        "",
-        "; TLS reports to the TLSRPT mailbox:",
-        f'_smtp._tls.{d}. {TTL} IN TXT "v=TLSRPTv1; rua=mailto:tls-reports@{d}"',
-        "",
-        "; Account autoconfiguration for Thunderbird (autoconfig) and Outlook/Apple (autodiscover, SRV):",
-        f"autoconfig.{d}. {TTL} IN CNAME {h}.",
-        f"_autodiscover._tcp.{d}. {TTL} IN SRV 0 1 443 autoconfig.{d}.",
-        f"_imaps._tcp.{d}. {TTL} IN SRV 0 1 993 {h}.",
-        f"_submissions._tcp.{d}. {TTL} IN SRV 0 1 465 {h}.",
-        f"_imap._tcp.{d}. {TTL} IN SRV 0 1 143 .",
-        f"_submission._tcp.{d}. {TTL} IN SRV 0 1 587 .",
-        f"_pop3._tcp.{d}. {TTL} IN SRV 0 1 110 .",
-        f"_pop3s._tcp.{d}. {TTL} IN SRV 0 1 995 .",
-        "",
-        "; Optional: only Let's Encrypt may issue certificates for the domain:",
-        f'; {d}. {TTL} IN CAA 0 issue "letsencrypt.org"',
-    ]
+    with override_settings(MOX_HOSTNAME=hostname):
+        lines += ["", *zone_text(admin_records(domain)).rstrip("\n").splitlines()]
     return lines
 
 

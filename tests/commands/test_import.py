@@ -150,3 +150,23 @@ def test_it_reads_a_maildir_import_without_holding_it(alice, tmp_path):
     run("import", "maildir", "alice", "Long", str(root))
     assert stored(alice, "Long") == [(b"Subject: long\r\n\r\n" + body[:-1] + b"\r\n", [])]
     assert not os.listdir(root.parent / "md" / "tmp")
+
+
+def test_it_names_a_broken_archive(alice, tmp_path):
+    path = tmp_path / "broken.zip"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    message = fails("import", "mbox", "alice", "/", str(path))
+    assert message.startswith(f"{path}: not a readable zip archive: ")
+    path = tmp_path / "broken.tgz"
+    path.write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+    message = fails("import", "maildir", "alice", "/", str(path))
+    assert message.startswith(f"{path}: ")
+    assert Message.objects.count() == 0
+
+
+def test_it_refuses_a_single_file_as_maildir(alice, tmp_path):
+    path = tmp_path / "one.eml"
+    path.write_bytes(b"Subject: x\n\ny\n")
+    assert fails("import", "maildir", "alice", "Inbox", str(path)) == (
+        f"{path}: a maildir is a directory (with cur/ and new/) or a .zip/.tgz archive"
+    )

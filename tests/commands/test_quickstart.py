@@ -10,7 +10,6 @@ from cryptography.hazmat.primitives import serialization
 from django.contrib.auth import get_user_model
 
 from accounts.actions import authenticate
-from accounts.dkimkeys import txt_record
 from accounts.models import Account, DKIMKey, Domain
 from tests.commands.helpers import fails, run
 from tests.commands.procs import child_env, manage
@@ -49,47 +48,64 @@ def test_it_creates_domain_account_keys_and_admin(db, settings):
     assert lines[0] == f"domain example.org created with DKIM selectors {year}a, {year}b, {year}c, {year}d"
 
 
+def printed_records(lines: list[str]) -> dict[str, list[str]]:
+    """Zone-file lines of the output: owner name -> record data."""
+    records: dict[str, list[str]] = {}
+    for line in lines:
+        m = re.fullmatch(r"(\S+\.) IN (\S+) (.*)", line)
+        if m:
+            records.setdefault(m.group(1), []).append(f"{m.group(2)} {m.group(3)}")
+    return records
+
+
 def test_it_prints_the_dns_records(db, settings):
     lines = start(settings)
-    for expected in (
-        'mail.example.org. 300 IN TXT "v=spf1 a -all"',
-        "example.org. 300 IN MX 10 mail.example.org.",
-        'example.org. 300 IN TXT "v=spf1 mx ~all"',
-        '_dmarc.example.org. 300 IN TXT "v=DMARC1;p=reject;rua=mailto:dmarc-reports@example.org!10m"',
-        "mta-sts.example.org. 300 IN CNAME mail.example.org.",
-        '_smtp._tls.example.org. 300 IN TXT "v=TLSRPTv1; rua=mailto:tls-reports@example.org"',
-        "autoconfig.example.org. 300 IN CNAME mail.example.org.",
-        "_autodiscover._tcp.example.org. 300 IN SRV 0 1 443 autoconfig.example.org.",
-        "_imaps._tcp.example.org. 300 IN SRV 0 1 993 mail.example.org.",
-        "_submissions._tcp.example.org. 300 IN SRV 0 1 465 mail.example.org.",
-        "_imap._tcp.example.org. 300 IN SRV 0 1 143 .",
-        "_submission._tcp.example.org. 300 IN SRV 0 1 587 .",
-    ):
-        assert expected in lines
-    assert any(re.fullmatch(r'_mta-sts\.example\.org\. 300 IN TXT "v=STSv1; id=\d{8}T\d{6}"', line) for line in lines)
-    for key in DKIMKey.objects.all():
-        record = next(line for line in lines if line.startswith(f"{key.selector}._domainkey.example.org. 300 IN TXT "))
-        strings = re.findall(r'"([^"]*)"', record)
-        assert all(len(s) <= 255 for s in strings)
-        assert "".join(strings) == txt_record(key)
+    records = printed_records(lines)
+    assert "$TTL 300" in lines
+    assert "; mail.example.org. 300 IN A <public IPv4 address>" in lines or any(
+        line.startswith("mail.example.org. 300 IN A ") for line in lines
+    )
+    assert records["mail.example.org."] == ['TXT "v=spf1 a -all"']
+    assert records["example.org."][:2] == ["MX 10 mail.example.org.", 'TXT "v=spf1 mx ~all"']
+    assert records["_dmarc.example.org."] == ['TXT "v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.org!10m"']
+    assert records["mta-sts.example.org."] == ["CNAME mail.example.org."]
+    assert re.fullmatch(r'TXT "v=STSv1; id=\S+"', records["_mta-sts.example.org."][0])
+    assert records["_smtp._tls.example.org."] == ['TXT "v=TLSRPTv1; rua=mailto:tls-reports@example.org"']
+    assert records["_imaps._tcp.example.org."] == ["SRV 0 1 993 mail.example.org."]
+    assert records["_submissions._tcp.example.org."] == ["SRV 0 1 465 mail.example.org."]
+    year = date.today().year
+    assert sorted(name for name in records if "._domainkey." in name) == [
+        f"{year}{c}._domainkey.example.org." for c in "abcd"
+    ]
 
 
-def test_its_dkim_records_verify_signatures_made_with_its_keys(db, settings):
-    start(settings)
-    key = DKIMKey.objects.get(selector__endswith="b")
-    private = serialization.load_pem_private_key(key.private_key_pem.encode(), None)
-    pkcs1 = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                  serialization.NoEncryption())
+def dkim_records(lines: list[str]) -> dict[bytes, bytes]:
+    """The printed DKIM TXT records as dkimpy's dnsfunc wants them (strings joined)."""
+    out = {}
+    for name, values in printed_records(lines).items():
+        if "._domainkey." in name:
+            strings = re.findall(r'"([^"]*)"', values[0])
+            assert all(len(part) <= 255 for part in strings)
+            out[name.encode()] = "".join(strings).encode()
+    return out
+
+
+def test_its_printed_dkim_records_verify_signatures_made_with_its_keys(db, settings):
+    records = dkim_records(start(settings))
     message = b"From: you@example.org\r\nTo: x@remote.test\r\nSubject: hi\r\n\r\nbody\r\n"
-    signature = dkim.sign(message, key.selector.encode(), b"example.org", pkcs1, include_headers=[b"from", b"subject"])
-    records = {f"{k.selector}._domainkey.example.org.".encode(): txt_record(k).encode() for k in DKIMKey.objects.all()}
-    assert dkim.verify(signature + message, dnsfunc=lambda name, timeout=5: records.get(name))
-    ed = DKIMKey.objects.get(selector__endswith="a")
-    raw = serialization.load_pem_private_key(ed.private_key_pem.encode(), None).private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
-    signature = dkim.sign(message, ed.selector.encode(), b"example.org", base64.b64encode(raw),
-                          signature_algorithm=b"ed25519-sha256", include_headers=[b"from", b"subject"])
-    assert dkim.verify(signature + message, dnsfunc=lambda name, timeout=5: records.get(name))
+    for key in DKIMKey.objects.filter(sign=True):
+        private = serialization.load_pem_private_key(key.private_key_pem.encode(), None)
+        if key.algorithm == "rsa":
+            secret = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                           serialization.NoEncryption())
+            algorithm = b"rsa-sha256"
+        else:
+            secret = base64.b64encode(private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                                            serialization.NoEncryption()))
+            algorithm = b"ed25519-sha256"
+        signature = dkim.sign(message, key.selector.encode(), b"example.org", secret, signature_algorithm=algorithm,
+                              include_headers=[b"from", b"subject"])
+        assert dkim.verify(signature + message, dnsfunc=lambda name, timeout=5: records.get(name)), key.selector
 
 
 def test_it_configures_acme_without_an_existing_webserver(db, settings):
@@ -138,10 +154,29 @@ def test_it_sets_up_a_scratch_data_directory_that_passes_configtest(tmp_path):
     env = child_env(MOX_DATA_DIR=str(tmp_path / "data"), DATABASE_URL="", MOX_DNS_RESOLVER=OFFLINE)
     proc = manage("quickstart", "you@example.org", "--hostname", "mail.example.org", "--dns-timeout", "0.1", env=env)
     assert proc.returncode == 0, proc.stderr.decode()
-    assert "example.org. 300 IN MX 10 mail.example.org." in proc.stdout.decode().splitlines()
+    assert "example.org. IN MX 10 mail.example.org." in proc.stdout.decode().splitlines()
     proc = manage("configtest", env=env)
     out = proc.stdout.decode().splitlines()
     assert proc.returncode == 0, out
     assert "ok: 1 accounts have credentials and addresses" in out
     assert "ok: TLS certificates come from ACME (letsencrypt)" not in out  # the env file is not loaded here
     assert out[-1] == "configuration ok"
+
+
+def test_its_printed_zone_served_by_a_dns_server_verifies_its_dkim_signatures(db, settings, dns_server):
+    import asyncio
+
+    from mailcore.authn import dkim as dkimverify
+    from mailcore.authn.dkimsign import SigningKey, sign
+
+    dns_server.add("mail.example.org", "A", "192.0.2.10")
+    settings.MOX_DNS_RESOLVER = dns_server.address
+    lines = run("quickstart", "you@example.org", "--hostname", "mail.example.org", "--dns-timeout", "1")
+    assert not [line for line in lines if line.startswith("warning: could not look up")]
+    zone = "\n".join(line for line in lines if line.startswith("$TTL") or re.match(r"\S+\. IN ", line))
+    dns_server.add_zone(zone + "\n")
+    message = b"From: you@example.org\r\nTo: x@remote.test\r\nSubject: hi\r\n\r\nbody\r\n"
+    keys = [SigningKey(k.selector, k.private_key_pem.encode()) for k in DKIMKey.objects.filter(sign=True)]
+    signed = sign(message, "example.org", keys) + message
+    results = asyncio.run(dkimverify.verify(dns_server.resolver(), signed))
+    assert [str(r.status) for r in results] == ["pass", "pass"]
