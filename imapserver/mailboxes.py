@@ -170,8 +170,7 @@ class MailboxCommands:
             raise no(str(exc), "CANNOT") from exc
         for n in created:
             self.write(b"* LIST (\\Subscribed) \"/\" " + self.fmt_mailbox(n))
-        # Our own creation is already reported.
-        self.modseq = max(self.modseq, await self.db(db.account_modseq, self.account_id))
+        self.own_mailbox_names.update(created)
         await self.ok(cmd)
 
     async def do_delete(self: Session, cmd: Command) -> None:
@@ -179,6 +178,7 @@ class MailboxCommands:
 
         name = self.mailbox_name(cmd.args["mailbox"])
         try:
+            self.own_mailbox_names.add(name)
             await self.db(actions.delete_mailbox, self.account, name)
         except actions.MailboxNotFound as exc:
             raise no("no such mailbox", "NONEXISTENT") from exc
@@ -192,6 +192,7 @@ class MailboxCommands:
         old = self.mailbox_name(cmd.args["mailbox"])
         new = self.mailbox_name(cmd.args["new"])
         try:
+            self.own_mailbox_names.update((new, new.split("/")[0]))
             await self.db(actions.rename_mailbox, self.account, old, new)
         except actions.MailboxNotFound as exc:
             raise no("no such mailbox", "NONEXISTENT") from exc

@@ -170,6 +170,7 @@ class SelectedCommands:
         )
         if result.changed:
             self.own_modseqs.add(result.modseq)
+            await self.check_keywords()
         changed = set(result.changed)
         for uid, flags, modseq in result.updated:
             seq = sel.seq(uid)

@@ -112,6 +112,7 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
         self.enabled: set[str] = set()
         self.condstore = False
         self.qresync = False
+        self.own_mailbox_names: set[str] = set()
         self.saved_result: list[int] = []
         self.first_command = True
         self.auth_failures = 0
@@ -153,6 +154,7 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
         """The tagged OK, after pending untagged updates (unless the command forbids them)."""
         if cmd.name not in NO_UPDATES and self.state != State.NOT_AUTHENTICATED:
             await self.send_updates()
+        self.own_mailbox_names.clear()
         body = text if text is not None else f"{cmd.spelled} done"
         self.write(f"{cmd.tag} OK {'[' + code + '] ' if code else ''}{body}")
 
@@ -206,11 +208,18 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
         sel = self.selected
         pending_exists = False
         flag_uids: list[int] = []
+        keywords_may_change = False
         for change in changes:
             self.modseq = max(self.modseq, change.modseq)
             own = change.modseq in self.own_modseqs
             self.own_modseqs.discard(change.modseq)
-            if sel is None or change.mailbox_id_ref != sel.id or own:
+            if change.kind in (Change.Kind.MAILBOX_ADD, Change.Kind.MAILBOX_REMOVE, Change.Kind.MAILBOX_RENAME):
+                self._mailbox_change(change)
+            if sel is None or change.mailbox_id_ref != sel.id:
+                continue
+            if change.kind in (Change.Kind.ADD, Change.Kind.FLAGS):
+                keywords_may_change = True
+            if own:
                 continue
             if change.kind == Change.Kind.ADD:
                 last = sel.uids[-1] if sel.uids else 0
@@ -228,9 +237,41 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
                 self.expunge_from_view(change.uids)
             elif change.kind == Change.Kind.FLAGS:
                 flag_uids.extend(change.uids)
+        if keywords_may_change:
+            await self.check_keywords()
         if pending_exists:
             self.write(f"* {len(sel.uids)} EXISTS")  # type: ignore[union-attr]
         await self._flush_flags(flag_uids)
+
+    async def check_keywords(self) -> None:
+        """RFC 9051 7.3.5: a new keyword in the mailbox is announced with FLAGS."""
+        sel = self.selected
+        if sel is None:
+            return
+        keywords = await self.db(db.mailbox_keywords, sel.id)
+        if keywords != sel.keywords:
+            sel.keywords = keywords
+            self.write(f"* FLAGS ({SYSTEM_FLAGS}{''.join(' ' + k for k in keywords)})")
+
+    def _mailbox_change(self, change: Change) -> None:
+        """mox: LIST responses for mailboxes created, renamed or removed elsewhere."""
+        from mailcore.imap.response import mailbox as format_mailbox
+
+        data = change.data or {}
+        name = data.get("name")
+        if not name:
+            return
+        # Mailboxes this session changed itself were answered by its own command.
+        if any(name == n or name.startswith(n + "/") for n in self.own_mailbox_names):
+            return
+        if change.kind == Change.Kind.MAILBOX_ADD:
+            self.write(b'* LIST () "/" ' + format_mailbox(name, utf8=self.utf8))
+        elif change.kind == Change.Kind.MAILBOX_REMOVE:
+            self.write(b'* LIST (\\NonExistent) "/" ' + format_mailbox(name, utf8=self.utf8))
+        elif change.kind == Change.Kind.MAILBOX_RENAME and data.get("old"):
+            # RFC 5258 section 3.1: OLDNAME extended data.
+            self.write(b'* LIST () "/" ' + format_mailbox(name, utf8=self.utf8) + b' ("OLDNAME" ('
+                       + format_mailbox(data["old"], utf8=self.utf8) + b"))")
 
     def expunge_from_view(self, uids: list[int]) -> None:
         sel = self.selected

@@ -84,3 +84,21 @@ def test_it_enables_utf8_and_speaks_modified_utf7_before(raw_alice, alice):
     # IMAP4rev2: no RECENT or UNSEEN in SELECT.
     lines = raw_alice.cmd('a5 SELECT "Entwürfe"')
     assert not any("RECENT" in x or "UNSEEN" in x for x in lines) and lines[-1] == "a5 OK [READ-WRITE] x"
+
+
+def test_other_sessions_hear_of_mailbox_changes(raw_alice, imap):
+    from tests.fixtures_imap import RawClient
+
+    other = RawClient(imap.host, imap.port)
+    other.line()
+    other.login()
+    assert raw_alice.cmd("a1 CREATE Neu") == ['* LIST (\\Subscribed) "/" Neu', "a1 OK CREATE done"]
+    assert raw_alice.cmd("a2 RENAME Neu Alt") == ["a2 OK RENAME done"]
+    assert raw_alice.cmd("a3 DELETE Alt") == ["a3 OK DELETE done"]
+    assert other.cmd("b1 NOOP") == [
+        '* LIST () "/" Neu',
+        '* LIST () "/" Alt ("OLDNAME" (Neu))',
+        '* LIST (\\NonExistent) "/" Alt',
+        "b1 OK NOOP done",
+    ]
+    other.close()

@@ -19,7 +19,11 @@ def test_it_stores_flags_and_keywords_and_tells_other_sessions(raw_alice, alice,
     other.login()
     other.cmd("b1 SELECT Inbox")
     raw_alice.cmd("a1 SELECT Inbox")
+    flags_line = (
+        "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Forwarded $Junk $NotJunk $Phishing $MDNSent $important)"
+    )
     assert raw_alice.cmd("a2 STORE 1:2 +FLAGS (\\Flagged $Important)") == [
+        flags_line,
         "* 1 FETCH (FLAGS (\\Flagged $important))",
         "* 2 FETCH (FLAGS (\\Flagged $important))",
         "a2 OK STORE done",
@@ -32,14 +36,13 @@ def test_it_stores_flags_and_keywords_and_tells_other_sessions(raw_alice, alice,
     assert raw_alice.cmd("a5 STORE 1 +FLAGS (\\Bogus)") == ["a5 BAD unknown system flag \\Bogus"]
     assert raw_alice.cmd("a6 STORE 4 +FLAGS (\\Seen)") == ["a6 BAD invalid sequence number"]
     assert other.cmd("b2 NOOP") == [
+        flags_line,
         "* 1 FETCH (UID 1 FLAGS (\\Flagged $important))",
         "* 2 FETCH (UID 2 FLAGS ($important))",
         "* 3 FETCH (UID 3 FLAGS (\\Seen \\Answered $Junk))",
         "b2 OK NOOP done",
     ]
-    assert other.cmd("b3 SELECT Inbox")[1] == (
-        "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Forwarded $Junk $NotJunk $Phishing $MDNSent $important)"
-    )
+    assert other.cmd("b3 SELECT Inbox")[1] == flags_line
     m = Message.objects.get(account=alice, uid=3)
     assert (m.seen, m.answered, m.junk, m.flagged, m.keywords) == (True, True, True, False, [])
     other.close()
