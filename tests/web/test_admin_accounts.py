@@ -49,3 +49,23 @@ def test_it_refuses_a_taken_address(admin_client, alice):
     resp = admin_client.post("/admin/accounts/", {"name": "alice2", "address": "alice@example.test", "password": ""})
     assert "address alice@example.test already exists" in resp.text
     assert not Account.objects.filter(name="alice2").exists()
+
+
+def test_it_filters_by_name_or_localpart(admin_client, alice, bob):
+    from accounts.actions import add_address
+
+    add_address(bob, "sales@example.test")
+    resp = admin_client.get("/admin/accounts/?q=sal")
+    assert [a.name for a in resp.context["page"].object_list] == ["bob"]
+    assert "No accounts match “nobody”." in admin_client.get("/admin/accounts/?q=nobody").text
+
+
+def test_it_pages_through_many_accounts(admin_client, domain):
+    from webadmin.views import ACCOUNTS_PAGE_SIZE
+
+    Account.objects.bulk_create([Account(name=f"user{i:03d}", domain=domain) for i in range(ACCOUNTS_PAGE_SIZE + 1)])
+    first = admin_client.get("/admin/accounts/")
+    assert len(first.context["page"].object_list) == ACCOUNTS_PAGE_SIZE
+    assert "page 1 of 2" in first.text
+    second = admin_client.get("/admin/accounts/?page=2")
+    assert [a.name for a in second.context["page"].object_list] == [f"user{ACCOUNTS_PAGE_SIZE:03d}"]
