@@ -128,3 +128,31 @@ def test_the_account_holder_changes_the_password_and_logs_in_over_imap_with_it(l
         assert typ == "OK"
     finally:
         client.logout()
+
+
+def test_the_admin_holds_and_drops_queued_messages(live_server, artifacts):
+    from django.utils import timezone
+
+    from mailqueue.models import QueuedMessage
+
+    set_admin_password("moxadmin")
+    now = timezone.now()
+    first, second = (
+        QueuedMessage.objects.create(
+            recipient_localpart=name, recipient_domain="remote.example", next_attempt=now, size=10, path=f"queue/{name}"
+        )
+        for name in ("carol", "dave")
+    )
+    with browser_page() as page:
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/queue/")
+        page.get_by_label("Password").fill("moxadmin")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{live_server.url}/admin/queue/")
+        page.locator(f"#queue-{first.pk}").get_by_role("button", name="Hold").click()
+        page.wait_for_selector(f"#queue-{first.pk} .tag")
+        assert page.locator(f"#queue-{first.pk} .tag").inner_text() == "held"
+        page.locator(f"#queue-{second.pk}").get_by_role("button", name="Drop").click()
+        page.wait_for_selector(f"#queue-{second.pk}", state="detached")
+        assert page.locator("ul.messages").inner_text() == f"Message {second.pk} to dave@remote.example: drop done."
+        page.screenshot(path=str(artifacts / "admin-queue.png"), full_page=True)
+    assert list(QueuedMessage.objects.values_list("pk", "hold")) == [(first.pk, True)]
