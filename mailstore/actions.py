@@ -347,7 +347,11 @@ def append(
             all_flags.add(flag)
         else:
             all_flags.discard(flag)
-    return deliver(account, name, source, received=received, flags=all_flags, keywords=keywords)
+    message = deliver(account, name, source, received=received, flags=all_flags, keywords=keywords)
+    from mailstore import junk
+
+    junk.retrain_for_flags(message)
+    return message
 
 
 @dataclass
@@ -395,7 +399,9 @@ def set_flags(
     mailbox = _mailbox_locked(account_id, mailbox_id)
     fields = {Message.SYSTEM_FLAGS[f.lower()]: True for f in flags if f.lower() in Message.SYSTEM_FLAGS}
     keywords = {f.lower() for f in flags if f.lower() not in Message.SYSTEM_FLAGS and not f.startswith("\\")}
-    messages = list(Message.objects.filter(mailbox_id=mailbox_id, uid__in=uids).order_by("uid"))
+    messages = list(
+        Message.objects.filter(mailbox_id=mailbox_id, uid__in=uids).select_related("account").order_by("uid")
+    )
     modseq = store.highest_modseq + 1
     changed: list[Message] = []
     modified: list[int] = []
@@ -422,6 +428,11 @@ def set_flags(
             uids=[m.uid for m in changed],
         )
         _notify_on_commit(account_id)
+        if {"junk", "notjunk"} & fields.keys() or mode == "replace":
+            # mox: $Junk/$NotJunk changes (re)train the account's junk filter.
+            from mailstore import junk
+
+            junk.retrain_messages(changed)
     else:
         modseq = store.highest_modseq
     updated = [(m.uid, m.flag_list(), m.modseq) for m in messages if m.uid not in modified]
@@ -431,6 +442,14 @@ def set_flags(
 def _remove_messages_locked(store: Store, account_id: int, mailbox: Mailbox, messages: list[Message]) -> int:
     if not messages:
         return store.highest_modseq
+    trained = [m for m in messages if m.trained_junk is not None]
+    if trained:
+        # mox: expunged or deleted messages are untrained first.
+        from mailstore import junk
+
+        account = Account.objects.get(pk=account_id)
+        for message in trained:
+            junk.untrain(account, message)
     modseq = next_modseq(store)
     store.size -= sum(m.size for m in messages)
     store.save(update_fields=["highest_modseq", "size"])
@@ -499,6 +518,7 @@ def _copy_locked(
         message.modseq = modseq
         message.created_modseq = modseq
         message.path = rel
+        message.trained_junk = None
         for field_name, value in junk.items():
             setattr(message, field_name, value)
         message.save(force_insert=True)
@@ -512,6 +532,12 @@ def _copy_locked(
         account=account, modseq=modseq, mailbox_id_ref=dest.pk, kind=Change.Kind.ADD, uids=new_uids
     )
     _notify_on_commit(account.pk)
+    from mailstore import junk as junkfilter
+
+    # mox: copied and moved messages are trained after automatic junk flags apply.
+    for message in messages:
+        message.account = account
+    junkfilter.retrain_messages(messages)
     return CopyResult(dest.uidvalidity, source_uids, new_uids), messages
 
 
