@@ -11,7 +11,6 @@ submission relay demand); `immediate` (implicit TLS, RFC 8314 section 3.3); `dan
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import socket
@@ -328,12 +327,3 @@ async def _mail(client: aiosmtplib.SMTP, env: Envelope, tls: bool) -> Outcome:
         return _reply_outcome("DATA", e.code, e.message)
     reply = reply_text(r.code, r.message)
     return Outcome(True, code=r.code, text=reply, reply=reply, remote_dsn=remote_dsn)
-
-
-def connect_timeout() -> float:
-    return float(getattr(settings, "MOX_QUEUE_DIAL_TIMEOUT", 30))
-
-
-async def with_deadline(coro, seconds: float):  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(seconds):
-        return await coro
