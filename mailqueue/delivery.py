@@ -37,7 +37,7 @@ from mailcore.smtpclient import order_ips, smtp_path
 from mailqueue import dsn as dsns
 from mailqueue.models import MTASTSPolicy, QueuedMessage, Transport
 from mailqueue.routes import RouteError, select_transport
-from mailqueue.scheduler import claim, delayed_dsn_after
+from mailqueue.scheduler import attempt_limit, claim, delayed_dsn_after
 from mailqueue.transports import Auth, Envelope, Outcome, TLSMode, smtp_transaction, socks_connect, verified_context
 
 log = logging.getLogger(__name__)
@@ -496,7 +496,7 @@ def finish(qm: QueuedMessage, result: Result) -> str:
         if data is not None:
             dsns.send(qm, Action.delivered, data)
         return "delivered"
-    final = out.permanent or qm.attempts >= qm.max_attempts
+    final = out.permanent or qm.attempts >= attempt_limit(qm)
     qm.last_error = out.text
     if final:
         data = dsns.prepare(

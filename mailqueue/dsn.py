@@ -18,7 +18,7 @@ from accounts.actions import postmaster_destination
 from accounts.models import Account
 from mailcore.dsn import DSN, Action, Recipient, compose, enhanced_status
 from mailqueue.models import QueuedMessage
-from mailqueue.scheduler import retry_intervals
+from mailqueue.scheduler import attempt_limit, retry_intervals
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def final_attempt_time(qm: QueuedMessage) -> datetime:
     """When the last attempt is planned: the next slot plus the remaining intervals."""
     intervals = retry_intervals()
     t = qm.next_attempt
-    for n in range(qm.attempts + 1, qm.max_attempts):
+    for n in range(qm.attempts + 1, attempt_limit(qm)):
         t += timedelta(seconds=intervals[min(n, len(intervals)) - 1])
     return t
 

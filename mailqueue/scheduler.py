@@ -40,6 +40,14 @@ def max_attempts() -> int:
     return len(retry_intervals()) + 1
 
 
+def attempt_limit(qm: QueuedMessage) -> int:
+    """Attempts before giving up: from MOX_QUEUE_RETRY_INTERVALS when configured (so a
+    changed schedule applies to queued messages too), else the row's max_attempts."""
+    if hasattr(settings, "MOX_QUEUE_RETRY_INTERVALS"):
+        return max_attempts()
+    return qm.max_attempts
+
+
 def delayed_dsn_after() -> int:
     return int(getattr(settings, "MOX_QUEUE_DELAYED_DSN_AFTER", 5))
 
