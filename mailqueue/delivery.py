@@ -303,6 +303,8 @@ async def _deliver_host(
         tlsa, err = await _tlsa_for(resolver, host, port)
         if err is not None:
             return err
+    # todo: RFC 7672 section 2.2 wants mandatory (unauthenticated) TLS when a signed
+    # TLSA RRset holds only unusable records; we treat that as no TLSA.
     if usable([TLSARecord(t.usage, t.selector, t.matching_type, t.data) for t in tlsa]):
         mode = TLSMode.dane
     elif strict:
