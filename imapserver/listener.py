@@ -109,6 +109,10 @@ class Connection:
 
     async def starttls(self) -> None:
         assert self.tls is not None
+        # Plaintext pipelined after STARTTLS must not be run as if it came over TLS
+        # (command injection, RFC 9051 section 6.2.1 / CVE-2011-0411 class).
+        if getattr(self.reader, "_buffer", b""):
+            raise ConnectionResetError("data after STARTTLS")
         await self.writer.start_tls(self.tls)
 
     # Reading one command with its literals.

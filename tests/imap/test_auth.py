@@ -82,6 +82,13 @@ def test_it_requires_tls_for_login_and_offers_starttls_and_imaps(loop_thread, al
             "a2 NO [PRIVACYREQUIRED] tls required for login"
         ]
         c.close()
+        # Commands pipelined in plaintext after STARTTLS end the connection.
+        c = RawClient(addr.host, addr.port)
+        c.line()
+        c.send("a1 STARTTLS\r\na2 LOGIN alice@example.test alicepassword")
+        assert c.line() == "a1 OK STARTTLS done"
+        assert c.file.readline() == b""
+        c.close()
         with imaplib.IMAP4(addr.host, addr.port) as m:
             m.starttls(ssl_context=tls_files.client_context())
             assert "AUTH=PLAIN" in m.capabilities and "STARTTLS" not in m.capabilities

@@ -102,3 +102,16 @@ def test_other_sessions_hear_of_mailbox_changes(raw_alice, imap):
         "b1 OK NOOP done",
     ]
     other.close()
+
+
+def test_it_creates_special_use_mailboxes_and_reports_quota(raw_alice, alice):
+    assert raw_alice.cmd("a1 CREATE Spam (USE (\\Junk))") == ['* LIST (\\Subscribed) "/" Spam', "a1 OK CREATE done"]
+    assert Mailbox.objects.get(account=alice, name="Spam").special_use == "\\Junk"
+    assert raw_alice.cmd("a2 CREATE Bad (USE (\\Important))") == ["a2 NO [USEATTR] unsupported special-use flag"]
+    alice.quota_bytes = 10 * 1024 * 1024
+    alice.save(update_fields=["quota_bytes"])
+    deliver_bytes(alice, "Inbox", MESSAGE * 20)
+    assert raw_alice.cmd("a3 GETQUOTAROOT Inbox") == [
+        '* QUOTAROOT Inbox ""', '* QUOTA "" (STORAGE 4 10240)', "a3 OK GETQUOTAROOT done"
+    ]
+    assert raw_alice.cmd('a4 GETQUOTA ""') == ['* QUOTA "" (STORAGE 4 10240)', "a4 OK GETQUOTA done"]
