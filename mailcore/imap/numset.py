@@ -2,11 +2,13 @@
 (RFC 5182)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 # A range bound of None stands for "*": the highest number in use.
 Bound = int | None
+_MAX = 2**64
 
 
 @dataclass(frozen=True)
@@ -23,13 +25,32 @@ class NumSet:
                 lo, hi = hi, lo
             yield lo, hi
 
-    def contains(self, n: int, largest: int) -> bool:
-        return any(lo <= n <= hi for lo, hi in self._resolved(largest))
+    def intervals(self, largest: int) -> list[tuple[int, int]]:
+        """Sorted, merged, non-overlapping (lo, hi) intervals; lookups are then
+        logarithmic, so a set of thousands of ranges cannot make a command quadratic."""
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted(self._resolved(largest)):
+            if merged and lo <= merged[-1][1] + 1:
+                if hi > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], hi)
+            else:
+                merged.append((lo, hi))
+        return merged
 
-    def select(self, numbers: Iterable[int], largest: int) -> list[int]:
-        """The numbers of `numbers` (sorted ascending) in this set."""
-        ranges = sorted(self._resolved(largest))
-        return [n for n in numbers if any(lo <= n <= hi for lo, hi in ranges)]
+    def contains(self, n: int, largest: int) -> bool:
+        merged = self.intervals(largest)
+        i = bisect.bisect_right(merged, (n, _MAX)) - 1
+        return i >= 0 and merged[i][0] <= n <= merged[i][1]
+
+    def select(self, numbers: Sequence[int], largest: int) -> list[int]:
+        """The numbers of `numbers` (a sorted sequence, e.g. a list of UIDs or a range of
+        sequence numbers) in this set, ascending."""
+        out: list[int] = []
+        for lo, hi in self.intervals(largest):
+            a = bisect.bisect_left(numbers, lo)
+            b = bisect.bisect_right(numbers, hi)
+            out.extend(numbers[a:b])
+        return out
 
     def interval_count(self) -> int:
         return len(self.ranges)

@@ -150,3 +150,27 @@ def test_only_parse_error_escapes_for_random_bytes(data):
     except ParseError:
         pass
     literal_request(data)
+
+
+def test_sequence_sets_with_many_ranges_stay_fast():
+    import time
+
+    ns = parse_command(b"a FETCH " + b",".join(str(i).encode() for i in range(1, 40000, 2)) + b" UID").args["set"]
+    started = time.monotonic()
+    assert len(ns.select(range(1, 100001), 100000)) == 20000
+    assert ns.contains(39999, 100000) and not ns.contains(40000, 100000)
+    assert time.monotonic() - started < 1
+
+
+@given(st.lists(st.tuples(st.integers(1, 50), st.one_of(st.none(), st.integers(1, 50))), min_size=1, max_size=8),
+       st.integers(0, 60))
+def test_numset_select_matches_a_naive_reading(ranges, largest):
+    ns = NumSet(tuple((a, b if b is not None else None) for a, b in ranges))
+    naive = set()
+    for a, b in ranges:
+        hi = largest if b is None else b
+        lo, hi = min(a, hi), max(a, hi)
+        naive.update(range(lo, hi + 1))
+    numbers = list(range(1, 61))
+    assert ns.select(numbers, largest) == sorted(naive & set(numbers))
+    assert all(ns.contains(n, largest) == (n in naive) for n in numbers)
