@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import socket
 import ssl
+from pathlib import Path
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 MAX_LINE = 16 * 1024  # mox: 16 KiB per line
 MAX_LITERAL = 1024 * 1024  # for literals other than APPEND's
+SPOOL_THRESHOLD = 256 * 1024
+SPOOL_MARK = b"\x00moxweb-spool:"
 MAX_COMMAND = 64 * 1024 * 1024 + APPENDLIMIT
 TIMEOUT_UNAUTHENTICATED = 30.0
 TIMEOUT_AUTHENTICATED = 30 * 60.0
@@ -66,6 +70,8 @@ class Connection:
         self.writer = writer
         self.tls = tls
         self._out: list[bytes] = []
+        # Large APPEND literals spooled to temporary files, by token (see read_command).
+        self.spooled: dict[bytes, Path] = {}
         peer = writer.get_extra_info("peername")
         self.remote = str(peer[0]) if peer else ""
         sock = writer.get_extra_info("socket")
@@ -137,10 +143,43 @@ class Connection:
             if sync:
                 self.write(b"+ ok\r\n")
                 await self.flush()
-            data = await asyncio.wait_for(self.reader.readexactly(size), self._timeout())
+            if size > SPOOL_THRESHOLD and _APPEND.match(buf):
+                # A large message goes to a temporary file, not memory; the command gets a
+                # literal8 holding a random token the session exchanges for the file.
+                token = SPOOL_MARK + secrets.token_hex(16).encode()
+                self.spooled[token] = await self._spool(size)
+                start = line.rfind(b"{")
+                if start > 0 and line[start - 1 : start] == b"~":
+                    start -= 1
+                buf = buf[: len(buf) - len(line) + start] + b"~{%d}" % len(token)
+                data = token
+            else:
+                data = await asyncio.wait_for(self.reader.readexactly(size), self._timeout())
             line = await self.readline()
             buf += b"\r\n" + data + line
         return buf
+
+    async def _spool(self, size: int) -> Path:
+        from mailstore.files import TempMessageFile
+
+        tmp = await asyncio.to_thread(TempMessageFile)
+        try:
+            left = size
+            while left:
+                chunk = await asyncio.wait_for(self.reader.read(min(left, 1 << 20)), self._timeout())
+                if not chunk:
+                    raise ConnectionResetError("connection closed in literal")
+                await asyncio.to_thread(tmp.write, chunk)
+                left -= len(chunk)
+            return await asyncio.to_thread(tmp.finish)
+        except BaseException:
+            tmp.discard()
+            raise
+
+    def discard_spooled(self) -> None:
+        for path in self.spooled.values():
+            path.unlink(missing_ok=True)
+        self.spooled.clear()
 
     async def run(self) -> None:
         async with ThreadSensitiveContext():
@@ -165,6 +204,7 @@ class Connection:
             except Exception:
                 log.exception("imap connection failed", extra={"remote": self.remote})
             finally:
+                self.discard_spooled()
                 if getattr(self, "_counted", False):
                     self.limits.open_connections.subtract(self.remote)
                 self.session.close()
@@ -201,7 +241,10 @@ class Connection:
             if buf is None:
                 await self.flush()
                 continue
-            go_on = await self.session.execute(buf)
+            try:
+                go_on = await self.session.execute(buf)
+            finally:
+                self.discard_spooled()
             await self.flush()
             if not go_on:
                 return

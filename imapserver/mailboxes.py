@@ -5,6 +5,7 @@ CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST (RFC 5258, 5819, 6154), LSUB, NAMESP
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imapserver import db
@@ -43,10 +44,10 @@ def _normalize_pattern(pattern: str) -> str:
     return pattern
 
 
-def _append_file(account: Any, name: str, data: bytes, flags: list[str], when: Any) -> Any:
+def _append_file(account: Any, name: str, data: bytes | Path, flags: list[str], when: Any) -> Any:
     from mailstore import actions, files
 
-    path = files.write_temp(data)
+    path = data if isinstance(data, Path) else files.write_temp(data)
     try:
         return actions.append(account, name, path, flags=set(flags), received=when,
                               keywords=[f for f in flags if not f.startswith("\\")])
@@ -292,8 +293,12 @@ class MailboxCommands:
         uids = []
         uidvalidity = 0
         for message in cmd.args["messages"]:
+            data: bytes | Path = message.data
+            spooled = getattr(self.io, "spooled", {})
+            if message.binary and message.data in spooled:
+                data = spooled.pop(message.data)
             try:
-                row = await self.db(_append_file, self.account, name, message.data, message.flags, message.date)
+                row = await self.db(_append_file, self.account, name, data, message.flags, message.date)
             except actions.MailboxNotFound as exc:
                 raise no("mailbox does not exist", "TRYCREATE") from exc
             except actions.QuotaExceeded as exc:

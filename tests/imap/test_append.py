@@ -44,3 +44,17 @@ def test_it_appends_to_junk_with_automatic_flags_via_imapclient(imap, alice):
         c.append("Archive", MESSAGE)
     assert Message.objects.get(mailbox__name="Junk").flag_list() == ["\\Flagged", "$Junk"]
     assert Message.objects.get(mailbox__name="Archive").flag_list() == ["$NotJunk"]
+
+
+def test_it_spools_a_large_message_to_a_file_and_stores_it_exactly(raw_alice, alice):
+    big = MESSAGE + b"".join(b"line %07d of a long message body\r\n" % i for i in range(30000))
+    temp_before = set(files.tmp_dir().iterdir())
+    raw_alice.send(f"a1 APPEND Inbox (\\Seen) {{{len(big)}}}")
+    assert raw_alice.line() == "+ ok"
+    raw_alice.sock.sendall(big + b" {5+}\r\nsmall\r\n")
+    lines = raw_alice.until_tagged("a1")
+    assert lines[-1].endswith("1:2] APPEND done")
+    first, second = Message.objects.filter(account=alice).order_by("uid")
+    assert files.read_message(first.path) == big and first.size == len(big) and first.seen
+    assert files.read_message(second.path) == b"small"
+    assert set(files.tmp_dir().iterdir()) == temp_before
