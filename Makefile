@@ -22,6 +22,8 @@ run: setup
 
 # The whole suite on SQLite, then again on PostgreSQL when one answers at 127.0.0.1:5432.
 test: $(STAMP)
+	bash scripts/install-debian-packages.sh
+	bash scripts/fetch-test-data.sh
 	$(PY) manage.py migrate --noinput >/dev/null
 	bash scripts/test.sh
 
