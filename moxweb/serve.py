@@ -85,14 +85,14 @@ def bind_all(specs: list[ListenerSpec], ips: list[str]) -> list[Bound]:
 
 
 def tls_context() -> ssl.SSLContext | None:
-    from moxweb.tlsconfig import ensure_self_signed, server_context
+    """The one SNI-aware context of every TLS listener (autotls): ACME certificates by
+    server name, else MOX_TLS_CERT/MOX_TLS_KEY, else localserve's self-signed one."""
+    from autotls.tls import configured, server_context
 
-    if settings.MOX_TLS_CERT and settings.MOX_TLS_KEY:
-        return server_context(settings.MOX_TLS_CERT, settings.MOX_TLS_KEY)
-    if settings.MOX_LOCALSERVE:
-        cert, key = ensure_self_signed(Path(settings.DATA_DIR) / "tls", [settings.MOX_HOSTNAME, "localhost"])
-        return server_context(cert, key)
-    return None
+    return server_context() if configured() else None
+
+
+NO_TLS = "needs a TLS certificate: set MOX_TLS_CERT/MOX_TLS_KEY or MOX_ACME_DIRECTORY"
 
 
 class _EmbeddedUvicorn:
@@ -106,7 +106,7 @@ class _EmbeddedUvicorn:
             def capture_signals(self) -> Iterator[None]:
                 yield
 
-        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)  # type: ignore[arg-type]
+        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, log_config=None)  # type: ignore[arg-type]
         config.load()
         config.ssl = ssl_ctx
         self.server = Server(config)
@@ -193,12 +193,20 @@ async def serve(bound: list[Bound], *, banner: str = "") -> None:
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    background: list[asyncio.Task[object]] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
     tls = tls_context()
     localserve = settings.MOX_LOCALSERVE
     await hub.start()
+    if settings.MOX_ACME_DIRECTORY and not localserve:
+        from autotls import manager, startup
+
+        # Once per process start: warn about names whose DNS does not point at us, then
+        # obtain missing certificates (the worker's hourly schedule renews them).
+        background.append(asyncio.create_task(asyncio.to_thread(startup.check_hostnames_once)))
+        background.append(asyncio.create_task(asyncio.to_thread(manager.renew_due)))
     servers: list[asyncio.base_events.Server] = []
     webs: list[_EmbeddedUvicorn] = []
     for b in bound:
@@ -208,7 +216,7 @@ async def serve(bound: list[Bound], *, banner: str = "") -> None:
                 from smtpserver.listener import serve_smtp
 
                 if name == "submissions" and tls is None:
-                    raise ListenError("submissions (465) needs a TLS certificate: set MOX_TLS_CERT/MOX_TLS_KEY")
+                    raise ListenError(f"submissions ({sock.getsockname()[1]}) {NO_TLS}")
                 servers.append(
                     await serve_smtp(sock, kind=name, tls=tls, hostname=settings.MOX_HOSTNAME, localserve=localserve)
                 )
@@ -216,13 +224,13 @@ async def serve(bound: list[Bound], *, banner: str = "") -> None:
                 from imapserver.listener import serve_imap
 
                 if name == "imaps" and tls is None:
-                    raise ListenError("imaps (993) needs a TLS certificate: set MOX_TLS_CERT/MOX_TLS_KEY")
+                    raise ListenError(f"imaps ({sock.getsockname()[1]}) {NO_TLS}")
                 servers.append(await serve_imap(sock, implicit_tls=name == "imaps", tls=tls, localserve=localserve))
             elif name in ("http", "https"):
                 from moxweb.asgi import application
 
                 if name == "https" and tls is None:
-                    raise ListenError("https needs a TLS certificate: set MOX_TLS_CERT/MOX_TLS_KEY")
+                    raise ListenError(f"https ({sock.getsockname()[1]}) {NO_TLS}")
                 web = _EmbeddedUvicorn(application, [sock], tls if name == "https" else None)
                 web.start()
                 webs.append(web)

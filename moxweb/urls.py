@@ -14,4 +14,5 @@ urlpatterns = [
     path("account/apple.mobileconfig", apple_profile, name="apple_profile"),
     path("account/", include("accounts.urls")),
     path("", include("wellknown.urls")),
+    path("", include("autotls.urls")),  # ACME HTTP-01 answers
 ]

@@ -157,3 +157,30 @@ def test_it_stops_cleanly_on_sigterm_with_its_worker(tmp_path) -> None:
     time.sleep(1)
     for pid in children:
         assert subprocess.run(["ps", "-p", pid], capture_output=True).returncode == 1, f"worker {pid} still running"
+
+
+def test_it_serves_the_web_pages_static_files_and_metrics(localserve: Localserve) -> None:
+    import re
+    import ssl
+    import urllib.request
+
+    p = localserve.ports
+    with urllib.request.urlopen(f"http://127.0.0.1:{p['http']}/admin/", timeout=10) as resp:
+        page = resp.read().decode()
+        assert resp.status == 200
+    assert "<form" in page and 'name="password"' in page
+    css = re.search(r'href="([^"]+\.css)"', page)
+    assert css, page[:500]
+    with urllib.request.urlopen(f"http://127.0.0.1:{p['http']}{css.group(1)}", timeout=10) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/css")
+    # HTTPS with the self-signed certificate.
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with urllib.request.urlopen(f"https://127.0.0.1:{p['https']}/account/", timeout=10, context=ctx) as resp:
+        assert resp.status == 200
+        assert "password" in resp.read().decode()
+    with urllib.request.urlopen(f"http://127.0.0.1:{p['metrics']}/metrics", timeout=10) as resp:
+        assert resp.status == 200
+        assert "python_info" in resp.read().decode()
