@@ -19,7 +19,7 @@ from accounts import actions
 from accounts.forms import AccountLoginForm, PasswordChangeForm
 from accounts.models import Account, Credential
 from mailcore.ratelimit import shared_auth_failures
-from mailstore.models import Mailbox
+from mailstore.models import JunkWord, Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +123,16 @@ def logout(request: HttpRequest) -> HttpResponse:
 @account_required
 def overview(request: HttpRequest) -> HttpResponse:
     account: Account = request.account  # type: ignore[attr-defined]
+    totals = JunkWord.objects.filter(account=account, word="-").first()
     ctx = {
         "account": account,
         "addresses": account.addresses.select_related("domain").order_by("domain__name", "localpart"),
         "mailboxes": Mailbox.objects.filter(account=account).order_by("name"),
+        "junk_enabled": bool(account.junk_filter),
+        "junk_threshold": account.junk_filter.get("threshold"),
+        "junk_ham": totals.ham if totals else 0,
+        "junk_spam": totals.spam if totals else 0,
+        "junk_words": JunkWord.objects.filter(account=account).exclude(word="-").count(),
     }
     return render(request, "accounts/overview.html", ctx)
 

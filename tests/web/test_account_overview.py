@@ -42,3 +42,27 @@ def test_it_ends_the_session_of_a_deleted_account(alice_client, alice):
     resp = alice_client.get("/account/")
     assert resp.status_code == 302
     assert "moxweb_account_id" not in alice_client.session
+
+
+def test_it_shows_junk_filter_statistics_of_this_account_only(alice_client, alice, bob):
+    from mailstore.models import JunkWord
+
+    JunkWord.objects.bulk_create(
+        [JunkWord(account=alice, word="-", ham=3, spam=1), JunkWord(account=alice, word="viagra", spam=1),
+         JunkWord(account=alice, word="meeting", ham=2), JunkWord(account=bob, word="-", ham=40, spam=50),
+         JunkWord(account=bob, word="lottery", spam=50)]
+    )
+    resp = alice_client.get("/account/")
+    assert (
+        '<p id="junk-stats">Messages scoring above 0.95 are considered junk. Trained on 3 good messages '
+        "and 1 junk message, 2 distinct words.</p>"
+    ) in resp.text
+
+
+def test_it_says_when_the_junk_filter_is_off(alice_client, alice, bob):
+    from mailstore.models import JunkWord
+
+    alice.junk_filter = {}
+    alice.save(update_fields=["junk_filter"])
+    JunkWord.objects.create(account=bob, word="-", ham=5, spam=5)
+    assert '<p id="junk-stats">The junk filter is off for this account.</p>' in alice_client.get("/account/").text
