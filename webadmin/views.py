@@ -47,7 +47,13 @@ class LoginView(auth_views.LoginView):
     template_name = "webadmin/login.html"
     authentication_form = AdminAuthenticationForm
     next_page = "webadmin:dashboard"
-    redirect_authenticated_user = True
+
+    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        # Only staff skip the form: sending a logged-in non-staff user on would loop
+        # between the login page and the page that refused them.
+        if request.user.is_active and request.user.is_staff:
+            return redirect(self.get_success_url())
+        return super().dispatch(request, *args, **kwargs)
 
     def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         return login_blocked(request) or super().post(request, *args, **kwargs)

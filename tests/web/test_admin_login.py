@@ -64,3 +64,22 @@ def test_it_moves_djangos_admin_under_django(admin_client):
     resp = admin_client.get("/admin/django/")
     assert resp.status_code == 200
     assert "Transports" in resp.text and "Routes" in resp.text
+
+
+def test_it_sends_a_logged_in_admin_on(admin_client):
+    resp = admin_client.get("/admin/login/?next=/admin/queue/")
+    assert resp.status_code == 302
+    assert resp["Location"] == "/admin/queue/"
+
+
+def test_it_shows_the_form_to_a_logged_in_non_staff_user(client, django_user_model):
+    user = django_user_model.objects.create_user("carol", password="carolpassword")
+    client.force_login(user)
+    resp = client.get("/admin/login/?next=/admin/")
+    assert resp.status_code == 200
+    assert "<h1>Admin login</h1>" in resp.text
+
+
+def test_it_refuses_an_outside_next(client, admin_user):
+    resp = client.post("/admin/login/", {"username": "admin", "password": "password", "next": "https://evil.example/"})
+    assert resp["Location"] == "/admin/"
