@@ -13,10 +13,10 @@ retry schedule lives in the QueuedMessage rows.
 from __future__ import annotations
 
 import logging
+import threading
+from datetime import datetime
 
 from django.db import transaction
-
-from datetime import datetime
 
 from mailqueue.delivery import deliver_queued
 from mailqueue.scheduler import due_messages, reserve
@@ -24,23 +24,43 @@ from mailqueue.scheduler import due_messages, reserve
 log = logging.getLogger(__name__)
 
 
+_local = threading.local()
+
+
 def deliver(pk: int, token: str = "") -> str:
     """`token` is the reservation from scan_queue (ISO time); without it the message is
-    claimed only if nobody holds it (for direct calls and older queued tasks)."""
-    return deliver_queued(pk, datetime.fromisoformat(token) if token else None)
+    claimed only if nobody holds it (for direct calls and older queued tasks).
+
+    A delivery handed out by a scan frees a slot when done, so it scans again (mox's
+    scheduler wakes on a finished delivery); otherwise a backlog would move one batch
+    per minute."""
+    result = deliver_queued(pk, datetime.fromisoformat(token) if token else None)
+    if token and not getattr(_local, "scanning", False):
+        scan_queue()
+    return result
 
 
 def scan_queue() -> int:
     """Hand due messages to the workers. Each is reserved first, so a scan while
-    tasks still wait in the broker does not hand them out twice."""
+    tasks still wait in the broker does not hand them out twice. With a synchronous
+    broker (tests) the tasks run inline, so it loops until nothing is due."""
     from django_q.tasks import async_task
 
-    handed = reserve(due_messages())
-    for pk, token in handed:
-        async_task("mailqueue.tasks.deliver", pk, token.isoformat(), task_name=f"deliver {pk}", group="mailqueue")
-    if handed:
-        log.info("queue scan", extra={"handed_out": len(handed)})
-    return len(handed)
+    total = 0
+    _local.scanning = True
+    try:
+        while True:
+            handed = reserve(due_messages())
+            if not handed:
+                break
+            for pk, token in handed:
+                async_task("mailqueue.tasks.deliver", pk, token.isoformat(), task_name=f"deliver {pk}", group="mailqueue")
+            total += len(handed)
+    finally:
+        _local.scanning = False
+    if total:
+        log.info("queue scan", extra={"handed_out": total})
+    return total
 
 
 def kick() -> None:

@@ -140,3 +140,30 @@ def test_a_scan_reserves_what_it_hands_out_and_the_token_claims_it(alice):
     assert claim(qm.pk) is None  # nor for a caller without the token
     assert claim(qm.pk, token=token) is not None
     assert claim(qm.pk, token=token) is None  # the broker's duplicate of the task
+
+
+@pytest.mark.django_db
+def test_a_scan_drains_a_backlog_to_one_domain(alice, mx_zone, loop_thread, settings):
+    sink = start_sink(loop_thread, bound_socket())
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    for n in range(5):
+        queue_message(alice, "alice@example.test", f"r{n}@example.org", MESSAGE)
+
+    assert scan_queue() == 5
+    assert sorted(m.rcpt_tos[0] for m in sink.messages) == [f"r{n}@example.org" for n in range(5)]
+    assert QueuedMessage.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_finished_task_from_a_scan_hands_out_the_next_message(alice, mx_zone, loop_thread, settings):
+    from mailqueue.scheduler import reserve
+    from mailqueue.tasks import deliver
+
+    sink = start_sink(loop_thread, bound_socket())
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    first = queue_message(alice, "alice@example.test", "a@example.org", MESSAGE)
+    queue_message(alice, "alice@example.test", "b@example.org", MESSAGE)
+    ((pk, token),) = reserve([first.pk])
+
+    assert deliver(pk, token.isoformat()) == "delivered"  # as a worker runs it
+    assert [m.rcpt_tos for m in sink.messages] == [["a@example.org"], ["b@example.org"]]
