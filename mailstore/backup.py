@@ -1,11 +1,12 @@
 """backup: a consistent snapshot of the database and the message files, while serving.
 
-The database is snapshotted first, then exactly the message files that the snapshot
-references are hard-linked (or copied) into the backup. Message files never change once
-written (a message is only ever added or removed), and a delivery places its file before
-its row commits, so every row in the snapshot has its complete file: the backup is
-consistent without stopping anything. Files delivered after the snapshot are left out,
-as are leftovers without a row.
+Message files never change once written (a message is only added or removed); a
+delivery places its file before its row commits, and an expunge removes the file only
+after the row's deletion committed. So the backup first hard-links (or copies) every
+message file present, then snapshots the database, then adds the files of rows that
+arrived in between and drops the files the snapshot has no row for. Every row of the
+snapshot then has its complete file, even if it was expunged while the backup ran: the
+backup is consistent without stopping anything.
 
 - SQLite: SQLite's online backup API into `DEST/moxweb.db`; DEST is then a complete data
   directory (MOX_DATA_DIR=DEST restores it).
@@ -68,6 +69,9 @@ def backup(dest: Path, *, copy: bool = False, progress: Callable[[str], None] | 
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BackupError(f"cannot create {dest}: {exc.strerror}") from exc
+    # Before the snapshot: a file present now either stays until the snapshot (its row
+    # is in it) or its row was deleted before the snapshot (it is pruned below).
+    staged = _stage_messages(data_dir, dest, copy)
     if conn.vendor == "sqlite":
         result = BackupResult(dest, "sqlite", dest / "moxweb.db")
         paths = _sqlite_snapshot(Path(conn.settings_dict["NAME"]), result.database_file)
@@ -78,7 +82,7 @@ def backup(dest: Path, *, copy: bool = False, progress: Callable[[str], None] | 
         raise BackupError(f"cannot back up a {conn.vendor} database")
     if progress:
         progress(f"database snapshot: {result.database_file} ({len(paths)} messages)")
-    _copy_messages(data_dir, dest, paths, result, copy, progress)
+    _copy_messages(data_dir, dest, paths, result, copy, progress, staged)
     for name in EXTRA_FILES:
         if (data_dir / name).is_file():
             shutil.copy2(data_dir / name, dest / name)
@@ -150,6 +154,46 @@ def _postgresql_snapshot(target: Path) -> list[str]:
     return paths
 
 
+def _link_or_copy(source: Path, target: Path, copy: bool) -> bool:
+    """True when linked, False when copied; FileNotFoundError when the source is gone."""
+    if not copy:
+        try:
+            os.link(source, target)
+            return True
+        except FileNotFoundError:
+            raise
+        except OSError:
+            pass  # another file system: copy
+    shutil.copyfile(source, target)
+    with open(target, "rb") as fh:
+        os.fsync(fh.fileno())
+    return False
+
+
+def _stage_messages(data_dir: Path, dest: Path, copy: bool) -> dict[str, bool]:
+    """Link or copy every message file present now; rel path -> linked."""
+    staged: dict[str, bool] = {}
+    root = data_dir / "accounts"
+    if not root.is_dir():
+        return staged
+    for account_dir in sorted(os.scandir(root), key=lambda e: e.name):
+        msg_root = Path(account_dir.path) / "msg"
+        if not msg_root.is_dir():
+            continue
+        for dirpath, _dirnames, names in os.walk(msg_root):
+            if not names:
+                continue
+            target_dir = dest / Path(dirpath).relative_to(data_dir)
+            target_dir.mkdir(parents=True, exist_ok=True)
+            for name in names:
+                rel = (Path(dirpath) / name).relative_to(data_dir).as_posix()
+                try:
+                    staged[rel] = _link_or_copy(Path(dirpath) / name, target_dir / name, copy)
+                except FileNotFoundError:
+                    continue  # expunged meanwhile: its row is gone before the snapshot
+    return staged
+
+
 def _copy_messages(
     data_dir: Path,
     dest: Path,
@@ -157,36 +201,38 @@ def _copy_messages(
     result: BackupResult,
     copy: bool,
     progress: Callable[[str], None] | None,
+    staged: dict[str, bool],
 ) -> None:
     made_dirs: set[Path] = set()
+    wanted: set[str] = set()
     for rel in paths:
         result.messages += 1
+        wanted.add(rel)
+        if rel in staged:
+            if staged[rel]:
+                result.linked += 1
+            else:
+                result.copied += 1
+            continue
         source = data_dir / rel
         target = dest / rel
         if target.parent not in made_dirs:
             target.parent.mkdir(parents=True, exist_ok=True)
             made_dirs.add(target.parent)
         try:
-            if copy:
-                raise OSError("copy requested")
-            os.link(source, target)
+            linked = _link_or_copy(source, target, copy)
+        except FileNotFoundError:
+            # Delivered after the staging and expunged after the snapshot (or missing
+            # all along: verifydata on the data directory says which).
+            result.missing.append(rel)
+            continue
+        if linked:
             result.linked += 1
-            continue
-        except FileNotFoundError:
-            # Expunged after the snapshot (or already missing: verifydata says which).
-            result.missing.append(rel)
-            continue
-        except OSError:
-            pass
-        try:
-            shutil.copyfile(source, target)
-        except FileNotFoundError:
-            result.missing.append(rel)
-            continue
-        with open(target, "rb") as fh:
-            os.fsync(fh.fileno())
-        result.copied += 1
-        if progress and result.copied % 1000 == 0:
-            progress(f"copied {result.copied} message files")
+        else:
+            result.copied += 1
+    for rel in staged.keys() - wanted:
+        # No row in the snapshot: an orphan, an unfinished delivery or an expunged message.
+        (dest / rel).unlink()
+        made_dirs.add((dest / rel).parent)
     for directory in made_dirs:
         fsync_dir(directory)

@@ -29,8 +29,10 @@ class Findings:
 def config_test() -> Findings:
     f = Findings()
     _system_checks(f)
+    _hostname(f)
     _data_dir(f)
     _tls(f)
+    _redis(f)
     if _database(f):
         _accounts(f)
         _dkim(f)
@@ -45,6 +47,29 @@ def _system_checks(f: Findings) -> None:
         (f.errors if m.is_serious() else f.warnings).append(text)
     if not any(m.is_serious() for m in messages):
         f.ok.append("system checks passed")
+
+
+def _hostname(f: Findings) -> None:
+    host = settings.MOX_HOSTNAME
+    if not settings.MOX_LOCALSERVE and (host == "localhost" or "." not in host):
+        f.warnings.append(f"MOX_HOSTNAME={host} is not a public host name: other mail servers greet and reject it")
+
+
+def _redis(f: Findings) -> None:
+    url = settings.MOX_REDIS_URL
+    if not url:
+        return
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        f.errors.append(f"Redis at {url} cannot be reached: {exc}")
+        return
+    finally:
+        client.close()
+    f.ok.append(f"Redis at {url} answers")
 
 
 def _data_dir(f: Findings) -> None:

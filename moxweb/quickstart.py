@@ -81,8 +81,13 @@ def quickstart(
             f"quickstart sets up a new installation, but the database already has domains "
             f"({', '.join(existing)}); add more with adddomain and addaccount"
         )
+    public_ips = _network_checks(hostname, warnings, dns_timeout)
     password = generate_password()
     admin_password = generate_password()
+    env_file = Path(settings.DATA_DIR) / "moxweb.env"
+    unit_file = Path(settings.DATA_DIR) / "moxweb.service"
+    unit = systemd_unit(env_file)
+    # The files are written inside the transaction: if one cannot be, nothing was created.
     with transaction.atomic():
         setup = add_domain(domain_name, localpart.lower(), localpart, catchall_separator="+")
         account = setup.account
@@ -91,13 +96,12 @@ def quickstart(
         actions.add_address(account, f"dmarc-reports@{domain_name}", mailbox="DMARC")
         actions.add_address(account, f"tls-reports@{domain_name}", mailbox="TLSRPT")
         _set_admin_password(admin_password)
-    public_ips = _network_checks(hostname, warnings, dns_timeout)
-    env_file = Path(settings.DATA_DIR) / "moxweb.env"
-    env_file.write_text(env_text(hostname, account.name, existing_webserver, f"{localpart}@{ascii_domain}"))
-    env_file.chmod(0o600)
-    unit = systemd_unit(env_file)
-    unit_file = Path(settings.DATA_DIR) / "moxweb.service"
-    unit_file.write_text(unit)
+        try:
+            env_file.write_text(env_text(hostname, account.name, existing_webserver, f"{localpart}@{ascii_domain}"))
+            env_file.chmod(0o600)
+            unit_file.write_text(unit)
+        except OSError as exc:
+            raise QuickstartError(f"cannot write {exc.filename}: {exc.strerror}") from exc
     return Quickstart(
         address=f"{localpart}@{setup.domain.name}",
         account=account,

@@ -96,6 +96,11 @@ def test_it_backs_up_consistently_while_another_process_delivers(transactional_d
     assert proc.stdout.decode().splitlines()[-1] == (
         f"verified {count} messages and {count} files in {dest} ({restored}): 0 problems"
     )
+    # And serves them: an export from the restored installation has every message.
+    proc = manage("export", "mbox", "alice", str(tmp_path / "export"), "Inbox", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().splitlines()[-2] == f"Inbox: {count} messages exported"
+    assert (tmp_path / "export" / "Inbox.mbox").read_bytes().count(b"\nFrom ") == count - 1
 
 
 def test_it_copies_instead_of_linking_when_asked(transactional_db, alice, tmp_path):
@@ -118,3 +123,28 @@ def test_it_refuses_a_used_or_inner_destination(transactional_db, tmp_path):
     assert fails("backup", str(inner)) == (
         f"{inner.resolve()} is inside the data directory {files.data_dir().resolve()}; choose a directory outside it"
     )
+
+
+def test_it_keeps_a_message_expunged_while_the_backup_runs(transactional_db, alice, tmp_path, monkeypatch):
+    from mailstore import backup as backup_module
+    from mailstore.actions import expunge
+
+    gone = deliver_bytes(alice, "Inbox", b"Subject: gone\r\n\r\nx\r\n", flags={"\\Deleted"})
+    orphan = files.account_dir(alice.pk) / "msg" / "zz" / "orphan"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"no row")
+    snapshot = backup_module._sqlite_snapshot if connection.vendor == "sqlite" else backup_module._postgresql_snapshot
+
+    def snapshot_then_expunge(*args):
+        paths = snapshot(*args)
+        expunge(alice.pk, gone.mailbox_id)  # row deleted, then the file (after commit)
+        assert not files.message_path(gone.path).exists()
+        return paths
+
+    name = "_sqlite_snapshot" if connection.vendor == "sqlite" else "_postgresql_snapshot"
+    monkeypatch.setattr(backup_module, name, snapshot_then_expunge)
+    dest = tmp_path / "b"
+    lines = run("backup", str(dest))
+    assert lines[1] == f"backup of 1 messages in {dest} (1 files linked, 0 copied)"
+    assert (dest / gone.path).read_bytes() == b"Subject: gone\r\n\r\nx\r\n"
+    assert not (dest / "accounts" / str(alice.pk) / "msg" / "zz" / "orphan").exists()

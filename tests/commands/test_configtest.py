@@ -19,6 +19,27 @@ def test_it_passes_a_complete_configuration(alice, settings, tls_files):
     assert lines[4:] == ["ok: 1 accounts have credentials and addresses", "configuration ok"]
 
 
+def test_it_checks_redis_when_configured(alice, settings):
+    from tests.fixtures_dns import free_udp_port
+
+    settings.MOX_HOSTNAME = "mail.example.test"
+    settings.MOX_REDIS_URL = "redis://127.0.0.1:6379/0"
+    lines = run("configtest")
+    assert "ok: Redis at redis://127.0.0.1:6379/0 answers" in lines
+    closed = f"redis://127.0.0.1:{free_udp_port()}/0"
+    settings.MOX_REDIS_URL = closed
+    out: list[str] = []
+    fails("configtest", stdout_lines=out)
+    assert [line for line in out if line.startswith("error: ")][0].startswith(f"error: Redis at {closed} cannot be reached: ")
+
+
+def test_it_warns_about_a_localhost_hostname(alice, settings):
+    settings.MOX_HOSTNAME = "localhost"
+    settings.MOX_LOCALSERVE = False
+    lines = run("configtest")
+    assert "warning: MOX_HOSTNAME=localhost is not a public host name: other mail servers greet and reject it" in lines
+
+
 def test_it_names_every_error_and_exits_non_zero(domain, settings, tmp_path):
     create_account("nopass", "nopass@example.test")
     settings.MOX_TLS_CERT = str(tmp_path / "cert.pem")

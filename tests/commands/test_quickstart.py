@@ -180,3 +180,11 @@ def test_its_printed_zone_served_by_a_dns_server_verifies_its_dkim_signatures(db
     signed = sign(message, "example.org", keys) + message
     results = asyncio.run(dkimverify.verify(dns_server.resolver(), signed))
     assert [str(r.status) for r in results] == ["pass", "pass"]
+
+
+def test_it_changes_nothing_when_it_cannot_write_its_files(db, settings):
+    settings.MOX_DNS_RESOLVER = OFFLINE
+    (settings.DATA_DIR / "moxweb.env").mkdir()
+    message = fails("quickstart", "you@example.org", "--hostname", "mail.example.org", "--dns-timeout", "0.1")
+    assert message == f"cannot write {settings.DATA_DIR / 'moxweb.env'}: Is a directory"
+    assert (Domain.objects.count(), Account.objects.count(), DKIMKey.objects.count()) == (0, 0, 0)

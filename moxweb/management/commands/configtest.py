@@ -10,10 +10,11 @@ from moxweb.configtest import config_test
 
 class Command(BaseCommand):
     help = (
-        "Validate everything: system checks of the settings (docs/configuration.md), the database "
-        "reachable and migrated, the data directory writable, the TLS certificate and key loadable, "
-        "current and naming the hostname, every account with a password and an address, DKIM keys "
-        "loadable. Prints ok/warning/error lines; exits non-zero when there is an error."
+        "Validate everything: system checks of the settings (docs/configuration.md), the host name, "
+        "the database reachable and migrated, the data directory writable, the TLS certificate and key "
+        "loadable, current and naming the host name (or ACME on), Redis answering when configured, every "
+        "account with a password and an address, DKIM keys loadable. Prints ok/warning/error lines; "
+        "exits non-zero when there is an error."
     )
     requires_system_checks: list[str] = []
     requires_migrations_checks = False
