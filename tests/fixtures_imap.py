@@ -120,3 +120,8 @@ MESSAGE = (
     b"\r\n"
     b"Hi Alice,\r\nhow are you?\r\n"
 )
+
+
+# Tests that talk to a listener thread need committed data (transaction=True); flushing
+# only these apps' tables after each test is much faster on PostgreSQL.
+imap_db = pytest.mark.django_db(transaction=True, available_apps=["accounts", "mailstore"])

@@ -7,9 +7,9 @@ from imapclient import IMAPClient
 
 from mailstore import files
 from mailstore.models import Mailbox, Message
-from tests.fixtures_imap import MESSAGE
+from tests.fixtures_imap import MESSAGE, imap_db
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = imap_db
 
 
 def test_it_appends_durably_with_flags_date_and_appenduid(raw_alice, alice):

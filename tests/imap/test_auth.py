@@ -10,9 +10,9 @@ import imaplib
 import pytest
 from scramp import ScramClient
 
-from tests.fixtures_imap import RawClient, start_imap, stop_imap
+from tests.fixtures_imap import RawClient, start_imap, stop_imap, imap_db
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = imap_db
 
 
 def b64(data: bytes) -> str:

@@ -6,9 +6,9 @@ import pytest
 
 from mailstore.actions import deliver_bytes
 from mailstore.models import Message
-from tests.fixtures_imap import MESSAGE, RawClient
+from tests.fixtures_imap import MESSAGE, RawClient, imap_db
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = imap_db
 
 
 def test_it_expunges_deleted_messages_and_keeps_sequence_numbers_right(raw_alice, alice, imap):

@@ -6,10 +6,12 @@ from datetime import datetime, timezone
 
 import pytest
 
+from tests.fixtures_imap import imap_db
+
 from mailstore.actions import deliver_bytes
 from tests.imap.test_structure import NESTED
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = imap_db
 
 BINARY = (
     b"From: a@example.org\r\nSubject: bin\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n"

@@ -6,9 +6,9 @@ import pytest
 
 from mailstore.actions import deliver_bytes
 from mailstore.models import JunkWord, Message
-from tests.fixtures_imap import MESSAGE
+from tests.fixtures_imap import MESSAGE, imap_db
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = imap_db
 
 
 def totals(account) -> tuple[int, int]:  # type: ignore[no-untyped-def]

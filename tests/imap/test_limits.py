@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures_imap import RawClient
+from tests.fixtures_imap import RawClient, imap_db
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = imap_db
 
 
 def test_it_refuses_connections_after_too_many_failed_logins(imap):

@@ -6,9 +6,9 @@ import pytest
 
 from mailstore.actions import deliver_bytes
 from mailstore.models import Mailbox, Message
-from tests.fixtures_imap import MESSAGE
+from tests.fixtures_imap import MESSAGE, imap_db
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = imap_db
 
 
 def test_it_creates_deletes_and_renames_mailboxes_as_mox(raw_alice, alice):

@@ -5,9 +5,9 @@ import pytest
 
 from mailstore.actions import deliver_bytes
 from mailstore.models import Mailbox, Message
-from tests.fixtures_imap import MESSAGE, RawClient
+from tests.fixtures_imap import MESSAGE, RawClient, imap_db
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = imap_db
 
 
 def test_it_resynchronizes_with_qresync(raw_alice, alice, imap):

@@ -6,10 +6,12 @@ import random
 
 import pytest
 
+from tests.fixtures_imap import imap_db
+
 from mailstore.actions import deliver_bytes
 from tests.imap.test_structure import NESTED
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = imap_db
 
 WORDS = [
     "FETCH", "UID", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE", "LIST", "LSUB", "STATUS", "SELECT", "EXAMINE",

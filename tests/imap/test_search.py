@@ -5,10 +5,12 @@ from datetime import datetime, timezone
 
 import pytest
 
+from tests.fixtures_imap import imap_db
+
 from mailstore.actions import deliver_bytes
 from tests.imap.test_structure import NESTED
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = imap_db
 
 
 def msg(subject: str, body: str, sender: str = "carol@remote.test") -> bytes:

@@ -10,9 +10,9 @@ import pytest
 from imapclient import IMAPClient
 
 from mailstore.actions import deliver_bytes
-from tests.fixtures_imap import MESSAGE
+from tests.fixtures_imap import MESSAGE, imap_db
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = imap_db
 
 CAPS = (
     "IMAP4rev2 IMAP4rev1 ENABLE LITERAL+ IDLE SASL-IR BINARY UNSELECT UIDPLUS ESEARCH SEARCHRES MOVE "

@@ -7,6 +7,7 @@ import pytest
 
 from mailcore.imap.thread import Node, ThreadMessage, base_subject, format_threads
 from mailstore.actions import deliver_bytes
+from tests.fixtures_imap import imap_db
 
 
 def test_it_computes_base_subjects():
@@ -30,7 +31,7 @@ def message(subject: str, day: int, msgid: str, refs: str = "") -> bytes:
     return f"Subject: {subject}\r\nDate: {date}\r\nMessage-ID: {msgid}\r\n{extra}\r\nx\r\n".encode()
 
 
-@pytest.mark.django_db(transaction=True)
+@imap_db
 def test_it_threads_by_subject_and_by_references(raw_alice, alice):
     deliver_bytes(alice, "Inbox", message("Plans", 3, "<a@x>"))
     deliver_bytes(alice, "Inbox", message("Other", 1, "<b@x>"))
