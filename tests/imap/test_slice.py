@@ -152,3 +152,18 @@ def test_it_sends_exists_before_the_tagged_reply_after_a_delivery(raw_alice, ali
     raw_alice.cmd("a1 SELECT Inbox")
     deliver_bytes(alice, "Inbox", MESSAGE)
     assert raw_alice.cmd("a2 NOOP") == ["* 1 EXISTS", "a2 OK NOOP done"]
+
+
+def test_it_pushes_a_delivery_made_by_another_process_to_idle(raw_alice, alice):
+    from tests.commands.procs import manage
+
+    assert raw_alice.cmd("a1 SELECT Inbox")[-1] == "a1 OK [READ-WRITE] x"
+    raw_alice.send("a2 IDLE")
+    assert raw_alice.line() == "+ waiting"
+    started = time.monotonic()
+    result = manage("deliver", "alice", input=MESSAGE)
+    assert result.returncode == 0, result.stderr
+    assert raw_alice.line() == "* 1 EXISTS"
+    assert time.monotonic() - started < 10
+    raw_alice.send("DONE")
+    assert raw_alice.until_tagged("a2") == ["a2 OK idle done"]
