@@ -6,6 +6,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mailcore.ratelimit import (
     Clock,
@@ -62,6 +63,10 @@ class ListenerConfig:
     localserve_timeout: float = 3600.0
     sleep: Sleep = asyncio.sleep
     clock: Clock = time.time
+    # DNS for the HELO and MAIL FROM checks on port 25 (a mailcore.dns Resolver); None
+    # takes moxweb.resolver's at first use. Not used in localserve.
+    resolver: Any = None
+    dns_timeout: float = 60.0  # mox: one minute for each check
     # Delivery limits per recipient account and sending network (None: mox's numbers).
     delivery_limits: list | None = None
     # Tracks how many connections this listener serves (tests and metrics).

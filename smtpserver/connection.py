@@ -284,6 +284,50 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
 
     # --- state checks --------------------------------------------------------------
 
+    def dns_checks(self) -> bool:
+        return self.config.kind == "smtp" and not self.config.localserve
+
+    def resolver(self) -> Any:
+        if self.config.resolver is None:
+            from moxweb.resolver import get_resolver
+
+            self.config.resolver = get_resolver()
+        return self.config.resolver
+
+    async def check_helo_resolves(self, name: str) -> None:
+        """mox §1.1.4: a HELO (not EHLO) name on port 25 must have an address; DNS
+        trouble is not held against the client."""
+        from mailcore.dns.resolver import lookup_ips
+
+        try:
+            result = await asyncio.wait_for(lookup_ips(self.resolver(), name), self.config.dns_timeout)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - temporary: ignored
+            return
+        if result.notfound:
+            raise SMTPError(reply(550, codes.SE_PROTO_OTHER, "your ehlo domain does not resolve to an IP address"))
+
+    async def check_mailfrom_domain(self, domain: str) -> None:
+        """mox §1.1.7: the MAIL FROM domain must accept mail (RFC 5321 section 5.1:
+        MX, else an implicit MX by address; RFC 7505: a null MX says it never does)."""
+        from mailcore.dns.resolver import lookup_ips
+
+        temporary = reply(451, codes.SE_ROUTING_OTHER, "cannot verify mx records for mailfrom domain")
+        try:
+            mx = await asyncio.wait_for(self.resolver().lookup_mx(domain), self.config.dns_timeout)
+            if mx.ok:
+                if len(mx.records) == 1 and mx.records[0].host == "":
+                    raise SMTPError(reply(550, "7.27", "mailfrom domain not configured for mail"))
+                return
+            if mx.temporary:
+                raise SMTPError(temporary)
+            ips = await asyncio.wait_for(lookup_ips(self.resolver(), domain), self.config.dns_timeout)
+        except asyncio.TimeoutError:
+            raise SMTPError(temporary) from None
+        if ips.temporary:
+            raise SMTPError(temporary)
+        if not ips.ok:
+            raise SMTPError(reply(550, "1.8", "mailfrom domain has no mx or address records"))
+
     def need_ehlo(self) -> None:
         if self.ehlo is None:
             raise SMTPError(codes.NO_EHLO)
@@ -322,7 +366,8 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         name = arg.strip()
         if not name or " " in name:
             raise ParseError("HELO/EHLO needs a domain or address literal")
-        # todo: mox checks that a HELO (not EHLO) name resolves on port 25 (needs DNS, [4/9]).
+        if not esmtp and self.dns_checks() and not name.startswith("["):
+            await self.check_helo_resolves(name)
         self.reset_transaction()
         self.ehlo = name
         self.esmtp = esmtp
@@ -435,7 +480,8 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         if self.config.submission and not self.config.localserve and sender is not None:
             if not await self.db(store.address_belongs_to, self.account.pk, sender):
                 raise SMTPError(reply(550, codes.SE_DELIVERY_UNAUTHORIZED, "must match authenticated user"))
-        # todo: mox checks the MAIL FROM domain's MX/A records on port 25 (needs DNS, [4/9]).
+        if sender is not None and sender.domain is not None and self.dns_checks():
+            await self.check_mailfrom_domain(sender.domain.ascii)
         self.tx = Transaction(cmd)
         self.commands_without_mail = 0
         await self.write(codes.MAIL_OK)

@@ -34,9 +34,11 @@ def localserve_account(db):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def smtp_listener(loop_thread):  # type: ignore[no-untyped-def]
+def smtp_listener(request, loop_thread):  # type: ignore[no-untyped-def]
     """Start listeners: `smtp_listener(kind=..., localserve=..., tls=..., **config)`.
-    Delays are zero and limiters fresh unless given."""
+    Delays are zero and limiters fresh unless given. Port 25 outside localserve checks
+    HELO and MAIL FROM domains in DNS: it gets the test DNS server (`dns_server`
+    fixture), where example.org has an MX; tests add their own names to it."""
     from mailcore.ratelimit import auth_failure_limiter
     from smtpserver.config import Limiters
     from smtpserver.listener import make_config, serve_config
@@ -51,6 +53,13 @@ def smtp_listener(loop_thread):  # type: ignore[no-untyped-def]
         config.limiters = Limiters(auth_failures=auth_failure_limiter())
         config.auth_fail_delay = 0
         config.slow_delay = 0
+        if kind == "smtp" and not localserve and "resolver" not in overrides:
+            dns = request.getfixturevalue("dns_server")
+            if not getattr(dns, "_smtp_defaults", False):
+                dns.add("example.org", "MX", "10 mail.example.org.")
+                dns.add("mail.example.org", "A", "192.0.2.10")
+                dns._smtp_defaults = True
+            config.resolver = dns.resolver()
         for key, value in overrides.items():
             setattr(config, key, value)
         server = loop_thread.run(serve_config(sock, config))

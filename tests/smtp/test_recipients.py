@@ -112,3 +112,28 @@ def test_delivery_rate_limits_per_account_and_network(smtp_listener, raw_smtp, a
     assert deliver(c, ["bob@example.test"])[-1] == (
         f"452 4.2.2 more than {stored + 21} bytes in past 24h0m0s from your ip/network")
     assert len(inbox(alice)) == 2 and len(inbox(bob)) == 1
+
+
+def test_helo_name_must_resolve_on_port_25(smtp_listener, raw_smtp, alice, dns_server):
+    dns_server.add("client.example.org", "A", "192.0.2.20")
+    dns_server.servfail("broken.example.org")
+    c = raw_smtp(smtp_listener(localserve=False, hostname="mail.example.test"))
+    assert c.cmd("HELO nxdomain.example.org") == "550 5.5.0 your ehlo domain does not resolve to an IP address"
+    assert c.cmd("HELO broken.example.org") == "250 mail.example.test"
+    assert c.cmd("HELO client.example.org") == "250 mail.example.test"
+    assert c.cmd("HELO [192.0.2.20]") == "250 mail.example.test"
+    assert c.cmd("EHLO nxdomain.example.org").startswith("250-mail.example.test")
+
+
+def test_mail_from_domain_must_accept_mail(smtp_listener, raw_smtp, alice, dns_server):
+    dns_server.add("nullmx.example.org", "MX", "0 .")
+    dns_server.add("implicit.example.org", "A", "192.0.2.30")
+    dns_server.servfail("broken.example.org")
+    c = raw_smtp(smtp_listener(localserve=False))
+    c.cmd("EHLO client.example")
+    assert c.cmd("MAIL FROM:<a@nullmx.example.org>") == "550 5.7.27 mailfrom domain not configured for mail"
+    assert c.cmd("MAIL FROM:<a@nowhere.example.org>") == "550 5.1.8 mailfrom domain has no mx or address records"
+    assert c.cmd("MAIL FROM:<a@broken.example.org>") == "451 4.4.0 cannot verify mx records for mailfrom domain"
+    assert c.cmd("MAIL FROM:<a@implicit.example.org>") == "250 2.1.0 looking good"
+    c.cmd("RSET")
+    assert c.cmd("MAIL FROM:<>") == "250 2.1.0 looking good"
