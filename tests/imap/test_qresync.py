@@ -47,3 +47,14 @@ def test_it_resynchronizes_with_qresync(raw_alice, alice, imap):
         "a5 OK STATUS done",
     ]
     other.close()
+
+
+def test_it_searches_and_fetches_modseqs_with_condstore(raw_alice, alice):
+    for _ in range(3):
+        deliver_bytes(alice, "Inbox", MESSAGE)
+    raw_alice.cmd("a1 ENABLE CONDSTORE")
+    raw_alice.cmd("a2 SELECT Inbox")
+    raw_alice.cmd("a3 STORE 2 +FLAGS.SILENT (\\Answered)")
+    m2 = Message.objects.get(account=alice, uid=2)
+    assert raw_alice.cmd(f"a4 SEARCH MODSEQ {m2.modseq}") == [f"* SEARCH 2 (MODSEQ {m2.modseq})", "a4 OK SEARCH done"]
+    assert raw_alice.cmd("a5 FETCH 2 (MODSEQ)") == [f"* 2 FETCH (MODSEQ ({m2.modseq}))", "a5 OK FETCH done"]
