@@ -47,11 +47,10 @@ def localserve_environment(data_dir: Path, ip: str, offset: int) -> dict[str, st
 
 def setup_localserve() -> None:
     """Create (or reset) the localhost domain, the mox account and the admin user."""
-    from django.contrib.auth import get_user_model
-
     from accounts.actions import create_account, create_domain, find_domain, set_password
     from accounts.models import Account
     from mailstore.actions import ensure_store
+    from webadmin.actions import set_admin_password
 
     if find_domain("localhost") is None:
         create_domain("localhost")
@@ -61,11 +60,7 @@ def setup_localserve() -> None:
     else:
         set_password(account, LOCALSERVE_PASSWORD)
         ensure_store(account)
-    user_model = get_user_model()
-    admin, _ = user_model.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
-    admin.is_staff = admin.is_superuser = True
-    admin.set_password(ADMIN_PASSWORD)
-    admin.save()
+    set_admin_password(ADMIN_PASSWORD)
 
 
 def banner(data_dir: Path, ip: str, ports: dict[str, int]) -> str:

@@ -148,6 +148,30 @@ MOX_ACME_CA_BUNDLE = envstr("MOX_ACME_CA_BUNDLE", "")
 MOX_ACME_TIMEOUT = envint("MOX_ACME_TIMEOUT", 30)
 MOX_ACME_ORDER_TIMEOUT = envint("MOX_ACME_ORDER_TIMEOUT", 120)
 
+# Outgoing queue (mailqueue): retry schedule in seconds between attempts (mox: 7.5 min
+# doubling to 8 h, so 8 attempts), the delayed DSN after that many failures, concurrency.
+MOX_QUEUE_RETRY_INTERVALS = [
+    int(x)
+    for x in envstr("MOX_QUEUE_RETRY_INTERVALS", "450,900,1800,3600,7200,14400,28800").split(",")
+    if x.strip().isdigit()
+]
+MOX_QUEUE_JITTER = envint("MOX_QUEUE_JITTER", 5)
+MOX_QUEUE_DELAYED_DSN_AFTER = envint("MOX_QUEUE_DELAYED_DSN_AFTER", 5)
+MOX_QUEUE_CONCURRENCY = envint("MOX_QUEUE_CONCURRENCY", 10)
+MOX_QUEUE_PER_DOMAIN = envint("MOX_QUEUE_PER_DOMAIN", 1)
+MOX_QUEUE_CLAIM_SECONDS = envint("MOX_QUEUE_CLAIM_SECONDS", 600)
+MOX_QUEUE_RESERVE_SECONDS = envint("MOX_QUEUE_RESERVE_SECONDS", 120)
+MOX_QUEUE_ATTEMPT_SECONDS = envint("MOX_QUEUE_ATTEMPT_SECONDS", 240)
+MOX_QUEUE_DIAL_TIMEOUT = envint("MOX_QUEUE_DIAL_TIMEOUT", 30)
+MOX_QUEUE_COMMAND_TIMEOUT = envint("MOX_QUEUE_COMMAND_TIMEOUT", 120)
+MOX_QUEUE_CA_FILE = envstr("MOX_QUEUE_CA_FILE", "")
+# Ports used when connecting out; only tests change them (SMTP to MX hosts, MTA-STS fetch).
+MOX_QUEUE_SMTP_PORT = envint("MOX_QUEUE_SMTP_PORT", 25)
+MOX_MTASTS_PORT = envint("MOX_MTASTS_PORT", 443)
+# The MTA-STS policy we publish for our domains.
+MOX_MTASTS_MODE = envstr("MOX_MTASTS_MODE", "enforce")
+MOX_MTASTS_MAX_AGE = envint("MOX_MTASTS_MAX_AGE", 7 * 24 * 3600)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
