@@ -66,7 +66,7 @@ def _wait_for(check: object, what: str, proc: subprocess.Popen[bytes], log: Path
 @pytest.fixture(scope="session")
 def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
     if not (shutil.which("pebble") and shutil.which("pebble-challtestsrv")):
-        pytest.skip("Debian package pebble is not installed (scripts/install-debian-packages.sh)")
+        pytest.fail("Debian package pebble is not installed: run scripts/install-debian-packages.sh (make test does)")
     d = tmp_path_factory.mktemp("pebble")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
