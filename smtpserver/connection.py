@@ -523,7 +523,11 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
                 rcpt.account = await self.db(store.localserve_account)
                 if rcpt.account is None:
                     raise SMTPError(reply(451, codes.SE_SYSTEM_OTHER, "localserve account missing"))
-        elif not self.config.submission:
+        elif self.config.submission:
+            if addr.domain is None and addr.ip is None:
+                # A bare "Postmaster" means this host's; outgoing mail needs a domain.
+                raise SMTPError(reply(550, codes.SE_BAD_DEST_MAILBOX, "recipient needs a domain"))
+        else:
             if tx.mail.sender is None and tx.recipients:
                 raise SMTPError(reply(452, codes.SE_TOO_MANY_RCPTS,
                                       "only one recipient allowed with null reverse address"))

@@ -63,6 +63,11 @@ def test_it_queues_one_row_per_recipient_with_dsn_fields(session, alice):
     assert q1.size == len(bytes(q1.prefix)) + len(body)
 
 
+def test_bare_postmaster_is_not_an_outgoing_recipient(session):
+    assert session.cmd("MAIL FROM:<alice@example.test>") == "250 2.1.0 looking good"
+    assert session.cmd("RCPT TO:<Postmaster>") == "550 5.1.1 recipient needs a domain"
+
+
 def test_mail_from_must_belong_to_the_account(session):
     c = session
     assert c.cmd("MAIL FROM:<bob@example.test>") == "550 5.7.1 must match authenticated user"
