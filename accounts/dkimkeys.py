@@ -43,3 +43,49 @@ def generate_domain_keys(domain: Domain, year: int | None = None) -> list[DKIMKe
         )
         for suffix, algorithm, sign in plan
     ]
+
+
+class DKIMKeyError(ValueError):
+    """A key request that cannot be carried out, with a message fit for the operator."""
+
+
+def next_selector(domain: Domain, year: int | None = None) -> str:
+    """`<year><letter>` with the first letter not yet used for the domain that year."""
+    year = year or date.today().year
+    used = set(DKIMKey.objects.filter(domain=domain).values_list("selector", flat=True))
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        if f"{year}{letter}" not in used:
+            return f"{year}{letter}"
+    raise DKIMKeyError(f"all selectors {year}a-{year}z of {domain.name} are taken: name one with --selector")
+
+
+def add_key(domain: Domain, algorithm: str, selector: str = "", *, sign: bool = False) -> DKIMKey:
+    """A new key for `domain`. Not signing by default: publish its record first, then
+    turn signing on (`set_signing`) once DNS has it, so no signature fails verification."""
+    selector = selector or next_selector(domain)
+    if not all(label and label.replace("-", "").isalnum() for label in selector.split(".")):
+        raise DKIMKeyError(f"invalid selector {selector!r}: letters, digits and hyphens, dot-separated")
+    if DKIMKey.objects.filter(domain=domain, selector=selector).exists():
+        raise DKIMKeyError(f"domain {domain.name} already has selector {selector}")
+    if algorithm not in DKIMKey.Algorithm.values:
+        raise DKIMKeyError(f"unknown algorithm {algorithm!r}: ed25519 or rsa")
+    return DKIMKey.objects.create(
+        domain=domain, selector=selector, algorithm=algorithm, private_key_pem=generate_private_key_pem(algorithm),
+        sign=sign,
+    )
+
+
+def set_signing(domain: Domain, selector: str, sign: bool) -> DKIMKey:
+    key = DKIMKey.objects.filter(domain=domain, selector=selector).first()
+    if key is None:
+        raise DKIMKeyError(f"domain {domain.name} has no selector {selector}")
+    key.sign = sign
+    key.save(update_fields=["sign"])
+    return key
+
+
+def txt_record_line(key: DKIMKey) -> str:
+    """The key's DNS record in zone-file syntax (TXT strings of at most 255 bytes)."""
+    record = dkimsign.dns_record(key.private_key_pem.encode("ascii"))
+    strings = " ".join(f'"{s}"' for s in dkimsign.txt_strings(record))
+    return f"{key.selector}._domainkey.{key.domain.ascii}. IN TXT {strings}"

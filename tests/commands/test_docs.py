@@ -9,7 +9,7 @@ DOCS = (Path(__file__).resolve().parents[2] / "docs" / "commands.md").read_text(
 COMMANDS = [
     ("moxweb", "quickstart"), ("moxweb", "configtest"), ("moxweb", "version"), ("moxweb", "backup"),
     ("moxweb", "verifydata"), ("accounts", "adddomain"), ("accounts", "addaccount"), ("accounts", "addaddress"),
-    ("accounts", "setaccountpassword"), ("mailstore", "deliver"), ("mailstore", "import"), ("mailstore", "export"),
+    ("accounts", "setaccountpassword"), ("accounts", "dkim"), ("mailstore", "deliver"), ("mailstore", "import"), ("mailstore", "export"),
 ]
 
 

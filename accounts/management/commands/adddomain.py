@@ -14,7 +14,8 @@ class Command(BaseCommand):
     help = (
         "Add DOMAIN with fresh DKIM keys (Ed25519 and RSA-2048). With ACCOUNT, also add "
         "LOCALPART@DOMAIN (LOCALPART defaults to the account name) to that account, creating the "
-        "account if it does not exist. Print the DNS records with the dnsrecords command."
+        "account if it does not exist. `dkim list DOMAIN` prints the DKIM records; the admin console "
+        "lists every DNS record to create."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
