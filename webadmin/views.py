@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -22,10 +21,8 @@ from accounts.views import login_blocked, login_failed, login_succeeded
 from mailqueue import queueops
 from mailqueue.models import QueuedMessage
 from mailstore.models import Message
-from moxweb.resolver import get_resolver
-from webadmin import dnscheck
-from webadmin.dnsrecords import dkim_txt, domain_records, zone_text
-from wellknown.mtasts import current_policy
+from webadmin.domaincheck import run_check
+from webadmin.dnsrecords import domain_records, zone_text
 from webadmin.forms import AccountCreateForm, AddressAddForm, DomainAddForm, SetPasswordForm
 
 log = logging.getLogger(__name__)
@@ -132,17 +129,7 @@ def domain(request: HttpRequest, name: str) -> HttpResponse:
 @staff_required
 def domain_dnscheck(request: HttpRequest, name: str) -> HttpResponse:
     d = get_object_or_404(Domain, ascii=name)
-    inp = dnscheck.CheckInput(
-        domain=d.ascii,
-        hostname=actions.domain_forms_safe(settings.MOX_HOSTNAME),
-        listen_ips=tuple(settings.MOX_LISTEN_IPS),
-        dkim=tuple((k.selector, dkim_txt(k)) for k in DKIMKey.objects.filter(domain=d).order_by("selector")),
-        mtasts_policy_id=current_policy().policy_id(),
-        imaps_port=settings.MOX_IMAPS_PORT,
-        submissions_port=settings.MOX_SUBMISSIONS_PORT,
-    )
-    srv = dnscheck.srv_lookup_for(settings.MOX_DNS_RESOLVER)
-    sections = async_to_sync(dnscheck.check_domain)(get_resolver(), srv, inp)
+    sections = run_check(d)
     ctx = {"domain": d, "sections": sections, "ok": not any(s.errors for s in sections)}
     return render(request, "webadmin/dnscheck.html", ctx)
 
