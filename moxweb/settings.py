@@ -124,6 +124,8 @@ MOX_METRICS_PORT = envint("MOX_METRICS_PORT", 8010)
 # TLS certificate and key files for all listeners (ACME comes with the autotls app).
 MOX_TLS_CERT = envstr("MOX_TLS_CERT", "")
 MOX_TLS_KEY = envstr("MOX_TLS_KEY", "")
+# DNS block lists checked for incoming mail on port 25 (mox: none by default).
+MOX_DNSBL_ZONES = [z.strip() for z in envstr("MOX_DNSBL_ZONES", "").split(",") if z.strip()]
 # Maximum message size in bytes (SMTP SIZE, IMAP APPENDLIMIT).
 MOX_MAX_MESSAGE_SIZE = envint("MOX_MAX_MESSAGE_SIZE", 100 * 1024 * 1024)
 # Start the delivery worker (django-q2 cluster) with runmail/localserve.

@@ -19,6 +19,8 @@ from mailcore.smtp.codes import Reply, SMTPError, reply
 from mailcore.smtp.data import LineEndingChecker
 from mailstore.actions import DeliveryInfo, QuotaExceeded
 from smtpserver import store
+from smtpserver.analysis import Analysis, analyze, dnsbl_verdict, junk_verdict
+from smtpserver.analysis import wanted as analysis_wanted
 from smtpserver.localserve import TIMEOUT_REPLY, special_failure
 from smtpserver.received import TraceInfo, received_header, return_path
 
@@ -85,6 +87,17 @@ class DeliveryMixin:
                               when: datetime) -> Reply:
         failures: list[Reply] = []
         extra = b""
+        analysis: Analysis | None = None
+        if analysis_wanted(self):
+            # mox-v0.0.5 1.1.11: measured and judged before the reply to DATA, never
+            # accepted and bounced later.
+            analysis = await analyze(self, tx, path)
+            rejected = analysis.reject or await dnsbl_verdict(self)
+            if rejected is not None:
+                self.slow = True
+                log.info("message rejected", extra={"cid": self.cid, "reason": analysis.reason or "dnsbl"})
+                return rejected
+            extra += analysis.headers
         for hook in INCOMING_HEADER_HOOKS:
             extra += await hook(self, tx, path)
         sender = tx.mail.sender
@@ -107,6 +120,12 @@ class DeliveryMixin:
                     self.slow = True
                     failures.append(reply(452, codes.SE_MAILBOX_FULL, limited))
                     continue
+            if analysis is not None:
+                junk = await junk_verdict(self, rcpt.account, path, analysis)
+                if junk is not None:
+                    self.slow = True
+                    failures.append(junk)
+                    continue
             prefix = (return_path(sender, trace.smtputf8) + extra
                       + received_header(trace, rcpt.address, when))
             info = DeliveryInfo(
@@ -114,6 +133,8 @@ class DeliveryMixin:
                 ehlo_domain=self.ehlo or "",
                 mail_from=sender.format() if sender else "",
                 rcpt_to=rcpt.address.format(),
+                dkim_domains=analysis.dkim_domains if analysis else [],
+                validations=dict(analysis.validations) if analysis else {},
             )
             try:
                 await self.db(store.deliver_file, rcpt.account, rcpt.mailbox, path, prefix, info)

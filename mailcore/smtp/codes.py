@@ -36,6 +36,7 @@ SE_AUTH_MECH_WEAK = "7.9"
 SE_AUTH_CREDENTIALS = "7.8"  # X.7.8 (RFC 4954 section 6)
 SE_AUTH_ENCRYPTION = "7.11"  # X.7.11 (RFC 4954)
 SE_REQUIRETLS = "7.10"  # X.7.10 (RFC 8689 section 5)
+SE_DMARC_POLICY = "7.26"  # X.7.26 multiple authentication checks failed (RFC 7372 section 3.2)
 SE_PARAM_OTHER = "3.3"  # X.3.3 system not capable of selected features
 
 
