@@ -162,13 +162,14 @@ class DeliveryMixin:
         limit = await self.db(store.outgoing_limit_error, self.account, [r.address for r in tx.recipients])
         if limit:
             return reply(451, codes.SE_DELIVERY_UNAUTHORIZED, limit)
-        # todo: DKIM-Signature from the From domain's keys ([4/9]).
         prefix = b""
         if not check.has_message_id:
             # mox adds what RFC 5322 section 3.6 requires and clients may leave out.
             prefix += f"Message-Id: <{secrets.token_urlsafe(18)}@{self.config.hostname}>\r\n".encode()
         if not check.has_date:
             prefix += f"Date: {email.utils.format_datetime(when)}\r\n".encode()
+        # RFC 6376: signed with the From domain's keys, over the headers added above too.
+        prefix = await self.db(store.dkim_signature, prefix, path) + prefix
         sender_text = tx.mail.sender.format(tx.mail.params.smtputf8) if tx.mail.sender else ""
         # RFC 8601: the submission was authenticated.
         prefix += (f"Authentication-Results: {self.config.hostname}; auth=pass "

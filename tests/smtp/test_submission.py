@@ -111,3 +111,23 @@ def test_first_time_recipient_limit(session, alice):
     assert send(session, rcpts=("b2@example.org",)) == (
         "451 4.7.1 max number of new/first-time recipients (1) over past 24h reached, try increasing "
         "per-account setting max_first_time_recipients_per_day")
+
+
+def test_it_dkim_signs_with_the_from_domains_keys(session, alice, dns_server):
+    import asyncio
+
+    from accounts.models import DKIMKey, Domain
+    from mailcore.authn import dkim
+    from mailcore.authn.dkimsign import dns_record, generate_ed25519_key
+
+    pem = generate_ed25519_key()
+    DKIMKey.objects.create(domain=Domain.objects.get(ascii="example.test"), selector="sel1",
+                           algorithm="ed25519", private_key_pem=pem.decode())
+    dns_server.add("sel1._domainkey.example.test", "TXT", dns_record(pem))
+    assert send(session) == "250 2.2.0 it is done"
+    [q] = QueuedMessage.objects.all()
+    prefix = bytes(q.prefix)
+    assert prefix.startswith(b"DKIM-Signature: v=1; a=ed25519-sha256;")
+    results = asyncio.run(dkim.verify(dns_server.resolver(), prefix + read_message(q.path)))
+    assert [(str(r.status), r.signature.domain, r.signature.selector) for r in results] == [
+        ("pass", "example.test", "sel1")]
