@@ -96,7 +96,16 @@ def address_belongs_to(account_id: int, addr: Address) -> bool:
 
 
 def deliver_file(account: Account, mailbox: str, path: Path, prefix: bytes, info: DeliveryInfo) -> None:
-    deliver(account, mailbox, path, prefix=prefix, info=info)
+    """Store for one recipient; mox's automatic $Junk/$NotJunk flags by destination
+    mailbox apply (mox-v0.0.5 1.2.8), and a flagged message trains the junk filter."""
+    from mailstore import junk
+    from mailstore.actions import automatic_junk_flags
+    from mailstore.models import Message
+
+    flags = {Message.FLAG_NAMES[name] for name, on in automatic_junk_flags(account, mailbox).items() if on}
+    message = deliver(account, mailbox, path, prefix=prefix, info=info, flags=flags)
+    if flags:
+        junk.retrain_for_flags(message)
 
 
 @dataclass

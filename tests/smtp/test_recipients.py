@@ -137,3 +137,17 @@ def test_mail_from_domain_must_accept_mail(smtp_listener, raw_smtp, alice, dns_s
     assert c.cmd("MAIL FROM:<a@implicit.example.org>") == "250 2.1.0 looking good"
     c.cmd("RSET")
     assert c.cmd("MAIL FROM:<>") == "250 2.1.0 looking good"
+
+
+def test_automatic_junk_flags_apply_at_delivery(smtp_listener, raw_smtp, alice, bob):
+    add_address(bob, "@example.test", mailbox="Spam")
+    add_address(alice, "lists@example.test", mailbox="Lists")
+    c = raw_smtp(smtp_listener(localserve=False))
+    assert deliver(c, ["whatever@example.test", "lists@example.test", "alice@example.test"])[-1] == (
+        "250 2.2.0 it is done")
+    [spam] = inbox(bob, "Spam")
+    [listed] = inbox(alice, "Lists")
+    [plain] = inbox(alice)
+    assert (spam.junk, spam.notjunk, spam.trained_junk) == (True, False, True)
+    assert (listed.junk, listed.notjunk, listed.trained_junk) == (False, True, False)
+    assert (plain.junk, plain.notjunk, plain.trained_junk) == (False, False, None)
