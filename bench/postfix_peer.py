@@ -1,0 +1,83 @@
+"""A throw-away Postfix instance on a loopback port, as the benchmarks' reference peer.
+
+Postfix comes from Debian (`apt-get install postfix` with "No configuration"); the
+instance lives in a temporary directory, accepts mail for example.test into its durable
+queue (fsynced before 250, as moxweb) and discards it afterwards.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+MAIN_CF = """\
+compatibility_level = 3.6
+queue_directory = {dir}/spool
+data_directory = {dir}/data
+myhostname = bench.localhost
+mydestination =
+relay_domains = example.test, localhost
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_recipient_restrictions = permit_mynetworks, reject
+default_transport = discard
+relay_transport = discard
+maillog_file = /dev/stdout
+smtpd_client_connection_count_limit = 0
+"""
+
+
+def ensure_installed() -> None:
+    if shutil.which("smtp-source") and shutil.which("postfix"):
+        return
+    if os.geteuid() != 0:
+        raise SystemExit("Postfix is not installed: apt-get install postfix (as root)")
+    subprocess.run(["debconf-set-selections"], input=b"postfix postfix/main_mailer_type select No configuration\n",
+                   check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "postfix"], check=True,
+                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+class Postfix:
+    def __init__(self, directory: Path, port: int) -> None:
+        self.dir = directory
+        self.port = port
+        self.conf = directory / "conf"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.dir.chmod(0o755)  # postfix daemons run as the postfix user
+        self.conf.mkdir(parents=True, exist_ok=True)
+        (self.dir / "data").mkdir(exist_ok=True)
+        (self.dir / "spool").mkdir(exist_ok=True)
+        shutil.chown(self.dir / "data", "postfix", "postfix")
+        (self.conf / "main.cf").write_text(MAIN_CF.format(dir=self.dir))
+        master = Path("/etc/postfix/master.cf").read_text().splitlines()
+        master = [f"127.0.0.1:{self.port} inet n - n - - smtpd" if line.startswith("smtp      inet") else line
+                  for line in master]
+        (self.conf / "master.cf").write_text("\n".join(master) + "\n")
+        # postfix -c DIR is only allowed for directories the default main.cf names.
+        default = Path("/etc/postfix/main.cf")
+        text = default.read_text() if default.exists() else ""
+        if str(self.conf) not in text:
+            default.write_text(text + f"\nalternate_config_directories = {self.conf}\n")
+        self.log = open(self.dir / "maillog", "wb")
+        self.proc = subprocess.Popen(["postfix", "-c", str(self.conf), "start-fg"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        import socket
+
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit(f"Postfix did not start; see {self.dir}/maillog")
+
+    def stop(self) -> None:
+        subprocess.run(["postfix", "-c", str(self.conf), "stop"], capture_output=True)
+        if self.proc is not None:
+            self.proc.wait(30)
