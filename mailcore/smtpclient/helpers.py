@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from mailcore.smtp.command import encode_xtext
+
 _ATEXT_SPECIALS = frozenset("!#$%&'*+-/=?^_`{|}~")
 
 
@@ -32,13 +34,7 @@ def smtp_path(localpart: str, domain: str) -> str:
 
 def xtext_encode(value: str) -> str:
     """RFC 3461 section 4: characters outside "!".."~", "+" and "=" become +XX."""
-    out = []
-    for b in value.encode("utf-8"):
-        if 33 <= b <= 126 and b not in (ord("+"), ord("=")):
-            out.append(chr(b))
-        else:
-            out.append(f"+{b:02X}")
-    return "".join(out)
+    return encode_xtext(value)
 
 
 # Most secure first (RFC 5802/7677 SCRAM, RFC 2195 CRAM-MD5, RFC 4616 PLAIN).
