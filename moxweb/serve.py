@@ -92,6 +92,27 @@ def tls_context() -> ssl.SSLContext | None:
     return server_context() if configured() else None
 
 
+# Certificate files configured by hand for one group of listeners, instead of the shared
+# SNI context: (setting prefix, listener names).
+LISTENER_TLS_SETTINGS = (
+    ("MOX_SMTP_TLS", ("smtp", "submission", "submissions")),
+    ("MOX_IMAP_TLS", ("imap", "imaps")),
+    ("MOX_HTTPS_TLS", ("https",)),
+)
+
+
+def listener_tls(name: str, shared: ssl.SSLContext | None) -> ssl.SSLContext | None:
+    """The context for one listener: its own certificate files when configured, else the
+    shared SNI-aware one."""
+    from autotls.tls import server_context
+
+    for prefix, names in LISTENER_TLS_SETTINGS:
+        cert, key = getattr(settings, f"{prefix}_CERT", ""), getattr(settings, f"{prefix}_KEY", "")
+        if name in names and cert and key:
+            return server_context(cert, key)
+    return shared
+
+
 NO_TLS = "needs a TLS certificate: set MOX_TLS_CERT/MOX_TLS_KEY or MOX_ACME_DIRECTORY"
 
 
@@ -197,7 +218,7 @@ async def serve(bound: list[Bound], *, banner: str = "") -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    tls = tls_context()
+    shared_tls = tls_context()
     localserve = settings.MOX_LOCALSERVE
     await hub.start()
     if settings.MOX_ACME_DIRECTORY and not localserve:
@@ -211,6 +232,7 @@ async def serve(bound: list[Bound], *, banner: str = "") -> None:
     webs: list[_EmbeddedUvicorn] = []
     for b in bound:
         name = b.spec.name
+        tls = listener_tls(name, shared_tls)
         for sock in b.sockets:
             if name in ("smtp", "submission", "submissions"):
                 from smtpserver.listener import serve_smtp

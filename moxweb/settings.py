@@ -124,6 +124,13 @@ MOX_METRICS_PORT = envint("MOX_METRICS_PORT", 8010)
 # TLS certificate and key files for all listeners (ACME comes with the autotls app).
 MOX_TLS_CERT = envstr("MOX_TLS_CERT", "")
 MOX_TLS_KEY = envstr("MOX_TLS_KEY", "")
+# Certificate files for one group of listeners instead (SMTP ports, IMAP ports, HTTPS).
+MOX_SMTP_TLS_CERT = envstr("MOX_SMTP_TLS_CERT", "")
+MOX_SMTP_TLS_KEY = envstr("MOX_SMTP_TLS_KEY", "")
+MOX_IMAP_TLS_CERT = envstr("MOX_IMAP_TLS_CERT", "")
+MOX_IMAP_TLS_KEY = envstr("MOX_IMAP_TLS_KEY", "")
+MOX_HTTPS_TLS_CERT = envstr("MOX_HTTPS_TLS_CERT", "")
+MOX_HTTPS_TLS_KEY = envstr("MOX_HTTPS_TLS_KEY", "")
 # DNS block lists checked for incoming mail on port 25 (mox: none by default).
 MOX_DNSBL_ZONES = [z.strip() for z in envstr("MOX_DNSBL_ZONES", "").split(",") if z.strip()]
 # Maximum message size in bytes (SMTP SIZE, IMAP APPENDLIMIT).

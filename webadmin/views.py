@@ -83,8 +83,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "queue_count": queue["total"],
         "queue_held": queue["held"],
         "queue_failing": queue["failing"],
+        "certificates": _certificates(),
     }
     return render(request, "webadmin/dashboard.html", ctx)
+
+
+def _certificates() -> list[object]:
+    """ACME certificates per managed name (state, expiry, last error); empty without ACME."""
+    if not settings.MOX_ACME_DIRECTORY:
+        return []
+    from autotls import manager
+
+    return list(manager.status())
 
 
 @staff_required

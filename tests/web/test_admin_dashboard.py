@@ -15,3 +15,36 @@ def test_it_shows_the_counts(admin_client, alice, bob, make_queued):
     assert (ctx["queue_count"], ctx["queue_held"], ctx["queue_failing"]) == (3, 1, 1)
     assert '<dd id="queue-count"><a href="/admin/queue/">3</a></dd>' in resp.text
     assert '<dd id="account-count"><a href="/admin/accounts/">2</a></dd>' in resp.text
+
+
+def test_it_says_when_acme_is_off(admin_client, settings):
+    settings.MOX_ACME_DIRECTORY = ""
+    resp = admin_client.get("/admin/")
+    assert '<p id="no-acme">ACME is off (MOX_ACME_DIRECTORY is not set)' in resp.text
+
+
+def test_it_shows_each_certificates_state_and_expiry(admin_client, settings, domain, tmp_path):
+    import datetime
+
+    import trustme
+
+    from autotls import store
+
+    settings.MOX_ACME_DIRECTORY = "https://acme.invalid/dir"
+    settings.MOX_HOSTNAME = "mail.example.test"
+    settings.DATA_DIR = tmp_path
+    ca = trustme.CA()
+    leaf = ca.issue_cert("mail.example.test", not_after=datetime.datetime(2030, 1, 2, 3, 4, tzinfo=datetime.timezone.utc))
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(leaf.private_key_pem.bytes(), None)
+    store.save_cert("mail.example.test", key, b"".join(p.bytes() for p in leaf.cert_chain_pems))
+    resp = admin_client.get("/admin/")
+    rows = {c.hostname: c.state for c in resp.context["certificates"]}
+    assert rows == {
+        "mail.example.test": "valid",
+        "mta-sts.example.test": "missing",
+        "autoconfig.example.test": "missing",
+    }
+    assert "<td>mail.example.test</td>" in resp.text
+    assert "<td>2030-01-02 03:04 UTC</td>" in resp.text
