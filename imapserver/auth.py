@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from imapserver.errors import CloseConnection, bad, no
 from mailcore.imap.command import Command
+from moxweb import metrics
 
 if TYPE_CHECKING:
     from imapserver.session import Session
@@ -61,6 +62,7 @@ class AuthCommands:
     async def _login_failed(self: Session) -> None:
         # mox: after 3 failures, sleep one more second per failure.
         self.auth_failures += 1
+        metrics.AUTH_FAILURES.labels("imap").inc()
         if self.auth_limiter is not None and self.remote:
             self.auth_limiter.add(self.remote)
         if self.auth_failures > 3:

@@ -25,6 +25,7 @@ from mailcore.ratelimit import (
 from imapserver.session import APPENDLIMIT, Session, State
 from mailcore.imap.reader import literal_request
 from mailstore.notify import hub
+from moxweb import metrics
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ class Connection:
         self.spooled.clear()
 
     async def run(self) -> None:
+        metrics.IMAP_CONNECTIONS_OPEN.inc()
         async with ThreadSensitiveContext():
             try:
                 await self._serve()
@@ -204,6 +206,7 @@ class Connection:
             except Exception:
                 log.exception("imap connection failed", extra={"remote": self.remote})
             finally:
+                metrics.IMAP_CONNECTIONS_OPEN.dec()
                 self.discard_spooled()
                 if getattr(self, "_counted", False):
                     self.limits.open_connections.subtract(self.remote)

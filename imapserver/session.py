@@ -27,6 +27,7 @@ from mailcore.imap.numset import compact
 from mailcore.imap.response import flags as format_flags
 from mailstore.models import Change
 from mailstore.notify import hub
+from moxweb import metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -176,6 +177,7 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
                 self.write(f"{tag} BAD {exc.message}")
             return True
         self.first_command = False
+        metrics.IMAP_COMMANDS.labels(cmd.name.lower()).inc()
         if self.state not in COMMAND_STATES[cmd.name]:
             self.write(f"{cmd.tag} NO {cmd.spelled} not allowed in this connection state")
             return True

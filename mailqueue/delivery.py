@@ -39,6 +39,7 @@ from mailqueue.models import MTASTSPolicy, QueuedMessage, Transport
 from mailqueue.routes import RouteError, select_transport
 from mailqueue.scheduler import attempt_limit, claim, delayed_dsn_after
 from mailqueue.transports import Auth, Envelope, Outcome, TLSMode, smtp_transaction, socks_connect, verified_context
+from moxweb import metrics
 
 log = logging.getLogger(__name__)
 
@@ -485,6 +486,7 @@ def finish(qm: QueuedMessage, result: Result) -> str:
     The row is removed or updated before a DSN is delivered, so a failing DSN can never
     cause the message itself to be delivered again."""
     out = result.outcome
+    metrics.queue_attempt(out)
     now = timezone.now()
     if result.sts_store is not None:
         store_policy(result.sts_store, now)

@@ -257,9 +257,9 @@ async def serve(bound: list[Bound], *, banner: str = "") -> None:
                 web.start()
                 webs.append(web)
             elif name == "metrics":
-                from prometheus_client import make_asgi_app
+                from moxweb.metrics import asgi_app
 
-                web = _EmbeddedUvicorn(make_asgi_app(), [sock], None)
+                web = _EmbeddedUvicorn(asgi_app, [sock], None)
                 web.start()
                 webs.append(web)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mailcore.sasl import server as sasl
 from mailcore.smtp import codes
 from mailcore.smtp.codes import SMTPError, reply
+from moxweb import metrics
 from smtpserver import store
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ class AuthMixin:
 
     async def _auth_failure(self: SMTPConnection, username: str, response: codes.Reply) -> None:
         self.config.limiters.auth_failures.add(self.remote_ip)
+        metrics.AUTH_FAILURES.labels("smtp").inc()
         if self.auth_failed >= 3:
             self.slow = True
         log.info("failed authentication attempt",

@@ -24,6 +24,7 @@ from mailcore.smtp.codes import SMTPError, Reply, reply
 from mailcore.smtp.command import MailCommand, RcptParams, parse_mail, parse_rcpt
 from mailcore.smtp.data import DataError, DataReader
 from mailcore.smtp.errors import NonASCIIAddress, ParseError, UnknownParameter
+from moxweb import metrics
 from smtpserver import store
 from smtpserver.auth import AuthMixin
 from smtpserver.config import ListenerConfig
@@ -203,6 +204,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
 
     async def _handle_client(self) -> None:
         self.config.active.add(self)
+        metrics.SMTP_CONNECTIONS.labels(self.config.kind).inc()
         try:
             async with ThreadSensitiveContext():
                 try:

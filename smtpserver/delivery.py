@@ -18,6 +18,7 @@ from mailcore.smtp import codes
 from mailcore.smtp.codes import Reply, SMTPError, reply
 from mailcore.smtp.data import LineEndingChecker
 from mailstore.actions import DeliveryInfo, QuotaExceeded
+from moxweb import metrics
 from smtpserver import store
 from smtpserver.analysis import Analysis, analyze, dnsbl_verdict, junk_verdict
 from smtpserver.analysis import wanted as analysis_wanted
@@ -77,6 +78,7 @@ class DeliveryMixin:
             result = await self.queue_submission(tx, path, has_8bit, trace, when)
         else:
             result = await self.deliver_locally(tx, path, trace, when)
+        metrics.smtp_message(self.config, result)
         if result.code == 250:
             self.good_transactions += 1
         else:
