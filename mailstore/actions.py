@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
@@ -23,6 +23,9 @@ from mailstore.models import Change, Mailbox, Message, Store, Subscription
 from mailstore.notify import notify_changed
 
 log = logging.getLogger(__name__)
+
+_STORE_TABLE = Store._meta.db_table
+_MAILBOX_TABLE = Mailbox._meta.db_table
 
 # New accounts get these mailboxes, all subscribed (mox: Inbox plus DefaultMailboxes).
 DEFAULT_MAILBOXES: list[tuple[str, str]] = [
@@ -144,7 +147,10 @@ class DeliveryInfo:
 
 def _parse_for_store(path: Path) -> tuple[dict[str, object], object]:
     """Summary and MIME structure, computed once at delivery so FETCH needs no re-parse."""
-    data = path.read_bytes()
+    return _parse_bytes(path.read_bytes())
+
+
+def _parse_bytes(data: bytes) -> tuple[dict[str, object], object]:
     summary = summarize(data)
     try:
         from mailcore.message import structure  # provided by the IMAP work
@@ -173,8 +179,11 @@ def deliver(
     client can see a row whose file is incomplete. `source` is left for the caller to
     remove (it may be linked into several accounts).
     """
-    parsed, summary = _parse_for_store(source)
-    size = len(prefix) + source.stat().st_size
+    # One read: the parse and the size come from the same bytes, outside the transaction.
+    data = source.read_bytes()
+    parsed, summary = _parse_bytes(data)
+    size = len(prefix) + len(data)
+    del data
     dest, rel = files.new_message_path(account.pk)
     files.place(source, dest)
     try:
@@ -206,6 +215,13 @@ def _insert_message(
     keywords: list[str] | None,
     info: DeliveryInfo | None,
 ) -> Message:
+    kw = sorted({k.lower() for k in (keywords or [])} - set(Message.SYSTEM_FLAGS))
+    if not kw:
+        message = _insert_message_fast(
+            account, mailbox_name, rel, size, prefix, parsed, summary, received, flags, info
+        )
+        if message is not None:
+            return message
     store = _lock_store(account)
     if account.quota_bytes and store.size + size > account.quota_bytes:
         raise QuotaExceeded("account over quota")
@@ -215,7 +231,6 @@ def _insert_message(
     store.save(update_fields=["highest_modseq", "size"])
     uid = mailbox.uidnext
     flag_fields = {Message.SYSTEM_FLAGS[f.lower()]: True for f in (flags or set()) if f.lower() in Message.SYSTEM_FLAGS}
-    kw = sorted({k.lower() for k in (keywords or [])} - set(Message.SYSTEM_FLAGS))
     info = info or DeliveryInfo()
     message = Message.objects.create(
         account=account,
@@ -249,6 +264,92 @@ def _insert_message(
     mailbox.save(update_fields=["uidnext", "highest_modseq", "keywords"])
     Change.objects.create(
         account=account, modseq=modseq, mailbox_id_ref=mailbox.pk, kind=Change.Kind.ADD, uids=[uid]
+    )
+    _notify_on_commit(account.pk)
+    return message
+
+
+
+def _insert_message_fast(
+    account: Account,
+    mailbox_name: str,
+    rel: str,
+    size: int,
+    prefix: bytes,
+    parsed: dict[str, object],
+    summary: object,
+    received: datetime | None,
+    flags: set[str] | None,
+    info: DeliveryInfo | None,
+) -> Message | None:
+    """The common delivery (existing Store and mailbox, no keywords) in four statements.
+
+    Runs inside `_insert_message`'s transaction. The Store counters are bumped with one
+    UPDATE ... RETURNING, which also takes the row lock `_lock_store` would take (so
+    modseqs stay in commit order), and the mailbox's UID is handed out the same way. A
+    quota overrun raises after the UPDATE, rolling the transaction back. Returns None,
+    having changed nothing, when the slow path must run (no Store row or no mailbox yet).
+    """
+    name = normalize_mailbox_name(mailbox_name)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_STORE_TABLE} SET highest_modseq = highest_modseq + 1, size = size + %s"
+            " WHERE account_id = %s RETURNING highest_modseq, size",
+            [size, account.pk],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        modseq, new_size = row
+        if account.quota_bytes and new_size > account.quota_bytes:
+            raise QuotaExceeded("account over quota")
+    # A raw queryset, so the returned row gets the ORM's column conversions (JSON, dates).
+    mailboxes = list(Mailbox.objects.raw(
+        f"UPDATE {_MAILBOX_TABLE} SET uidnext = uidnext + 1, highest_modseq = %s"
+        " WHERE account_id = %s AND name = %s RETURNING *",
+        [modseq, account.pk, name],
+    ))
+    if not mailboxes:
+        # No such mailbox: undo the counter bump; the slow path creates it.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_STORE_TABLE} SET highest_modseq = highest_modseq - 1, size = size - %s"
+                " WHERE account_id = %s",
+                [size, account.pk],
+            )
+        return None
+    mailbox = mailboxes[0]
+    mailbox_id = mailbox.pk
+    uid = mailbox.uidnext - 1
+    flag_fields = {Message.SYSTEM_FLAGS[f.lower()]: True for f in (flags or set()) if f.lower() in Message.SYSTEM_FLAGS}
+    info = info or DeliveryInfo()
+    message = Message.objects.create(
+        account=account,
+        mailbox=mailbox,
+        uid=uid,
+        modseq=modseq,
+        created_modseq=modseq,
+        received=received or timezone.now(),
+        size=size,
+        prefix=prefix,
+        path=rel,
+        message_id=summary.message_id,  # type: ignore[attr-defined]
+        subject=summary.subject,  # type: ignore[attr-defined]
+        from_address=summary.from_address,  # type: ignore[attr-defined]
+        to_addresses=summary.to_addresses,  # type: ignore[attr-defined]
+        sent_date=summary.date,  # type: ignore[attr-defined]
+        parsed=parsed,
+        keywords=[],
+        remote_ip=info.remote_ip,
+        ehlo_domain=info.ehlo_domain,
+        mail_from=info.mail_from,
+        rcpt_to=info.rcpt_to,
+        dkim_domains=info.dkim_domains,
+        validations=info.validations,
+        **flag_fields,
+    )
+    Change.objects.create(
+        account=account, modseq=modseq, mailbox_id_ref=mailbox_id, kind=Change.Kind.ADD, uids=[uid]
     )
     _notify_on_commit(account.pk)
     return message
