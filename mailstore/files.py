@@ -60,7 +60,10 @@ class TempMessageFile:
 
     def discard(self) -> None:
         if not self._fh.closed:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError:
+                pass  # a full disk fails the flush; the file is closed and goes anyway
         self.path.unlink(missing_ok=True)
 
     def cleanup(self) -> None:

@@ -65,6 +65,9 @@ def database_from_url(url: str, data_dir: Path) -> dict[str, object]:
         }
     if parsed.scheme in ("postgres", "postgresql", "pgsql"):
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        # Like SQLite's busy timeout: a table locked by someone else gives an error (SMTP
+        # answers 451) after 20 seconds instead of holding the session forever.
+        options.setdefault("options", "-c lock_timeout=20s")
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")) or "moxweb",

@@ -194,6 +194,11 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             self.remote_ip = str(peer[0]) if peer else ""
             self.local_ip = str(local[0]) if local else ""
 
+    def _timeout_cb(self) -> None:
+        # aiosmtpd's closes the transport first; the slot would stay counted until the
+        # session's cleanup ran, so a client reconnecting at once could be refused.
+        self._close()
+
     def eof_received(self) -> bool | None:
         # aiosmtpd cancels the session on EOF, which could abandon a delivery whose
         # 250 is pending; instead the reader sees EOF and the session ends by itself.
@@ -568,6 +573,18 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         tmp = await self.db(TempMessageFile)  # mkdir/open off the loop; writes go to the page cache
         too_big = False
         buf = bytearray()
+        # A full disk (or other write error) is answered after the final dot, not by
+        # dropping the connection; the rest of the data is read and thrown away.
+        write_error: OSError | None = None
+
+        def spool(data: bytes) -> None:
+            nonlocal write_error
+            if write_error is None:
+                try:
+                    tmp.write(data)
+                except OSError as exc:
+                    write_error = exc
+
         try:
             while True:
                 piece = await self.read_piece()
@@ -579,7 +596,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
                     else:
                         buf += out
                         if len(buf) >= WRITE_CHUNK:
-                            tmp.write(bytes(buf))
+                            spool(bytes(buf))
                             buf.clear()
                 if rest is not None:
                     break
@@ -595,8 +612,17 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
                 raise SMTPError(reply(552, codes.SE_MSG_TOO_BIG,
                                       f"message too large, max is {self.config.max_message_size} bytes"))
             if buf:
-                tmp.write(bytes(buf))
-            await self.db(tmp.finish)
+                spool(bytes(buf))
+            if write_error is None:
+                try:
+                    await self.db(tmp.finish)
+                except OSError as exc:
+                    write_error = exc
+            if write_error is not None:
+                log.error("storing message data failed", extra={"cid": self.cid, "err": str(write_error)})
+                tmp.discard()
+                self.reset_transaction()
+                raise SMTPError(reply(452, codes.SE_SYSTEM_FULL, "insufficient storage space"))
             try:
                 result = await self.accept_message(tx, tmp.path, reader.has_8bit)
             finally:

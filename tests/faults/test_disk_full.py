@@ -1,0 +1,65 @@
+"""A full disk: with the data directory on a 2 MB tmpfs, SMTP DATA that does not fit
+answers 452 (RFC 5321 section 4.2.3: insufficient system storage), leaves no partial file
+and no message row behind, and the same session delivers once space is freed. Needs root
+to mount the tmpfs (CI runs as root)."""
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mailstore.files import read_message
+from mailstore.models import Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HEAD = "EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<mox@localhost>\r\nDATA\r\n"
+
+
+@pytest.fixture
+def small_disk(tmp_path, settings) -> Iterator[Path]:  # type: ignore[no-untyped-def]
+    assert os.geteuid() == 0, "mounting a tmpfs needs root (as in CI)"
+    mnt = tmp_path / "data"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], check=True)
+    settings.DATA_DIR = mnt
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def files_under(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file())
+
+
+def send(c, body: bytes) -> str:  # type: ignore[no-untyped-def]
+    c.send(HEAD)
+    assert len(c.reply()) > 1
+    assert c.reply() == ["250 2.1.0 looking good"]
+    assert c.reply() == ["250 2.1.0 now on the list"]
+    assert c.reply() == ["354 see you at the bare dot"]
+    c.send(body + b".\r\n")
+    return "\n".join(c.reply())
+
+
+def test_data_answers_452_on_a_full_disk_and_delivers_once_space_is_freed(
+        small_disk, smtp_listener, raw_smtp, localserve_account) -> None:
+    srv = smtp_listener()
+    c = raw_smtp(srv)
+    filler = small_disk / "filler"
+    filler.write_bytes(b"x" * (1900 * 1024))
+    before = files_under(small_disk)
+    big = b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 400  # 400 KB
+    assert send(c, big) == "452 4.3.1 insufficient storage space"
+    assert Message.objects.count() == 0
+    assert files_under(small_disk) == before
+    # The session goes on, and delivers once there is room again.
+    assert c.cmd("NOOP") == "250 2.0.0 alrighty"
+    filler.unlink()
+    assert send(c, big) == "250 2.2.0 it is done"
+    [msg] = Message.objects.filter(account=localserve_account)
+    assert read_message(msg.path) == big
