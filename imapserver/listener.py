@@ -11,7 +11,6 @@ import secrets
 import socket
 import ssl
 from pathlib import Path
-from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 
@@ -148,7 +147,17 @@ class Connection:
                 # A large message goes to a temporary file, not memory; the command gets a
                 # literal8 holding a random token the session exchanges for the file.
                 token = SPOOL_MARK + secrets.token_hex(16).encode()
-                self.spooled[token] = await self._spool(size)
+                spooled = await self._spool(size)
+                if spooled is None:
+                    # The disk refused it (full): the literal was read and dropped; the
+                    # command is answered NO and the session goes on.
+                    rest = await self.readline()
+                    if literal_request(rest) is not None:
+                        raise ConnectionResetError("literal after a refused literal")
+                    tag = buf.split(b" ", 1)[0].decode("ascii", "replace")
+                    self.write(f"{tag} NO insufficient storage space\r\n".encode())
+                    return None
+                self.spooled[token] = spooled
                 start = line.rfind(b"{")
                 if start > 0 and line[start - 1 : start] == b"~":
                     start -= 1
@@ -160,19 +169,33 @@ class Connection:
             buf += b"\r\n" + data + line
         return buf
 
-    async def _spool(self, size: int) -> Path:
+    async def _spool(self, size: int) -> Path | None:
+        """The literal in a temporary file; None when writing it failed (a full disk),
+        after reading all of it."""
         from mailstore.files import TempMessageFile
 
         tmp = await asyncio.to_thread(TempMessageFile)
+        failed = False
         try:
             left = size
             while left:
                 chunk = await asyncio.wait_for(self.reader.read(min(left, 1 << 20)), self._timeout())
                 if not chunk:
                     raise ConnectionResetError("connection closed in literal")
-                await asyncio.to_thread(tmp.write, chunk)
+                if not failed:
+                    try:
+                        await asyncio.to_thread(tmp.write, chunk)
+                    except OSError:
+                        failed = True
                 left -= len(chunk)
-            return await asyncio.to_thread(tmp.finish)
+            if not failed:
+                try:
+                    return await asyncio.to_thread(tmp.finish)
+                except OSError:
+                    pass
+            log.error("spooling a literal failed", extra={"remote": self.remote})
+            tmp.discard()
+            return None
         except BaseException:
             tmp.discard()
             raise
@@ -253,21 +276,13 @@ class Connection:
                 return
 
 
-def _hub_running() -> bool:
-    transport: Any = getattr(hub, "_transport", None)
-    if transport is None:
-        return False
-    return getattr(transport, "_loop", None) is asyncio.get_running_loop() and not transport.is_closing()
-
-
 async def serve_imap(
     sock: socket.socket, *, implicit_tls: bool, tls: ssl.SSLContext | None, localserve: bool
 ) -> asyncio.base_events.Server:
     """Serve IMAP on a bound, listening, non-blocking socket (993 when implicit_tls)."""
-    if not _hub_running():
+    if not hub.running:
         # The change hub wakes IDLE sessions when any process changes an account's mail.
-        if getattr(hub, "_transport", None) is not None:
-            hub.stop()
+        hub.stop()
         await hub.start()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

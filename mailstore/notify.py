@@ -6,7 +6,12 @@ listener process's Unix socket in the notify directory. Each runmail/localserve 
 binds one such socket (`ChangeHub.start`) and wakes the sessions of that account, which
 then read the change log (`mailstore.models.Change`) after the last modseq they saw.
 Nothing polls; a lost datagram (a process that vanished) costs nothing since the log is
-the truth. See docs/changes.md; cross-machine fan-out (PostgreSQL NOTIFY/Redis) extends it.
+the truth. See docs/changes.md.
+
+Across machines (docs/scaling.md) the same wake-up also goes out on PostgreSQL
+LISTEN/NOTIFY or Redis pub/sub (`mailstore.notify_channels`). `MOX_NOTIFY_DIR` moves
+the socket directory (processes in different directories do not see each other's
+sockets, as on different machines).
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from mailstore import notify_channels
+
 log = logging.getLogger(__name__)
 
 # sun_path holds 108 bytes on Linux.
@@ -28,9 +35,10 @@ _MAX_SOCKET_PATH = 100
 
 
 def notify_dir() -> Path:
-    path = Path(settings.DATA_DIR) / "notify"
+    override = os.environ.get("MOX_NOTIFY_DIR", "")
+    path = Path(override) if override else Path(settings.DATA_DIR) / "notify"
     if len(str(path)) + 40 > _MAX_SOCKET_PATH:
-        digest = hashlib.sha256(str(settings.DATA_DIR).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
         path = Path("/tmp") / f"moxweb-notify-{digest}"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
@@ -38,6 +46,11 @@ def notify_dir() -> Path:
 
 def notify_changed(account_id: int) -> None:
     """Send the wake-up to every listening process. Call after the change committed."""
+    _notify_local(account_id)
+    notify_channels.publish(account_id)
+
+
+def _notify_local(account_id: int) -> None:
     directory = notify_dir()
     payload = str(account_id).encode()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -63,10 +76,27 @@ class ChangeHub:
     def __init__(self) -> None:
         self._waiters: dict[int, set[asyncio.Event]] = defaultdict(set)
         self._transport: asyncio.DatagramTransport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._channel: notify_channels.Subscriber | None = None
         self.path: Path | None = None
 
-    async def start(self) -> None:
+    @property
+    def running(self) -> bool:
+        """Listening, in the running event loop (a hub left over from a loop that has
+        since closed must be started again)."""
+        if self._transport is None or self._transport.is_closing():
+            return False
+        try:
+            return self._loop is asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+
+    async def start(self, channel_timeout: float = 5.0) -> None:
+        """Bind this process's socket and, on PostgreSQL or with Redis, subscribe to the
+        network channel (waiting up to `channel_timeout` for its first connection; it
+        keeps reconnecting in the background either way)."""
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self.path = notify_dir() / f"{os.getpid()}-{secrets.token_hex(4)}.sock"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
@@ -81,8 +111,17 @@ class ChangeHub:
 
         transport, _ = await loop.create_datagram_endpoint(_Protocol, sock=sock)
         self._transport = transport
+        which = await asyncio.to_thread(notify_channels.kind)
+        if which:
+            self._channel = notify_channels.Subscriber(which, self.wake, self.wake_all)
+            self._channel.start()
+            if not await self._channel.wait_connected(channel_timeout):
+                log.warning("change channel not connected yet", extra={"channel": which})
 
     def stop(self) -> None:
+        if self._channel is not None:
+            self._channel.stop()
+            self._channel = None
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -104,6 +143,11 @@ class ChangeHub:
     def wake(self, account_id: int) -> None:
         for event in self._waiters.get(account_id, ()):
             event.set()
+
+    def wake_all(self) -> None:
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
 
 
 # The process's hub; listeners start it, sessions subscribe to it.
