@@ -165,18 +165,20 @@ def main() -> None:
             ready.set()
 
         threading.Thread(target=reader, daemon=True).start()
-        if not ready.wait(120) or proc.poll() is not None:
-            raise SystemExit("localserve did not start")
-        if use_smtp_source:
-            elapsed = smtp_source(25 + offset, args.messages, args.concurrency, args.size, "mox@localhost")
-            ok, failed = args.messages, 0
-        else:
-            start = time.monotonic()
-            ok, failed = asyncio.run(run_clients(25 + offset, args.messages, args.concurrency, args.size))
-            elapsed = time.monotonic() - start
-        rss = peak_rss_kib(proc.pid)
-        idle_rss = idle_sessions_rss(25 + offset, proc.pid, args.idle) if args.idle else 0
-        proc.send_signal(signal.SIGTERM)
+        try:
+            if not ready.wait(120) or proc.poll() is not None:
+                raise SystemExit("localserve did not start")
+            if use_smtp_source:
+                elapsed = smtp_source(25 + offset, args.messages, args.concurrency, args.size, "mox@localhost")
+                ok, failed = args.messages, 0
+            else:
+                start = time.monotonic()
+                ok, failed = asyncio.run(run_clients(25 + offset, args.messages, args.concurrency, args.size))
+                elapsed = time.monotonic() - start
+            rss = peak_rss_kib(proc.pid)
+            idle_rss = idle_sessions_rss(25 + offset, proc.pid, args.idle) if args.idle else 0
+        finally:
+            proc.send_signal(signal.SIGTERM)
         proc.wait(30)
 
     peer_rate = 0.0

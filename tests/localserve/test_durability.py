@@ -61,6 +61,13 @@ def test_it_keeps_every_acknowledged_message_across_kill_9(tmp_path) -> None:
     assert len(acknowledged) >= 40, "too few deliveries before the kill to prove anything"
 
     ls.start()
+    try:
+        check_inbox(ls, acknowledged, attempted)
+    finally:
+        ls.stop()
+
+
+def check_inbox(ls: Localserve, acknowledged: list[str], attempted: list[str]) -> None:
     imap = imaplib.IMAP4("127.0.0.1", ls.ports["imap"], timeout=30)
     imap.login("mox@localhost", "moxmoxmox")
     typ, data = imap.select("Inbox", readonly=True)
