@@ -88,6 +88,24 @@ def certificate_expiry() -> dict[str, float]:
     return out
 
 
+# Certificate files configured by hand for one group of listeners (moxweb.serve).
+LISTENER_CERT_SETTINGS = (("smtp", "MOX_SMTP_TLS_CERT"), ("imap", "MOX_IMAP_TLS_CERT"), ("https", "MOX_HTTPS_TLS_CERT"))
+
+
+def listener_certificate_expiry() -> dict[str, float]:
+    """Listener group (smtp, imap, https) -> notAfter of its own certificate file."""
+    from cryptography import x509
+    from django.conf import settings
+
+    out: dict[str, float] = {}
+    for group, name in LISTENER_CERT_SETTINGS:
+        path = getattr(settings, name, "")
+        if path:
+            cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
+            out[group] = cert.not_valid_after_utc.timestamp()
+    return out
+
+
 def disk_space(path: Path) -> tuple[int, int]:
     """(free bytes for unprivileged users, total bytes) of the filesystem holding path."""
     st = os.statvfs(path)
@@ -129,6 +147,7 @@ class StateCollector(Collector):
         # Given so that registering does not call collect() (no database at import).
         yield GaugeMetricFamily("mox_queue_messages", "")
         yield GaugeMetricFamily("mox_tls_certificate_expiry_timestamp_seconds", "", labels=["hostname"])
+        yield GaugeMetricFamily("mox_tls_listener_certificate_expiry_timestamp_seconds", "", labels=["listener"])
         yield GaugeMetricFamily("mox_data_dir_free_bytes", "")
         yield GaugeMetricFamily("mox_data_dir_size_bytes", "")
 
@@ -153,6 +172,18 @@ class StateCollector(Collector):
                                   labels=["hostname"])
             for host, ts in sorted(expiry.items()):
                 g.add_metric([host], ts)
+            yield g
+        try:
+            per_listener = listener_certificate_expiry()
+        except Exception:  # noqa: BLE001
+            log.exception("metrics: listener certificate expiry")
+        else:
+            g = GaugeMetricFamily("mox_tls_listener_certificate_expiry_timestamp_seconds",
+                                  "Unix time at which a listener group's own certificate file "
+                                  "(MOX_SMTP_TLS_CERT, MOX_IMAP_TLS_CERT, MOX_HTTPS_TLS_CERT) expires.",
+                                  labels=["listener"])
+            for group, ts in sorted(per_listener.items()):
+                g.add_metric([group], ts)
             yield g
         try:
             free, total = disk_space(Path(settings.DATA_DIR))

@@ -16,7 +16,7 @@ def test_the_rules_file_has_the_expected_groups_and_alerts():
     groups = {g["name"]: [r["alert"] for r in g["rules"]] for g in rules["groups"]}
     assert groups == {
         "moxweb-queue": ["MoxQueueGrowing", "MoxDeliveryPermanentFailures", "MoxDeliveryTemporaryFailuresHigh"],
-        "moxweb-tls": ["MoxCertificateExpiringSoon"],
+        "moxweb-tls": ["MoxCertificateExpiringSoon", "MoxListenerCertificateExpiringSoon"],
         "moxweb-disk": ["MoxDiskFreeLow"],
         "moxweb-auth": ["MoxManyAuthenticationFailures", "MoxIncomingRejectionsHigh"],
     }
