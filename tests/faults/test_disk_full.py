@@ -1,6 +1,7 @@
 """A full disk: with the data directory on a 2 MB tmpfs, SMTP DATA that does not fit
-answers 452 (RFC 5321 section 4.2.3: insufficient system storage), leaves no partial file
-and no message row behind, and the same session delivers once space is freed. Needs root
+answers 452 (RFC 5321 section 4.2.3: insufficient system storage) and a large IMAP APPEND
+answers NO; neither leaves a partial file or a message row behind, and the same session
+stores the message once space is freed. Needs root
 to mount the tmpfs (CI runs as root)."""
 from __future__ import annotations
 
@@ -62,4 +63,41 @@ def test_data_answers_452_on_a_full_disk_and_delivers_once_space_is_freed(
     filler.unlink()
     assert send(c, big) == "250 2.2.0 it is done"
     [msg] = Message.objects.filter(account=localserve_account)
+    assert read_message(msg.path) == big
+
+
+@pytest.fixture
+def imap_on_small_disk(small_disk, loop_thread, alice):  # type: ignore[no-untyped-def]
+    from tests.fixtures_imap import RawClient, start_imap, stop_imap
+
+    server, address = start_imap(loop_thread)
+    client = RawClient(address.host, address.port)
+    assert client.line().startswith("* OK [CAPABILITY IMAP4rev2 ")
+    client.login()
+    yield client
+    client.close()
+    stop_imap(loop_thread, server)
+
+
+def test_imap_append_answers_no_on_a_full_disk_and_works_once_space_is_freed(small_disk, imap_on_small_disk) -> None:
+    c = imap_on_small_disk
+    filler = small_disk / "filler"
+    filler.write_bytes(b"x" * (1900 * 1024))
+    before = files_under(small_disk)
+    big = b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 400
+
+    def append(tag: str) -> list[str]:
+        c.send(f"{tag} APPEND INBOX {{{len(big)}}}")
+        assert c.line().startswith("+ ")
+        c.sock.sendall(big + b"\r\n")
+        return c.until_tagged(tag)
+
+    reply = append("a1")
+    assert reply[-1] == "a1 NO insufficient storage space", reply
+    assert Message.objects.count() == 0
+    assert files_under(small_disk) == before
+    filler.unlink()
+    reply = append("a2")
+    assert reply[-1].startswith("a2 OK [APPENDUID "), reply
+    [msg] = Message.objects.all()
     assert read_message(msg.path) == big
