@@ -183,5 +183,8 @@ def test_it_wakes_idle_across_processes_and_delivers_through_the_shared_worker(
         assert data[0][1].strip() == b"Subject: queued on a"
         imap_b.logout()
     finally:
+        for proc in procs.values():  # both at once: each waits for its own shutdown
+            if proc.proc.poll() is None:
+                proc.proc.terminate()
         codes = {name: proc.stop() for name, proc in procs.items()}
     assert codes == {"a": 0, "b": 0}
