@@ -159,7 +159,8 @@ def test_sequence_sets_with_many_ranges_stay_fast():
     started = time.monotonic()
     assert len(ns.select(range(1, 100001), 100000)) == 20000
     assert ns.contains(39999, 100000) and not ns.contains(40000, 100000)
-    assert time.monotonic() - started < 1
+    # A guard against quadratic matching (which takes minutes here), not a benchmark.
+    assert time.monotonic() - started < 10
 
 
 @given(st.lists(st.tuples(st.integers(1, 50), st.one_of(st.none(), st.integers(1, 50))), min_size=1, max_size=8),

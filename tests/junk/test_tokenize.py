@@ -165,7 +165,8 @@ def test_it_bounds_the_work_for_big_messages() -> None:
     assert len(data) > 40_000_000
     start = time.monotonic()
     tokens = tokenize(data, Params(twograms=True))
-    assert time.monotonic() - start < 5
+    # A guard against unbounded work on huge messages, not a benchmark.
+    assert time.monotonic() - start < 20
     assert len(tokens.words) == MAX_WORDS
     assert tokens.words[:3] == ("wordaaa", "wordaaa wordbaa", "wordbaa")
 
