@@ -201,6 +201,51 @@ def deliver(
     return message
 
 
+def _create_message_row(
+    account: Account,
+    mailbox: Mailbox,
+    uid: int,
+    modseq: int,
+    rel: str,
+    size: int,
+    prefix: bytes,
+    parsed: dict[str, object],
+    summary: object,
+    received: datetime | None,
+    flags: set[str] | None,
+    keywords: list[str],
+    info: DeliveryInfo | None,
+) -> Message:
+    """The Message row of a delivery, shared by the common and the general path."""
+    flag_fields = {Message.SYSTEM_FLAGS[f.lower()]: True for f in (flags or set()) if f.lower() in Message.SYSTEM_FLAGS}
+    info = info or DeliveryInfo()
+    return Message.objects.create(
+        account=account,
+        mailbox=mailbox,
+        uid=uid,
+        modseq=modseq,
+        created_modseq=modseq,
+        received=received or timezone.now(),
+        size=size,
+        prefix=prefix,
+        path=rel,
+        message_id=summary.message_id,  # type: ignore[attr-defined]
+        subject=summary.subject,  # type: ignore[attr-defined]
+        from_address=summary.from_address,  # type: ignore[attr-defined]
+        to_addresses=summary.to_addresses,  # type: ignore[attr-defined]
+        sent_date=summary.date,  # type: ignore[attr-defined]
+        parsed=parsed,
+        keywords=keywords,
+        remote_ip=info.remote_ip,
+        ehlo_domain=info.ehlo_domain,
+        mail_from=info.mail_from,
+        rcpt_to=info.rcpt_to,
+        dkim_domains=info.dkim_domains,
+        validations=info.validations,
+        **flag_fields,
+    )
+
+
 @transaction.atomic
 def _insert_message(
     account: Account,
@@ -230,32 +275,8 @@ def _insert_message(
     store.size += size
     store.save(update_fields=["highest_modseq", "size"])
     uid = mailbox.uidnext
-    flag_fields = {Message.SYSTEM_FLAGS[f.lower()]: True for f in (flags or set()) if f.lower() in Message.SYSTEM_FLAGS}
-    info = info or DeliveryInfo()
-    message = Message.objects.create(
-        account=account,
-        mailbox=mailbox,
-        uid=uid,
-        modseq=modseq,
-        created_modseq=modseq,
-        received=received or timezone.now(),
-        size=size,
-        prefix=prefix,
-        path=rel,
-        message_id=summary.message_id,  # type: ignore[attr-defined]
-        subject=summary.subject,  # type: ignore[attr-defined]
-        from_address=summary.from_address,  # type: ignore[attr-defined]
-        to_addresses=summary.to_addresses,  # type: ignore[attr-defined]
-        sent_date=summary.date,  # type: ignore[attr-defined]
-        parsed=parsed,
-        keywords=kw,
-        remote_ip=info.remote_ip,
-        ehlo_domain=info.ehlo_domain,
-        mail_from=info.mail_from,
-        rcpt_to=info.rcpt_to,
-        dkim_domains=info.dkim_domains,
-        validations=info.validations,
-        **flag_fields,
+    message = _create_message_row(
+        account, mailbox, uid, modseq, rel, size, prefix, parsed, summary, received, flags, kw, info
     )
     mailbox.uidnext = uid + 1
     mailbox.highest_modseq = modseq
@@ -321,32 +342,8 @@ def _insert_message_fast(
     mailbox = mailboxes[0]
     mailbox_id = mailbox.pk
     uid = mailbox.uidnext - 1
-    flag_fields = {Message.SYSTEM_FLAGS[f.lower()]: True for f in (flags or set()) if f.lower() in Message.SYSTEM_FLAGS}
-    info = info or DeliveryInfo()
-    message = Message.objects.create(
-        account=account,
-        mailbox=mailbox,
-        uid=uid,
-        modseq=modseq,
-        created_modseq=modseq,
-        received=received or timezone.now(),
-        size=size,
-        prefix=prefix,
-        path=rel,
-        message_id=summary.message_id,  # type: ignore[attr-defined]
-        subject=summary.subject,  # type: ignore[attr-defined]
-        from_address=summary.from_address,  # type: ignore[attr-defined]
-        to_addresses=summary.to_addresses,  # type: ignore[attr-defined]
-        sent_date=summary.date,  # type: ignore[attr-defined]
-        parsed=parsed,
-        keywords=[],
-        remote_ip=info.remote_ip,
-        ehlo_domain=info.ehlo_domain,
-        mail_from=info.mail_from,
-        rcpt_to=info.rcpt_to,
-        dkim_domains=info.dkim_domains,
-        validations=info.validations,
-        **flag_fields,
+    message = _create_message_row(
+        account, mailbox, uid, modseq, rel, size, prefix, parsed, summary, received, flags, [], info
     )
     Change.objects.create(
         account=account, modseq=modseq, mailbox_id_ref=mailbox_id, kind=Change.Kind.ADD, uids=[uid]
