@@ -48,3 +48,56 @@ class JSONFormatter(logging.Formatter):
         if record.exc_info:
             obj["err"] = self.formatException(record.exc_info)
         return json.dumps(obj)
+
+
+# The packages whose loggers moxweb configures; MOX_LOG_LEVELS may name these or any
+# dotted child of them (e.g. "mailqueue.delivery").
+COMPONENTS = ("moxweb", "accounts", "mailstore", "mailqueue", "smtpserver", "imapserver", "mailcore",
+              "webadmin", "wellknown", "autotls", "reports")
+LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+def parse_component_levels(spec: str) -> tuple[dict[str, str], list[str]]:
+    """Parse MOX_LOG_LEVELS, "component=level,component=level" (mox's per-package
+    LogLevels). Returns the levels and a list of problems, one per bad item."""
+    levels: dict[str, str] = {}
+    problems: list[str] = []
+    for item in spec.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, level = item.partition("=")
+        name, level = name.strip(), level.strip().upper()
+        if not sep or not name or not level:
+            problems.append(f"MOX_LOG_LEVELS item {item!r} is not component=level")
+            continue
+        if name.split(".")[0] not in COMPONENTS:
+            problems.append(f"MOX_LOG_LEVELS component {name!r} is not one of {', '.join(COMPONENTS)} "
+                            "(or a dotted module below one)")
+            continue
+        if level not in LEVELS:
+            problems.append(f"MOX_LOG_LEVELS level {level!r} for {name} is not one of {', '.join(LEVELS)}")
+            continue
+        levels[name] = level
+    return levels, problems
+
+
+def logging_config(fmt: str, level: str, component_levels: dict[str, str]) -> dict[str, object]:
+    """The LOGGING dict: one console handler in the chosen format, `level` for each
+    component, overridden per component (or dotted module) by `component_levels`."""
+    loggers: dict[str, dict[str, object]] = {name: {"level": level, "propagate": True} for name in COMPONENTS}
+    for name, lvl in component_levels.items():
+        loggers[name] = {"level": lvl, "propagate": True}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "text": {"()": "moxweb.logging.KeyValueFormatter"},
+            "json": {"()": "moxweb.logging.JSONFormatter"},
+        },
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "json" if fmt == "json" else "text"},
+        },
+        "root": {"handlers": ["console"], "level": "WARNING"},
+        "loggers": loggers,
+    }

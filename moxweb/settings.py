@@ -8,6 +8,9 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from moxweb.logging import LEVELS as LOG_LEVELS
+from moxweb.logging import logging_config, parse_component_levels
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -145,6 +148,12 @@ MOX_REDIS_URL = envstr("MOX_REDIS_URL", "")
 # Log format: "text" (key=value) or "json"; level for all of moxweb.
 MOX_LOG_FORMAT = envstr("MOX_LOG_FORMAT", "text")
 MOX_LOG_LEVEL = envstr("MOX_LOG_LEVEL", "INFO").upper()
+if MOX_LOG_LEVEL not in LOG_LEVELS:
+    INVALID_SETTINGS.append(f"MOX_LOG_LEVEL={MOX_LOG_LEVEL!r} is not one of {', '.join(LOG_LEVELS)}")
+    MOX_LOG_LEVEL = "INFO"
+# Levels per component (mox's per-package log levels), e.g. "smtpserver=DEBUG,mailqueue=WARNING".
+MOX_LOG_LEVELS, _log_level_problems = parse_component_levels(envstr("MOX_LOG_LEVELS", ""))
+INVALID_SETTINGS.extend(_log_level_problems)
 # Localserve mode: set by the localserve command, not by hand.
 MOX_LOCALSERVE = envbool("MOX_LOCALSERVE", False)
 # The account that localserve delivers every message to.
@@ -266,22 +275,4 @@ if MOX_REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "text": {"()": "moxweb.logging.KeyValueFormatter"},
-        "json": {"()": "moxweb.logging.JSONFormatter"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "json" if MOX_LOG_FORMAT == "json" else "text",
-        },
-    },
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {
-        name: {"level": MOX_LOG_LEVEL, "propagate": True}
-        for name in ("moxweb", "accounts", "mailstore", "mailqueue", "smtpserver", "imapserver", "mailcore")
-    },
-}
+LOGGING = logging_config(MOX_LOG_FORMAT, MOX_LOG_LEVEL, MOX_LOG_LEVELS)
