@@ -1,0 +1,110 @@
+"""A domain's reporting addresses (mox's domain `DMARC` and `TLSRPT` config) and the
+reports received at them (mox's dmarcdb DomainFeedback and tlsrptdb TLSReportRecord)."""
+from __future__ import annotations
+
+from django.db import models
+
+from accounts.models import Account, Domain
+
+
+class ReportKind(models.TextChoices):
+    dmarc = "dmarc", "DMARC"
+    tlsrpt = "tlsrpt", "TLSRPT"
+
+
+DEFAULT_MAILBOX = {ReportKind.dmarc: "DMARC", ReportKind.tlsrpt: "TLSRPT"}
+
+
+class ReportingAddress(models.Model):
+    """Where a domain receives one kind of report: localpart@domain delivered to the
+    account's mailbox. The matching accounts.Address row is created alongside."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="reporting_addresses")
+    kind = models.CharField(max_length=8, choices=ReportKind.choices)
+    localpart = models.CharField(max_length=255)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="reporting_addresses")
+    mailbox = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["domain", "kind"], name="reporting_address_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.localpart}@{self.domain.name}"
+
+
+class DMARCReport(models.Model):
+    """One aggregate report (RFC 7489 appendix C `feedback`)."""
+
+    org_name = models.CharField(max_length=255)
+    report_id = models.CharField(max_length=255)
+    email = models.CharField(max_length=255, blank=True, default="")
+    begin = models.DateTimeField()
+    end = models.DateTimeField()
+    domain = models.CharField(max_length=255, db_index=True)  # policy domain (ours)
+    from_domain = models.CharField(max_length=255)  # the report message's From domain
+    policy = models.JSONField(default=dict)  # policy_published
+    feedback = models.JSONField(default=dict)  # the whole parsed report
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message_id = models.BigIntegerField(null=True, blank=True)  # mailstore Message.pk
+    received = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org_name", "report_id"], name="dmarc_report_unique")]
+        ordering = ["-end", "-id"]
+
+
+class DMARCRecord(models.Model):
+    report = models.ForeignKey(DMARCReport, on_delete=models.CASCADE, related_name="records")
+    source_ip = models.CharField(max_length=64)
+    count = models.PositiveIntegerField()
+    disposition = models.CharField(max_length=16)
+    dkim = models.CharField(max_length=8)  # policy_evaluated: pass/fail
+    spf = models.CharField(max_length=8)
+    header_from = models.CharField(max_length=255, blank=True, default="")
+    envelope_from = models.CharField(max_length=255, blank=True, default="")
+    reasons = models.JSONField(default=list)
+    dkim_results = models.JSONField(default=list)  # [{domain, selector, result}]
+    spf_results = models.JSONField(default=list)  # [{domain, scope, result}]
+
+    class Meta:
+        ordering = ["id"]
+
+    @property
+    def passed(self) -> bool:
+        """DMARC passes when either evaluated identifier passes (RFC 7489 section 4.2)."""
+        return self.dkim == "pass" or self.spf == "pass"
+
+
+class TLSReport(models.Model):
+    """One SMTP TLS report (RFC 8460 section 4)."""
+
+    org_name = models.CharField(max_length=255)
+    report_id = models.CharField(max_length=255)
+    contact = models.CharField(max_length=255, blank=True, default="")
+    begin = models.DateTimeField()
+    end = models.DateTimeField()
+    domain = models.CharField(max_length=255, db_index=True)  # first of our policy domains
+    from_domain = models.CharField(max_length=255)
+    mail_from = models.CharField(max_length=255, blank=True, default="")
+    report = models.JSONField(default=dict)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message_id = models.BigIntegerField(null=True, blank=True)
+    received = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org_name", "report_id"], name="tls_report_unique")]
+        ordering = ["-end", "-id"]
+
+
+class TLSPolicyResult(models.Model):
+    report = models.ForeignKey(TLSReport, on_delete=models.CASCADE, related_name="policies")
+    policy_type = models.CharField(max_length=16)  # sts, tlsa, no-policy-found
+    policy_domain = models.CharField(max_length=255, db_index=True)
+    policy_strings = models.JSONField(default=list)
+    mx_host = models.JSONField(default=list)
+    successful = models.PositiveBigIntegerField(default=0)
+    failed = models.PositiveBigIntegerField(default=0)
+    failure_details = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["id"]
