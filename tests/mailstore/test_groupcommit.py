@@ -1,0 +1,125 @@
+"""mailstore.groupcommit: concurrent units share one transaction, each gets its own
+result or exception, and nothing returns before its commit."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+
+from accounts.models import Domain
+from mailstore.groupcommit import GroupCommitter
+
+
+def _domain(name: str) -> Domain:
+    return Domain.objects.create(name=name, ascii=name)
+
+
+def _in_threads(targets: list) -> list[BaseException | None]:  # type: ignore[type-arg]
+    errors: list[BaseException | None] = [None] * len(targets)
+
+    def wrap(i: int) -> None:
+        try:
+            targets[i]()
+        except BaseException as exc:  # noqa: BLE001 - collected for the test
+            errors[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(len(targets))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive()
+    return errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_waiting_units_are_committed_together() -> None:
+    gc = GroupCommitter()
+    first_running = threading.Event()
+    release_first = threading.Event()
+    results: dict[int, int] = {}
+
+    def first() -> None:
+        def work() -> int:
+            first_running.set()
+            assert release_first.wait(30)
+            return _domain("first.test").pk
+
+        results[0] = gc.run(work, key=1)
+
+    def later(i: int):  # type: ignore[no-untyped-def]
+        def call() -> None:
+            assert first_running.wait(30)
+            results[i] = gc.run(lambda: _domain(f"d{i}.test").pk, key=i)
+        return call
+
+    def releaser() -> None:
+        assert first_running.wait(30)
+        # every later unit is queued behind the first's open transaction
+        for _ in range(3000):
+            with gc._lock:
+                if len(gc._pending) == 5:
+                    break
+            threading.Event().wait(0.01)
+        release_first.set()
+
+    errors = _in_threads([first] + [later(i) for i in range(1, 6)] + [releaser])
+    assert errors == [None] * 7
+    assert sorted(Domain.objects.values_list("name", flat=True)) == [
+        "d1.test", "d2.test", "d3.test", "d4.test", "d5.test", "first.test"]
+    assert set(results) == {0, 1, 2, 3, 4, 5}
+    assert gc.units == 6
+    assert gc.batches == 2  # the first alone, then the five that waited, in one commit
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_failing_unit_spares_the_others() -> None:
+    gc = GroupCommitter()
+    gate = threading.Event()
+    errors = _in_threads([
+        lambda: gc.run(lambda: (gate.wait(5), _domain("a.test"))[1]),
+        lambda: gc.run(lambda: _domain("a.test")),  # unique name taken: IntegrityError
+        lambda: gc.run(lambda: _domain("c.test")),
+        lambda: gate.set(),
+    ])
+    failed = [e for e in errors if e is not None]
+    assert len(failed) == 1
+    assert "UNIQUE" in str(failed[0]).upper() or "duplicate key" in str(failed[0])
+    assert sorted(Domain.objects.values_list("name", flat=True)) == ["a.test", "c.test"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_commit_fails_every_unit_of_the_batch() -> None:
+    from django.db import IntegrityError
+
+    from accounts.models import Address
+
+    gc = GroupCommitter()
+    gate = threading.Event()
+    # Foreign keys are checked at COMMIT (deferred), so this unit passes its savepoint
+    # and then makes the shared commit fail: both callers must hear of it.
+    errors = _in_threads([
+        lambda: gc.run(lambda: (gate.wait(5), _domain("good.test"))[1]),
+        lambda: gc.run(lambda: Address.objects.create(localpart="x", domain_id=999999, account_id=999999)),
+        lambda: gc.run(lambda: _domain("good2.test")),
+        lambda: gate.set(),
+    ])
+    failed = [e for e in errors[:3] if e is not None]
+    assert failed, "the dangling foreign key must fail a commit"
+    assert all(isinstance(e, IntegrityError) for e in failed)
+    stored = set(Domain.objects.values_list("name", flat=True))
+    # whoever shared the failing commit failed with it; whoever committed apart is stored
+    assert len(failed) + len(stored) == 3
+    assert not Address.objects.exists()
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_the_unit_runs_inline() -> None:
+    gc = GroupCommitter()
+    assert connection.in_atomic_block
+    gc.run(lambda: _domain("inline.test"))
+    assert gc.batches == 0
+    assert Domain.objects.filter(name="inline.test").exists()
