@@ -24,9 +24,12 @@ import dkim as dkimpy
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+from mailcore.authn import dkimfast
 from mailcore.authn.errors import ParseError
 from mailcore.authn.tags import parse_tags
 from mailcore.dns import Resolver, Result, Status
+
+dkimfast.install()
 
 
 class DKIMStatus(StrEnum):
@@ -275,7 +278,8 @@ async def verify(
         # The header section alone: splitting the whole body into lines here would
         # double dkimpy's work.
         headers, _body = dkimpy.rfc822_parse(_header_section(message))
-    except dkimpy.MessageFormatError:
+    except (dkimpy.MessageFormatError, IndexError):
+        # IndexError: dkimpy's answer to a continuation line before any field.
         return []
     raws = [v.decode("utf-8", "surrogateescape") for k, v in headers if k.lower() == b"dkim-signature"]
     if not raws:
@@ -339,7 +343,7 @@ async def verify(
 
 
 def _verify_crypto(message: bytes, pending: list[_Pending], min_rsa_bits: int) -> None:
-    d = dkimpy.DKIM(message, minkey=min_rsa_bits)
+    d = dkimfast.FastDKIM(message, minkey=min_rsa_bits)
     for p in pending:
         txt = p.record_txt
 

@@ -67,3 +67,9 @@ async def test_huge_folded_headers(server: DNSTestServer) -> None:
     msg += b"From: a@example.test\r\nSubject: x\r\n\r\nbody\r\n"
     [res] = await dkim.verify(server.resolver(), msg)
     assert (res.status, res.error) == (dkim.DKIMStatus.permerror, "no key record")
+
+
+async def test_a_message_starting_with_a_continuation_line_has_no_signature(server: DNSTestServer) -> None:
+    # dkimpy raises IndexError on a folded line before any field; that is "no signature".
+    msg = b" folded\r\nDKIM-Signature: v=1; a=rsa-sha256; d=example.test; s=x; h=from; bh=AAAA; b=AAAA\r\n\r\nbody\r\n"
+    assert await dkim.verify(server.resolver(), msg) == []
