@@ -1,21 +1,27 @@
-"""LOGIN, AUTHENTICATE (RFC 9051 6.2.2, RFC 4959 SASL-IR; PLAIN RFC 4616, CRAM-MD5
-RFC 2195, SCRAM-SHA-1/256 RFC 5802/7677) and STARTTLS (RFC 9051 6.2.1)."""
+"""LOGIN, AUTHENTICATE (RFC 9051 6.2.2, RFC 4959 SASL-IR) and STARTTLS (RFC 9051 6.2.1).
+
+Mechanisms come from mailcore.sasl.server, shared with SMTP: PLAIN (RFC 4616), CRAM-MD5
+(RFC 2195), SCRAM-SHA-1/256 (RFC 5802, RFC 7677) and their -PLUS variants with the
+tls-server-end-point channel binding (RFC 5929 section 4), offered only over TLS. The
+tls-exporter binding (RFC 9266) needs TLS keying-material export, which Python's ssl
+module does not offer, so it is not available.
+"""
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hmac
-import secrets
-import time
 from typing import TYPE_CHECKING, Any
 
 from imapserver.errors import CloseConnection, bad, no
 from mailcore.imap.command import Command
+from mailcore.sasl import server as sasl
+from mailcore.sasl.secrets import ScramSecret
 from moxweb import metrics
 
 if TYPE_CHECKING:
     from imapserver.session import Session
+
+# Advertised in this order after the static capabilities, -PLUS only on TLS connections.
+PLUS_MECHANISMS = ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS")
 
 
 def _password_login(username: str, password: str) -> Any:
@@ -24,38 +30,37 @@ def _password_login(username: str, password: str) -> Any:
     return authenticate(username, password)
 
 
-def _cram_md5_login(username: str, challenge: bytes, digest: str) -> Any:
+def _credential(username: str) -> tuple[Any, Any]:
     from accounts.actions import account_for_login
     from accounts.models import Credential
-    from mailcore.sasl.md5state import cram_md5_digest
 
     account = account_for_login(username)
     cred = Credential.objects.filter(account=account).first() if account else None
+    return account, cred
+
+
+def _cram_md5_login(username: str, challenge: bytes, digest: str) -> Any:
+    account, cred = _credential(username)
+    if cred is None or not cred.cram_md5_ipad:
+        return None
+    try:
+        sasl.verify_cram_md5(bytes(cred.cram_md5_ipad), bytes(cred.cram_md5_opad), challenge, digest)
+    except sasl.AuthFailed:
+        return None
+    return account
+
+
+def _scram_secret(username: str, mechanism: str) -> tuple[Any, ScramSecret] | None:
+    """The account and its stored SCRAM keys for the mechanism's hash."""
+    account, cred = _credential(username)
     if cred is None:
         return None
-    expected = cram_md5_digest(bytes(cred.cram_md5_ipad), bytes(cred.cram_md5_opad), challenge)
-    return account if hmac.compare_digest(expected, digest.lower()) else None
-
-
-class _ScramLookup:
-    """scramp's auth_fn: the stored SCRAM keys of the account logging in."""
-
-    def __init__(self, hash_name: str) -> None:
-        self.hash_name = hash_name
-        self.account: Any = None
-
-    def __call__(self, username: str) -> tuple[bytes, bytes, bytes, int]:
-        from accounts.actions import account_for_login
-        from accounts.models import Credential
-
-        account = account_for_login(username)
-        cred = Credential.objects.filter(account=account).first() if account else None
-        if cred is None:
-            raise KeyError("unknown user")
-        self.account = account
-        p = "scram_sha1_" if self.hash_name == "SHA-1" else "scram_sha256_"
-        return (bytes(getattr(cred, p + "salt")), bytes(getattr(cred, p + "stored_key")),
-                bytes(getattr(cred, p + "server_key")), getattr(cred, p + "iterations"))
+    p = "scram_sha256_" if mechanism.startswith("SCRAM-SHA-256") else "scram_sha1_"
+    salt, stored = getattr(cred, p + "salt"), getattr(cred, p + "stored_key")
+    if not salt or not stored:
+        return None
+    return account, ScramSecret(bytes(salt), getattr(cred, p + "iterations"), bytes(stored),
+                                bytes(getattr(cred, p + "server_key")))
 
 
 class AuthCommands:
@@ -70,6 +75,17 @@ class AuthCommands:
 
     def _plaintext_allowed(self: Session) -> bool:
         return self.tls_active or self.localserve
+
+    def channel_binding(self: Session) -> bytes | None:
+        """RFC 5929 section 4 tls-server-end-point data of the certificate this
+        connection was served; None without TLS (no -PLUS then)."""
+        if not self.tls_active:
+            return None
+        der = self.io.tls_cert_der()
+        return None if der is None else sasl.tls_server_end_point(der)
+
+    def auth_capabilities(self: Session) -> str:
+        return "".join(f" AUTH={m}" for m in PLUS_MECHANISMS) if self.channel_binding() is not None else ""
 
     async def do_login(self: Session, cmd: Command) -> None:
         if not self._plaintext_allowed():
@@ -87,12 +103,12 @@ class AuthCommands:
         if line == b"*":
             raise bad("authenticate aborted by client")
         try:
-            return base64.b64decode(line, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise bad("invalid base64") from exc
+            return sasl.b64decode(line)
+        except sasl.SASLError as exc:
+            raise bad(str(exc)) from exc
 
     async def _sasl_send(self: Session, data: bytes) -> bytes:
-        self.write(b"+ " + base64.b64encode(data))
+        self.write(b"+ " + sasl.b64encode(data).encode("ascii"))
         await self.io.flush()
         return await self._sasl_read()
 
@@ -101,58 +117,66 @@ class AuthCommands:
         initial = cmd.args["initial"]
         first: bytes | None = None
         if initial is not None:
-            if initial == "=":
-                first = b""
+            try:
+                first = sasl.b64decode(initial)
+            except sasl.SASLError as exc:
+                raise bad(str(exc)) from exc
+        try:
+            if mech == "PLAIN":
+                account = await self._auth_plain(first)
+            elif mech == "CRAM-MD5":
+                account = await self._auth_cram_md5(first)
+            elif mech in sasl.SCRAM_MECHANISMS and (not mech.endswith("-PLUS") or self.channel_binding()):
+                account = await self._auth_scram(mech, first)
             else:
-                try:
-                    first = base64.b64decode(initial, validate=True)
-                except (binascii.Error, ValueError) as exc:
-                    raise bad("invalid base64") from exc
-        account: Any = None
-        if mech == "PLAIN":
-            if not self._plaintext_allowed():
-                raise no("tls required for login", "PRIVACYREQUIRED")
-            data = first if first is not None else await self._sasl_send(b"")
-            parts = data.split(b"\x00")
-            if len(parts) != 3:
-                raise bad("malformed plain response")
-            authz, authc, password = (p.decode("utf-8", "replace") for p in parts)
-            if authz and authz != authc:
-                raise no("cannot assume other role", "AUTHORIZATIONFAILED")
-            account = await self.db(_password_login, authc, password)
-            self.username = authc
-        elif mech == "CRAM-MD5":
-            if first:
-                raise bad("cram-md5 has no initial response")
-            challenge = f"<{secrets.randbelow(2**63)}.{int(time.time())}@moxweb>".encode()
-            data = await self._sasl_send(challenge)
-            user, _, digest = data.decode("utf-8", "replace").rpartition(" ")
-            account = await self.db(_cram_md5_login, user, challenge, digest)
-            self.username = user
-        elif mech in ("SCRAM-SHA-1", "SCRAM-SHA-256"):
-            account = await self._scram(mech, first)
-        else:
-            raise no("unsupported authentication mechanism", "CANNOT")
+                raise no("unsupported authentication mechanism", "CANNOT")
+        except sasl.SASLError as exc:
+            raise bad(str(exc)) from exc
         if account is None:
             await self._login_failed()
             raise no("invalid credentials", "AUTHENTICATIONFAILED")
         await self.logged_in(account)
         self.write(f"{cmd.tag} OK [CAPABILITY {self.capabilities()}] authenticate done")
 
-    async def _scram(self: Session, mech: str, first: bytes | None) -> Any:
-        from scramp import ScramException, ScramMechanism
+    async def _auth_plain(self: Session, first: bytes | None) -> Any:
+        if not self._plaintext_allowed():
+            raise no("tls required for login", "PRIVACYREQUIRED")
+        data = first if first is not None else await self._sasl_send(b"")
+        authz, authc, password = sasl.parse_plain(data)
+        if authz and authz != authc:
+            raise no("cannot assume other role", "AUTHORIZATIONFAILED")
+        self.username = authc
+        return await self.db(_password_login, authc, password)
 
-        lookup = _ScramLookup(mech[len("SCRAM-"):])
-        server = ScramMechanism(mech).make_server(lookup)
+    async def _auth_cram_md5(self: Session, first: bytes | None) -> Any:
+        if first:
+            raise bad("cram-md5 has no initial response")
+        challenge = sasl.cram_md5_challenge("moxweb")
+        user, digest = sasl.parse_cram_md5(await self._sasl_send(challenge))
+        self.username = user
+        return await self.db(_cram_md5_login, user, challenge, digest)
+
+    async def _auth_scram(self: Session, mech: str, first: bytes | None) -> Any:
+        exchange = sasl.ScramExchange(mech, self.channel_binding())
+        client_first = first if first is not None else await self._sasl_send(b"")
         try:
-            client_first = first if first is not None else await self._sasl_send(b"")
-            await self.db(server.set_client_first, client_first.decode("utf-8"))
-            client_final = await self._sasl_send(server.get_server_first().encode())
-            server.set_client_final(client_final.decode("utf-8"))
-            await self._sasl_send(server.get_server_final().encode())
-        except (ScramException, KeyError, UnicodeDecodeError):
+            username = exchange.client_first(client_first)
+        except sasl.AuthFailed as exc:
+            raise no("cannot assume other role", "AUTHORIZATIONFAILED") from exc
+        self.username = username
+        found = await self.db(_scram_secret, username, mech)
+        if found is None:
             return None
-        return lookup.account
+        account, secret = found
+        client_final = await self._sasl_send(exchange.server_first(secret))
+        try:
+            server_final = exchange.client_final(client_final)
+        except sasl.AuthFailed:
+            return None
+        # RFC 9051 6.2.2: the server's final data in a continuation, answered empty.
+        if await self._sasl_send(server_final) != b"":
+            raise bad("expected an empty response")
+        return account
 
     async def do_starttls(self: Session, cmd: Command) -> None:
         if self.tls_active or not self.starttls_available:

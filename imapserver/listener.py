@@ -121,6 +121,16 @@ class Connection:
             raise ConnectionResetError("data after STARTTLS")
         await self.writer.start_tls(self.tls)
 
+    def tls_cert_der(self) -> bytes | None:
+        """DER of the certificate this connection was served, for SCRAM -PLUS channel
+        binding: the SNI-chosen context's (autotls), else the listener context's."""
+        from autotls.tls import served_certificate_der
+
+        der = served_certificate_der(self.writer.get_extra_info("ssl_object"))
+        if der is None and self.tls is not None:
+            der = getattr(self.tls, "cert_der", None)
+        return der if isinstance(der, bytes) else None
+
     # Reading one command with its literals.
 
     async def read_command(self) -> bytes | None:

@@ -74,6 +74,8 @@ class IO(Protocol):
 
     async def starttls(self) -> None: ...
 
+    def tls_cert_der(self) -> bytes | None: ...
+
 
 class Selected:
     """The session's view of the selected mailbox: UIDs by sequence number (RFC 9051 2.3.1.2)."""
@@ -138,7 +140,7 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
             caps += " AUTH=PLAIN"
         else:
             caps += " LOGINDISABLED"
-        return caps
+        return caps + self.auth_capabilities()
 
     def greeting(self) -> bytes:
         return f"* OK [CAPABILITY {self.capabilities()}] mox imap\r\n".encode()

@@ -148,7 +148,15 @@ class ScramExchange:
                 lambda _username: (secret.salt, secret.stored_key, secret.server_key, secret.iterations),
                 channel_binding=cb,
             )
-            server.set_client_first(self._client_first)
+            # scramp refuses any authzid in the gs2 header, but clients built on Cyrus
+            # SASL (mbsync, mutt) send "a=<username>". client_first() checked it names the
+            # user; scramp gets the header without it and, for the c= check of the final
+            # message, the header as the client sent it.
+            header, _, bare = self._client_first.partition(",")
+            authz, _, bare = bare.partition(",")
+            server.set_client_first(f"{header},,{bare}")
+            if authz:
+                server.gs2_header = _Gs2AsSent(server.gs2_header, f"{header},{authz},".encode())
             first = server.get_server_first()
         except ScramException as exc:
             raise SASLError(str(exc)) from None
@@ -164,6 +172,19 @@ class ScramExchange:
         except ScramException as exc:
             raise AuthFailed(str(exc)) from None
         return self._server.get_server_final().encode("utf-8")
+
+
+class _Gs2AsSent:
+    """scramp's parsed gs2 header, but with the client's own bytes (authzid included)
+    as the start of the channel-binding input (RFC 5802 section 7, cbind-input)."""
+
+    def __init__(self, parsed: object, raw: bytes) -> None:
+        self.parsed = parsed
+        self.raw = raw
+
+    def make_cbind_input(self, cb: object) -> bytes:
+        data: bytes = self.parsed.make_cbind_input(cb)  # type: ignore[attr-defined]
+        return self.raw + data[len(bytes(self.parsed)):]  # type: ignore[call-overload]
 
 
 def tls_server_end_point(cert_der: bytes) -> bytes:
