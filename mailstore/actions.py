@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from mailcore.message.summary import summarize
-from mailstore import files
+from mailstore import files, groupcommit
 from mailstore.models import Change, Mailbox, Message, Store, Subscription
 from mailstore.notify import notify_changed
 
@@ -187,8 +187,12 @@ def deliver(
     dest, rel = files.new_message_path(account.pk)
     files.place(source, dest)
     try:
-        message = _insert_message(
-            account, mailbox_name, rel, size, prefix, parsed, summary, received, flags, keywords, info
+        # Concurrent deliveries share one commit (mailstore/groupcommit.py).
+        message = groupcommit.run(
+            lambda: _insert_message(
+                account, mailbox_name, rel, size, prefix, parsed, summary, received, flags, keywords, info
+            ),
+            key=account.pk,
         )
     except BaseException:
         dest.unlink(missing_ok=True)
