@@ -4,7 +4,6 @@ CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST (RFC 5258, 5819, 6154), LSUB, NAMESP
 (RFC 9208)."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +12,7 @@ from imapserver.errors import bad, no
 from mailcore.imap import utf7
 from mailcore.imap.command import Command
 from mailcore.imap.errors import ParseError
+from mailcore.imap.listing import ListRequest, list_entries
 from mailcore.imap.numset import compact
 from mailcore.imap.response import mailbox as format_mailbox
 from mailcore.imap.response import flags as format_flags
@@ -23,19 +23,6 @@ if TYPE_CHECKING:
 
 _SPECIAL_USE = {"\\archive": "\\Archive", "\\drafts": "\\Drafts", "\\junk": "\\Junk", "\\sent": "\\Sent",
                 "\\trash": "\\Trash"}
-
-
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    # RFC 9051 6.3.9: "*" matches everything, "%" everything but the hierarchy separator.
-    out = []
-    for ch in pattern:
-        if ch == "*":
-            out.append(".*")
-        elif ch == "%":
-            out.append("[^/]*")
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
 def _normalize_pattern(pattern: str) -> str:
@@ -233,34 +220,21 @@ class MailboxCommands:
             return
         select_opts = set(args.get("select_opts", []))
         return_opts = set(args.get("return_opts", []))
+        req = ListRequest(
+            tuple(patterns), subscribed="SUBSCRIBED" in select_opts, special_use="SPECIAL-USE" in select_opts,
+            recursive="RECURSIVEMATCH" in select_opts, return_subscribed="SUBSCRIBED" in return_opts,
+            return_children="CHILDREN" in return_opts, lsub=lsub,
+        )
         mailboxes, subs = await self.db(db.list_mailboxes, self.account_id)
-        by_name = {m.name: m for m in mailboxes}
-        subscribed_only = lsub or "SUBSCRIBED" in select_opts
-        names = sorted(set(by_name) | (subs if subscribed_only else set()))
-        regexes = [_pattern_regex(p) for p in patterns]
-        show_subscribed = subscribed_only or "SUBSCRIBED" in return_opts
-        all_names = set(by_name)
-        for name in names:
-            if not any(r.match(name) for r in regexes):
-                continue
-            if subscribed_only and name not in subs:
-                continue
-            flags: list[str] = []
-            mailbox = by_name.get(name)
-            if mailbox is None:
-                flags.append("\\NonExistent" if not lsub else "\\Noselect")
-            if show_subscribed and name in subs and not lsub:
-                flags.append("\\Subscribed")
-            if "CHILDREN" in return_opts or not lsub:
-                has_children = any(n.startswith(name + "/") for n in all_names)
-                if "CHILDREN" in return_opts:
-                    flags.append("\\HasChildren" if has_children else "\\HasNoChildren")
-            if mailbox is not None and mailbox.special_use and not lsub:
-                flags.append(mailbox.special_use)
-            kind = "LSUB" if lsub else "LIST"
-            self.write(f"* {kind} ({' '.join(flags)}) \"/\" ".encode() + self.fmt_mailbox(name))
-            if mailbox is not None and args.get("status") and not lsub:
-                await self._write_status(name, args["status"])
+        kind = b"LSUB" if lsub else b"LIST"
+        for entry in list_entries(req, {m.name: m.special_use for m in mailboxes}, subs):
+            line = b"* " + kind + b" (" + " ".join(entry.attributes).encode() + b') "/" ' + self.fmt_mailbox(entry.name)
+            if entry.childinfo:
+                # RFC 5258 section 4: childinfo-extended-item.
+                line += b' ("CHILDINFO" (' + b" ".join(b'"%s"' % c.encode() for c in entry.childinfo) + b"))"
+            self.write(line)
+            if entry.selectable and args.get("status") and not lsub:
+                await self._write_status(entry.name, args["status"])
         await self.ok(cmd)
 
     async def do_list(self: Session, cmd: Command) -> None:

@@ -145,6 +145,7 @@ def _list(r: Reader, a: dict[str, Any]) -> None:
                     break
                 r.sp()
         r.sp()
+        _check_list_selection(r, a["select_opts"])
     a["reference"] = _mailbox(r)
     r.sp()
     patterns = []
@@ -166,6 +167,8 @@ def _list(r: Reader, a: dict[str, Any]) -> None:
         if not r.take(b")"):
             while True:
                 opt = r.atom().upper()
+                if opt not in _LIST_RETURN:
+                    raise r.error(f"unknown list return option {opt}")
                 a["return_opts"].append(opt)
                 if opt == "STATUS":
                     # RFC 5819 LIST-STATUS
@@ -174,6 +177,21 @@ def _list(r: Reader, a: dict[str, Any]) -> None:
                 if r.take(b")"):
                     break
                 r.sp()
+
+
+# RFC 5258 section 3.1 and 3.2, RFC 6154 section 3, RFC 5819 section 2.
+_LIST_SELECTION = ("SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE")
+_LIST_RETURN = ("SUBSCRIBED", "CHILDREN", "STATUS", "SPECIAL-USE")
+
+
+def _check_list_selection(r: Reader, opts: list[str]) -> None:
+    for opt in opts:
+        if opt not in _LIST_SELECTION:
+            raise r.error(f"unknown list selection option {opt}")
+    # RFC 5258 section 3.1: RECURSIVEMATCH needs another selection option (not only
+    # REMOTE); the one CHILDINFO criterion we know is SUBSCRIBED, so it needs that.
+    if "RECURSIVEMATCH" in opts and "SUBSCRIBED" not in opts:
+        raise r.error("RECURSIVEMATCH needs the SUBSCRIBED selection option")
 
 
 def _lsub(r: Reader, a: dict[str, Any]) -> None:

@@ -55,7 +55,7 @@ def test_it_lists_subscriptions_children_special_use_and_status(raw_alice, alice
     assert raw_alice.cmd('a4 LIST (SUBSCRIBED) "" "*" RETURN (CHILDREN)') == [
         '* LIST (\\Subscribed \\HasNoChildren \\Archive) "/" Archive',
         '* LIST (\\Subscribed \\HasNoChildren \\Drafts) "/" Drafts',
-        '* LIST (\\NonExistent \\Subscribed \\HasNoChildren) "/" Gone',
+        '* LIST (\\Subscribed \\NonExistent \\HasNoChildren) "/" Gone',
         '* LIST (\\Subscribed \\HasNoChildren) "/" Inbox',
         '* LIST (\\Subscribed \\HasNoChildren \\Junk) "/" Junk',
         '* LIST (\\Subscribed \\HasNoChildren \\Sent) "/" Sent',
@@ -68,7 +68,9 @@ def test_it_lists_subscriptions_children_special_use_and_status(raw_alice, alice
         f"* STATUS Inbox (MESSAGES 1 UNSEEN 1 SIZE {len(MESSAGE)})",
         "a5 OK LIST done",
     ]
-    assert raw_alice.cmd('a6 LSUB "" "W%"') == ["a6 OK LSUB done"]
+    # RFC 3501 6.3.9: LSUB with "%" returns the unsubscribed parent of a subscribed
+    # mailbox, flagged \Noselect.
+    assert raw_alice.cmd('a6 LSUB "" "W%"') == ['* LSUB (\\Noselect) "/" Work', "a6 OK LSUB done"]
     assert raw_alice.cmd('a7 LSUB "" "Work/*"') == ['* LSUB () "/" Work/Projects', "a7 OK LSUB done"]
     assert raw_alice.cmd('a8 LIST "" ""') == ['* LIST (\\Noselect) "/" ""', "a8 OK LIST done"]
     assert raw_alice.cmd("a9 NAMESPACE") == ['* NAMESPACE (("" "/")) NIL NIL', "a9 OK NAMESPACE done"]
