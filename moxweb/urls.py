@@ -10,6 +10,7 @@ from wellknown.views import apple_profile
 
 urlpatterns = [
     path("admin/django/", admin.site.urls),
+    path("admin/reports/", include("reports.urls")),
     path("admin/", include("webadmin.urls")),
     path("account/apple.mobileconfig", apple_profile, name="apple_profile"),
     path("account/", include("accounts.urls")),

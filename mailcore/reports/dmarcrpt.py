@@ -8,6 +8,7 @@ references is refused (defusedxml), and decompressed reports are limited to 20 M
 """
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -111,7 +112,8 @@ class Feedback:
     records: tuple[Record, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON values (lists, not tuples)."""
+        return json.loads(json.dumps(asdict(self)))
 
 
 def _local(tag: str) -> str:

@@ -65,7 +65,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["start"], d["end"] = self.start.isoformat(), self.end.isoformat()
-        return d
+        return json.loads(json.dumps(d))
 
     def policy_domains(self) -> list[str]:
         return [p.policy.policy_domain for p in self.policies]

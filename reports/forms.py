@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django import forms
+
+from accounts.models import Account
+from reports.models import DEFAULT_MAILBOX, ReportKind
+
+DEFAULT_LOCALPART = {ReportKind.dmarc: "dmarc-reports", ReportKind.tlsrpt: "tls-reports"}
+
+
+class ReportingAddressForm(forms.Form):
+    """One kind of reporting address of a domain (mox's domain DMARC/TLSRPT config)."""
+
+    kind = forms.ChoiceField(choices=ReportKind.choices, widget=forms.HiddenInput)
+    localpart = forms.CharField(label="Localpart", max_length=255)
+    account = forms.ModelChoiceField(queryset=Account.objects.order_by("name"), label="Account",
+                                     to_field_name="name")
+    mailbox = forms.CharField(label="Mailbox", max_length=255, required=False,
+                              help_text="Default: DMARC or TLSRPT by kind.")
+
+    @classmethod
+    def for_kind(cls, kind: ReportKind, current: object | None, data: object = None) -> ReportingAddressForm:
+        initial = {"kind": kind.value, "localpart": DEFAULT_LOCALPART[kind], "mailbox": DEFAULT_MAILBOX[kind]}
+        if current is not None:
+            initial.update(localpart=current.localpart, account=current.account.name,  # type: ignore[attr-defined]
+                           mailbox=current.mailbox)  # type: ignore[attr-defined]
+        return cls(data, prefix=kind.value, initial=initial)
