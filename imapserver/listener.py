@@ -275,6 +275,9 @@ class Connection:
         while True:
             buf = await self.read_command()
             if buf is None:
+                # A refused literal ends the command (RFC 3502: none of a MULTIAPPEND's
+                # messages is stored); literals spooled before it are dropped now.
+                self.discard_spooled()
                 await self.flush()
                 continue
             try:

@@ -4,6 +4,7 @@ CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST (RFC 5258, 5819, 6154), LSUB, NAMESP
 (RFC 9208)."""
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,15 +32,24 @@ def _normalize_pattern(pattern: str) -> str:
     return pattern
 
 
-def _append_file(account: Any, name: str, data: bytes | Path, flags: list[str], when: Any) -> Any:
-    from mailstore import actions, files
+def _append_all(account: Any, name: str, sources: list[bytes | Path], messages: list[Any]) -> list[Any]:
+    """RFC 3502: every message of the command, or none (mailstore.multiappend)."""
+    from mailstore import files
+    from mailstore.multiappend import AppendItem, append_all
 
-    path = data if isinstance(data, Path) else files.write_temp(data)
+    temps: list[Path] = []
     try:
-        return actions.append(account, name, path, flags=set(flags), received=when,
-                              keywords=[f for f in flags if not f.startswith("\\")])
+        items = []
+        for source, message in zip(sources, messages):
+            if not isinstance(source, Path):
+                source = files.write_temp(source)
+                temps.append(source)
+            flags = list(message.flags)
+            items.append(AppendItem(source, set(flags), [f for f in flags if not f.startswith("\\")], message.date))
+        return append_all(account, name, items)
     finally:
-        path.unlink(missing_ok=True)
+        for path in temps + [s for s in sources if isinstance(s, Path)]:
+            path.unlink(missing_ok=True)
 
 
 class MailboxCommands:
@@ -264,22 +274,23 @@ class MailboxCommands:
         from mailstore import actions
 
         name = self.mailbox_name(cmd.args["mailbox"])
-        uids = []
-        uidvalidity = 0
+        spooled = getattr(self.io, "spooled", {})
+        sources: list[bytes | Path] = []
         for message in cmd.args["messages"]:
-            data: bytes | Path = message.data
-            spooled = getattr(self.io, "spooled", {})
-            if message.binary and message.data in spooled:
-                data = spooled.pop(message.data)
-            try:
-                row = await self.db(_append_file, self.account, name, data, message.flags, message.date)
-            except actions.MailboxNotFound as exc:
-                raise no("mailbox does not exist", "TRYCREATE") from exc
-            except actions.QuotaExceeded as exc:
-                raise no("over quota", "OVERQUOTA") from exc
-            uids.append(row.uid)
-            uidvalidity = row.mailbox.uidvalidity
-        await self.ok(cmd, code=f"APPENDUID {uidvalidity} {compact(uids)}")
+            sources.append(spooled.pop(message.data) if message.binary and message.data in spooled else message.data)
+        try:
+            rows = await self.db(_append_all, self.account, name, sources, cmd.args["messages"])
+        except actions.MailboxNotFound as exc:
+            raise no("mailbox does not exist", "TRYCREATE") from exc
+        except actions.QuotaExceeded as exc:
+            raise no("over quota", "OVERQUOTA") from exc
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # As the listener answers a literal it could not spool; nothing was stored.
+            raise no("insufficient storage space") from exc
+        uids = [row.uid for row in rows]
+        await self.ok(cmd, code=f"APPENDUID {rows[0].mailbox.uidvalidity} {compact(uids)}")
 
     async def do_getquotaroot(self: Session, cmd: Command) -> None:
         name = self.mailbox_name(cmd.args["mailbox"])
