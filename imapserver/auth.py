@@ -168,7 +168,12 @@ class AuthCommands:
         if found is None:
             return None
         account, secret = found
-        client_final = await self._sasl_send(exchange.server_first(secret))
+        try:
+            server_first = exchange.server_first(secret)
+        except sasl.SASLError:
+            # E.g. the gs2 flag "y" while we offer -PLUS: a downgrade (RFC 5802 section 6).
+            return None
+        client_final = await self._sasl_send(server_first)
         try:
             server_final = exchange.client_final(client_final)
         except sasl.AuthFailed:
