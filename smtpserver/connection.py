@@ -41,6 +41,8 @@ MAX_COMMAND_LINE = 2048
 WRITE_CHUNK = 256 * 1024
 
 COMMANDS = ("HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN",
+# Seconds a client may be quiet before the session gives its database connection back.
+IDLE_DB_RELEASE = 1.0
             "HELP", "NOOP", "QUIT")
 
 
@@ -111,8 +113,13 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         return await sync_to_async(fn, thread_sensitive=True)(*args, **kwargs)
 
     async def release_db(self) -> None:
-        """Close the database connection between transactions, so idle SMTP sessions
-        hold none (PostgreSQL has a connection limit)."""
+        """A transaction is over. The database connection stays open while the client
+        keeps sending commands (a busy session reconnecting per message costs more than
+        the message); `read_line` closes it once the client has been quiet for
+        IDLE_DB_RELEASE seconds, so idle sessions hold none (PostgreSQL has a
+        connection limit)."""
+
+    async def close_db(self) -> None:
         if self._db_used:
             await sync_to_async(store.finish, thread_sensitive=True)()
             self._db_used = False
@@ -145,7 +152,15 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         if self.slow:
             await self.config.sleep(self.config.slow_delay)
         try:
-            line = await self._reader.readuntil(b"\n")
+            if self._db_used:
+                try:
+                    # Cancelling readuntil consumes nothing: the line is read again below.
+                    line = await asyncio.wait_for(self._reader.readuntil(b"\n"), IDLE_DB_RELEASE)
+                except TimeoutError:
+                    await self.close_db()
+                    line = await self._reader.readuntil(b"\n")
+            else:
+                line = await self._reader.readuntil(b"\n")
         except asyncio.LimitOverrunError:
             line = b"x" * (MAX_COMMAND_LINE + 1)
         except asyncio.IncompleteReadError:
@@ -217,7 +232,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
                 except (ConnectionClosed, ConnectionError):
                     pass
                 finally:
-                    await self.release_db()
+                    await self.close_db()
         except asyncio.CancelledError:
             pass
         except Exception:  # noqa: BLE001 - a bug must not take the listener down
