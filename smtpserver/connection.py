@@ -37,12 +37,12 @@ T = TypeVar("T")
 
 # mox: command lines over 2048 octets end the connection (RFC 5321 4.5.3.1.4 says 512).
 MAX_COMMAND_LINE = 2048
+# Seconds a client may be quiet before the session gives its database connection back.
+IDLE_DB_RELEASE = 1.0
 # Bytes per write to the temporary file while streaming DATA/BDAT.
 WRITE_CHUNK = 256 * 1024
 
 COMMANDS = ("HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN",
-# Seconds a client may be quiet before the session gives its database connection back.
-IDLE_DB_RELEASE = 1.0
             "HELP", "NOOP", "QUIT")
 
 
