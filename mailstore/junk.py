@@ -13,12 +13,24 @@ row, always in that order.
 
 Accounts whose `junk_filter` is empty have no filter: training does nothing and
 classification raises `JunkFilterDisabled`, as mox without a JunkFilter block.
+
+Classification keeps the counts it read in a per-process cache per account, valid
+for one generation of the counts. The generation is the id of the account's "-"
+row: every training writes that row anew (delete and insert), so it gets a new id,
+which neither SQLite (AUTOINCREMENT) nor PostgreSQL (a sequence) ever hands out
+again. Each classification reads the "-" row in the same statement as the words it
+does not have yet, so it always works with counts of one committed generation, and
+training in any process is seen by the next classification everywhere. The cache
+is not used inside a transaction, where uncommitted (and on SQLite, reusable) ids
+could be seen.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -29,6 +41,7 @@ from mailcore.junk import (
     Counts,
     Params,
     Result,
+    Tokens,
     adjust,
     adjusted,
     bad_content_type_result,
@@ -78,14 +91,16 @@ def _chunks(words: Sequence[str]) -> Iterable[Sequence[str]]:
         yield words[i : i + CHUNK]
 
 
-def _select_counts(account_id: int, words: Sequence[str]) -> list[tuple[str, int, int]]:
-    """Plain SQL: the ORM's `word__in` costs about 20 us per word to prepare, more than
-    the database needs to find it."""
+def _select_counts(account_id: int, words: Sequence[str]) -> list[tuple[int, str, int, int]]:
+    """(id, word, ham, spam) of those of the words the account has. Plain SQL: the
+    ORM's `word__in` costs about 20 us per word to prepare, more than the database
+    needs to find it."""
     if not words:
         return []
     quote = connection.ops.quote_name
     sql = (
-        f"SELECT {quote('word')}, {quote('ham')}, {quote('spam')} FROM {quote(JunkWord._meta.db_table)} "
+        f"SELECT {quote('id')}, {quote('word')}, {quote('ham')}, {quote('spam')} "
+        f"FROM {quote(JunkWord._meta.db_table)} "
         f"WHERE {quote('account_id')} = %s AND {quote('word')} IN ({', '.join(['%s'] * len(words))})"
     )
     with connection.cursor() as cursor:
@@ -93,23 +108,93 @@ def _select_counts(account_id: int, words: Sequence[str]) -> list[tuple[str, int
         return cursor.fetchall()
 
 
-class DatabaseWordStore:
-    """A mailcore.junk.WordStore over an account's JunkWord rows. The totals are fetched
-    with the first lookup, so classifying a typical message costs one query."""
+# Per-process cache of counts read, per account (see the module docstring). A word
+# the account does not have is cached as None.
+CACHE_ACCOUNTS = 64
+CACHE_WORDS = 200_000
+# Generation changes seen during one lookup before giving up on the cache for it.
+MAX_GENERATION_CHANGES = 3
 
-    def __init__(self, account_id: int) -> None:
+
+@dataclass
+class _Generation:
+    generation: int
+    totals: Counts
+    counts: dict[str, Counts | None] = field(default_factory=dict)
+
+
+_cache: dict[int, _Generation] = {}
+_cache_lock = threading.Lock()
+
+
+def _remember(account_id: int, entry: _Generation) -> None:
+    with _cache_lock:
+        if account_id not in _cache and len(_cache) >= CACHE_ACCOUNTS:
+            _cache.pop(next(iter(_cache)))
+        _cache[account_id] = entry
+
+
+def clear_cache() -> None:
+    """Forget all cached counts (tests, tools)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+class DatabaseWordStore:
+    """A mailcore.junk.WordStore over an account's JunkWord rows. The totals come
+    with the words, so classifying a typical message costs one query; with the cache
+    (outside transactions) that query asks only for words not seen before."""
+
+    def __init__(self, account_id: int, *, cache: bool = True) -> None:
         self.account_id = account_id
+        self.cache = cache
         self._totals: Counts | None = None
 
     def lookup(self, words: Sequence[str]) -> Mapping[str, Counts]:
+        if self.cache and not connection.in_atomic_block:
+            found = self._cached_lookup(words)
+            if found is not None:
+                return found
+        return self._uncached_lookup(words)
+
+    def _uncached_lookup(self, words: Sequence[str]) -> Mapping[str, Counts]:
         found: dict[str, Counts] = {}
-        wanted = [TOTALS_WORD, *words] if self._totals is None else list(words)
+        wanted = [TOTALS_WORD, *words]
         for chunk in _chunks(wanted):
-            for word, ham, spam in _select_counts(self.account_id, chunk):
+            for _id, word, ham, spam in _select_counts(self.account_id, chunk):
                 found[word] = Counts(ham, spam)
-        if self._totals is None:
-            self._totals = found.pop(TOTALS_WORD, Counts())
+        self._totals = found.pop(TOTALS_WORD, Counts())
         return found
+
+    def _cached_lookup(self, words: Sequence[str]) -> Mapping[str, Counts] | None:
+        """Counts through the cache, all of one generation; None when training kept
+        changing them meanwhile, or when the account was never trained."""
+        entry = _cache.get(self.account_id)
+        changes = 0
+        while True:
+            counts = entry.counts if entry is not None else {}
+            need = [w for w in words if w not in counts]
+            chunk = need[: CHUNK - 1]
+            rows = _select_counts(self.account_id, [TOTALS_WORD, *chunk])
+            totals_row = next((r for r in rows if r[1] == TOTALS_WORD), None)
+            if totals_row is None:
+                return None
+            if entry is None or entry.generation != totals_row[0]:
+                if entry is not None:
+                    changes += 1
+                    if changes > MAX_GENERATION_CHANGES:
+                        return None
+                entry = _Generation(totals_row[0], Counts(totals_row[2], totals_row[3]))
+                _remember(self.account_id, entry)
+            if len(entry.counts) + len(chunk) > CACHE_WORDS:
+                entry.counts.clear()
+            got = {word: Counts(ham, spam) for _id, word, ham, spam in rows if word != TOTALS_WORD}
+            for w in chunk:
+                entry.counts[w] = got.get(w)
+            if len(need) <= len(chunk) and all(w in entry.counts for w in words):
+                break
+        self._totals = entry.totals
+        return {w: c for w in words if (c := entry.counts.get(w)) is not None}
 
     def totals(self) -> Counts:
         if self._totals is None:
@@ -118,11 +203,29 @@ class DatabaseWordStore:
         return self._totals
 
 
+# The tokens of the last few messages classified: the SMTP server classifies one
+# message once per recipient account, usually with the same parameters.
+_recent_tokens: dict[tuple[bytes, Params], Tokens] = {}
+RECENT_TOKENS = 8
+
+
+def _tokens(data: bytes, params: Params) -> Tokens:
+    key = (hashlib.blake2b(data, digest_size=20).digest(), params)
+    tokens = _recent_tokens.get(key)
+    if tokens is None:
+        tokens = tokenize(data, params)
+        with _cache_lock:
+            while len(_recent_tokens) >= RECENT_TOKENS:
+                _recent_tokens.pop(next(iter(_recent_tokens)), None)
+            _recent_tokens[key] = tokens
+    return tokens
+
+
 def classify(account: Account, data: bytes, *, threshold: float | None = None) -> Result:
     """The junk probability of a message's bytes for this account. `threshold` overrides
     the account's (the SMTP server adds jitter). Raises JunkFilterDisabled."""
     params = params_for(account)
-    tokens = tokenize(data, params)
+    tokens = _tokens(data, params)
     if tokens.bad_content_type:
         return bad_content_type_result()
     return classify_words(tokens.words, DatabaseWordStore(account.pk), params, threshold)
@@ -163,9 +266,11 @@ def _apply(account_id: int, totals_row: JunkWord, words: Sequence[str], changes:
     for junk, delta in changes:
         new.update(adjusted(new, words, junk, delta))
         totals = adjust(totals, junk, delta)
-    create: list[JunkWord] = []
-    update: list[JunkWord] = [totals_row]
-    delete: list[int] = []
+    # The totals row is written anew, with a new id: the generation of the counts
+    # that classification caches (see the module docstring).
+    create: list[JunkWord] = [JunkWord(account_id=account_id, word=TOTALS_WORD, ham=totals.ham, spam=totals.spam)]
+    update: list[JunkWord] = []
+    delete: list[int] = [totals_row.pk]
     for word, counts in new.items():
         row = rows.get(word)
         if row is None:
@@ -177,12 +282,11 @@ def _apply(account_id: int, totals_row: JunkWord, words: Sequence[str], changes:
         elif counts != (row.ham, row.spam):
             row.ham, row.spam = counts
             update.append(row)
-    totals_row.ham, totals_row.spam = totals
-    if create:
-        JunkWord.objects.bulk_create(create, batch_size=CHUNK)
-    JunkWord.objects.bulk_update(update, ["ham", "spam"], batch_size=CHUNK)
     for i in range(0, len(delete), CHUNK):
         JunkWord.objects.filter(pk__in=delete[i : i + CHUNK]).delete()
+    JunkWord.objects.bulk_create(create, batch_size=CHUNK)
+    if update:
+        JunkWord.objects.bulk_update(update, ["ham", "spam"], batch_size=CHUNK)
 
 
 def _current_state(message: Message) -> tuple[bool, bool | None, bool, bool]:

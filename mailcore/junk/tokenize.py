@@ -36,7 +36,9 @@ import email.message
 import email.parser
 import email.policy
 import html
+import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mailcore.junk.params import Params
@@ -97,21 +99,40 @@ def _keep(word: str) -> bool:
     return not word.isdigit() and not looks_random(word) and not looks_numeric(word)
 
 
+# _keep's verdicts, shared by all messages: most words of a message were seen before.
+# Emptied when full, so hostile mail cannot make it grow without bound.
+_verdicts: dict[str, bool] = {}
+VERDICTS_MAX = 100_000
+
+
+def _kept(word: str) -> bool:
+    keep = _verdicts.get(word)
+    if keep is None:
+        if len(_verdicts) >= VERDICTS_MAX:
+            _verdicts.clear()
+        keep = _verdicts[word] = _keep(word)
+    return keep
+
+
+def _raw_words(text: str) -> list[str]:
+    return _WORD_RE.findall(text.replace("_", " ").replace("\u2019", "'").lower())
+
+
+def _distinct_kept(raw: Iterable[str]) -> list[str]:
+    """The distinct words worth keeping, in order of first appearance."""
+    get = _verdicts.get
+    return [w for w in dict.fromkeys(raw) if (keep := get(w)) or (keep is None and _kept(w))]
+
+
 def tokenize_text(text: str, params: Params) -> list[str]:
     """Distinct words of a text (with 2- and 3-grams per params), in order of appearance."""
-    raw = _WORD_RE.findall(text.replace("_", " ").replace("\u2019", "'").lower())
-    out: dict[str, None] = {}
+    raw = _raw_words(text)
     if not params.twograms and not params.threegrams:
-        if params.onegrams:
-            out = {w: None for w in dict.fromkeys(raw) if _keep(w)}
-        return list(out)
-    verdict: dict[str, bool] = {}
+        return _distinct_kept(raw) if params.onegrams else []
+    out: dict[str, None] = {}
     prev = prev2 = ""
     for w in raw:
-        keep = verdict.get(w)
-        if keep is None:
-            keep = verdict[w] = _keep(w)
-        if not keep:
+        if not _kept(w):
             continue
         if params.threegrams and prev2:
             out[f"{prev2} {prev} {w}"] = None
@@ -198,14 +219,26 @@ def _part_text(part: email.message.Message, limit: int) -> str:
 class _Walker:
     def __init__(self, params: Params) -> None:
         self.params = params
-        self.words: dict[str, None] = {}
+        self._words: dict[str, None] = {}
+        # Single words only (the default): the raw words of all texts, filtered once at
+        # the end, since a text part and its HTML alternative share most words.
+        self._raw: list[list[str]] | None = None if params.twograms or params.threegrams else []
         self.budget = MAX_TEXT_CHARS
         self.bad_content_type = False
 
     def add_text(self, text: str) -> None:
         self.budget -= len(text)
-        for w in tokenize_text(text, self.params):
-            self.words[w] = None
+        if self._raw is None:
+            self._words.update(dict.fromkeys(tokenize_text(text, self.params)))
+        elif self.params.onegrams:
+            self._raw.append(_raw_words(text))
+
+    def words(self) -> list[str]:
+        """Distinct words of all texts added, in order of first appearance."""
+        if self._raw:
+            self._words.update(dict.fromkeys(_distinct_kept(itertools.chain.from_iterable(self._raw))))
+            self._raw = []
+        return list(self._words)
 
     def walk(self, part: email.message.Message, depth: int) -> None:
         if depth > MAX_DEPTH or self.budget <= 0:
@@ -253,7 +286,7 @@ def tokenize(data: bytes, params: Params | None = None) -> Tokens:
     if msg is None:
         # Read what cannot be parsed as plain text, as mox's fallback part does.
         walker.add_text(data[:MAX_TEXT_CHARS].decode("utf-8", "replace"))
-        return Tokens(tuple(list(walker.words)[:MAX_WORDS]))
+        return Tokens(tuple(walker.words()[:MAX_WORDS]))
     try:
         header = _header_words(msg, params)
     except Exception:  # noqa: BLE001
@@ -262,5 +295,5 @@ def tokenize(data: bytes, params: Params | None = None) -> Tokens:
         walker.walk(msg, 0)
     except Exception:  # noqa: BLE001 - keep the words found before the failure
         pass
-    words = list({**header, **walker.words})
+    words = list({**header, **dict.fromkeys(walker.words())})
     return Tokens(tuple(words[:MAX_WORDS]), walker.bad_content_type)

@@ -17,13 +17,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import os
 import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+# PERF_TREE=/path/to/other/checkout measures that tree's code with this script (for
+# before/after figures taken back to back).
+ROOT = Path(os.environ.get("PERF_TREE") or Path(__file__).resolve().parents[2])
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import corpus  # noqa: E402

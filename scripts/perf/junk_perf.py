@@ -1,0 +1,117 @@
+"""Messages per second the junk filter classifies for a trained account, on one core.
+
+    .venv/bin/python scripts/perf/junk_perf.py [--messages 300] [--train 400] [--profile out.prof]
+
+Uses a scratch data directory and database: SQLite in it by default, or the
+PostgreSQL database named by --database-url (tables are created by migrate; the
+account made here is deleted at the end). Trains an account with --train ~20 KB
+messages (half ham, half junk, scripts/perf/corpus.py, several thousand distinct
+words: delivered with $NotJunk/$Junk, then retrained from the flags), then classifies
+--messages other ~20 KB messages with mailstore.junk.classify (outside a
+transaction, as the SMTP server does), as the SMTP server
+does for each recipient account. Prints CPU time (time.process_time) and wall time
+per message and messages per second, once cold (first pass) and once warm.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# PERF_TREE=/path/to/other/checkout measures that tree's code with this script (for
+# before/after figures taken back to back).
+ROOT = Path(os.environ.get("PERF_TREE") or Path(__file__).resolve().parents[2])
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+
+
+def setup(database_url: str, data_dir: str) -> None:
+    os.environ["MOX_DATA_DIR"] = data_dir
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moxweb.settings")
+    import django
+
+    django.setup()
+    logging.disable(logging.INFO)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--train", type=int, default=400)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--profile", default="", help="write a cProfile of the warm pass to this file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="junkperf-") as data_dir:
+        setup(args.database_url, data_dir)
+        run(args.messages, args.train, args.profile)
+
+
+def run(n: int, n_train: int, profile: str) -> None:
+    import corpus
+    from django.db import connection
+
+    from accounts.actions import create_account, create_domain
+    from accounts.models import Account, Domain
+    from mailcore.junk import tokenize
+    from mailstore import junk
+    from mailstore.actions import deliver_bytes
+    from mailstore.models import JunkWord
+
+    Account.objects.filter(name="junkperf").delete()
+    Domain.objects.filter(name="junkperf.test").delete()
+    create_domain("junkperf.test")
+    account = create_account("junkperf", "perf@junkperf.test", "junkperfpassword")
+    try:
+        ham_vocab = corpus.vocabulary(3000, seed=1)
+        spam_vocab = corpus.COMMON + corpus.vocabulary(3000, seed=2)[len(corpus.COMMON):]
+        t0 = time.perf_counter()
+        for i in range(n_train):
+            spam = i % 2 == 1
+            data = corpus.message(i, spam_vocab if spam else ham_vocab, sender="perf@sender.test")
+            deliver_bytes(account, "Junk" if spam else "Archive", data, flags={"$Junk" if spam else "$NotJunk"})
+        junk.retrain_account(account)
+        words = JunkWord.objects.filter(account=account).count()
+        print(f"{connection.vendor}: trained {n_train} messages, {words} words, in {time.perf_counter() - t0:.1f} s")
+        messages = [
+            corpus.message(10_000 + i, spam_vocab if i % 2 else ham_vocab, sender="perf@sender.test") for i in range(n)
+        ]
+        params = junk.params_for(account)
+        c0 = time.process_time()
+        for m in messages:
+            tokenize(m, params)
+        tok = (time.process_time() - c0) * 1000 / n
+        print(f"tokenize alone: {tok:.2f} ms CPU per message")
+        junky = 0
+        for label in ("cold", "warm"):
+            prof = cProfile.Profile() if (profile and label == "warm") else None
+            if prof:
+                prof.enable()
+            c0, w0 = time.process_time(), time.perf_counter()
+            junky = sum(junk.classify(account, m).is_junk for m in messages)
+            cpu = (time.process_time() - c0) * 1000 / n
+            wall = (time.perf_counter() - w0) * 1000 / n
+            if prof:
+                prof.disable()
+                prof.dump_stats(profile)
+            print(
+                f"classify {label}: {cpu:.2f} ms CPU, {wall:.2f} ms wall per message; "
+                f"{1000 / cpu:.0f} messages/s of CPU ({1000 / wall:.0f}/s wall); {junky}/{n} junk"
+            )
+    finally:
+        account.delete()
+        Domain.objects.filter(name="junkperf.test").delete()
+
+
+if __name__ == "__main__":
+    main()
