@@ -21,7 +21,8 @@ def add_reporter_zone(dns: DNSTestServer) -> None:
         dns.add_zone(
             f"""
             $ORIGIN {domain}.
-            @       TXT  "v=spf1 ip4:192.0.2.0/24 -all"
+            @       TXT  "v=spf1 ip4:192.0.2.0/24 ip4:127.0.0.1 -all"
+            @       MX   10 mail
             _dmarc  TXT  "v=DMARC1; p=reject"
             mail    A    {REPORTER_IP}
             """
