@@ -21,6 +21,7 @@ from accounts.actions import canonical_localpart, find_domain
 from mailcore.authn.dkim import DKIMStatus
 from mailcore.authn.dmarc import DMARCStatus
 from mailcore.reports import ParseError, dmarcrpt, tlsrpt
+from reports import metrics
 from reports.models import ReportingAddress, ReportKind
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,13 @@ def evaluate(rcpt_localpart: str, rcpt_domain: str, data: bytes, verdicts: Any,
     if ra is None:
         return None
     if ra.kind == ReportKind.dmarc:
-        return _evaluate_dmarc(ra, data, verdicts, time.time() if now is None else now)
-    return _evaluate_tlsrpt(ra, data, verdicts)
+        pending = _evaluate_dmarc(ra, data, verdicts, time.time() if now is None else now)
+    else:
+        pending = _evaluate_tlsrpt(ra, data, verdicts)
+    if not pending.valid:
+        metrics.REPORTS_RECEIVED.labels(pending.kind, "invalid").inc()
+        log.info("report not accepted", extra={"kind": pending.kind, "reason": pending.reason})
+    return pending
 
 
 def _evaluate_dmarc(ra: ReportingAddress, data: bytes, verdicts: Any, now: float) -> PendingReport:

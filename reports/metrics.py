@@ -17,5 +17,6 @@ DMARC_DKIM_RESULT = Counter(
 DMARC_SPF_RESULT = Counter(
     "mox_dmarcdb_spf_result", "SPF results in stored DMARC reports, per message.", ["result"])
 REPORTS_RECEIVED = Counter(
-    "mox_reports_received", "Report messages to a reporting address: stored, duplicate, invalid.",
+    "mox_reports_received",
+    "Reports at a reporting address: stored, duplicate (stored before), invalid (not accepted).",
     ["kind", "result"])

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from prometheus_client import REGISTRY
+
 from mailcore.authn.dmarc import DMARCStatus
 from reports.ingest import evaluate, tlsrpt_signed
 from reports.models import DMARCReport, TLSReport
@@ -118,7 +120,10 @@ def test_it_refuses_a_tls_report_about_other_domains(reporting, reporters):
     assert (pending.valid, pending.reason) == (False, "report mentions none of our policy domains")
 
 
-def test_an_invalid_report_stores_nothing(reporting, reporters):
+def test_an_invalid_report_stores_nothing_and_is_counted(reporting, reporters):
+    invalid = REGISTRY.get_sample_value("mox_reports_received_total", {"kind": "tlsrpt", "result": "invalid"}) or 0
     msg = _tls("mail")
     evaluate("tls-reports", "example.test", msg, verdicts_for(reporters, msg)).store(None, None)
     assert not TLSReport.objects.exists() and not DMARCReport.objects.exists()
+    assert REGISTRY.get_sample_value("mox_reports_received_total",
+                                     {"kind": "tlsrpt", "result": "invalid"}) == invalid + 1
