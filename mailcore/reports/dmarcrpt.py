@@ -177,7 +177,8 @@ def parse_report_xml(data: bytes) -> Feedback:
         root = DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as e:
         raise ParseError(f"refused XML construct: {type(e).__name__}") from e
-    except (ET.ParseError, ValueError, RecursionError) as e:
+    except (ET.ParseError, ValueError, LookupError, RecursionError) as e:
+        # LookupError: an encoding declaration Python does not know.
         raise ParseError(f"malformed XML: {e}") from e
     if _local(root.tag) != "feedback":
         raise ParseError(f"root element is {_local(root.tag)!r}, expected 'feedback'")

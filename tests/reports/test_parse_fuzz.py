@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -82,3 +83,21 @@ def test_tls_arbitrary_json_raises_only_parse_error(doc):
 @given(_EDITS)
 def test_tls_message_mutations_raise_only_parse_error(edits):
     _only_parse_error(tlsrpt.parse_report_message, _mutate(TLS_MESSAGE, edits))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters='"'), max_size=12))
+def test_dmarc_any_declared_encoding_raises_only_parse_error(name):
+    # Python codec names that are not text encodings (rot13, hex) raise LookupError.
+    _only_parse_error(dmarcrpt.parse_report_xml, XML.replace(b"UTF-8", name.encode()))
+
+
+@pytest.mark.parametrize("name, error", [
+    (b"bogus", "unknown encoding: bogus"),
+    (b"rot13", "'rot13' is not a text encoding; use codecs.decode() to handle arbitrary codecs"),
+    (b"utf-32", "multi-byte encodings are not supported"),
+])
+def test_an_unknown_encoding_is_a_parse_error(name, error):
+    with pytest.raises(ParseError) as exc:
+        dmarcrpt.parse_report_xml(XML.replace(b"UTF-8", name))
+    assert str(exc.value) == f"malformed XML: {error}"
