@@ -105,7 +105,7 @@ def _count(obj: dict[str, Any], key: str, path: str) -> int:
 
 
 def _strings(obj: dict[str, Any], key: str, path: str) -> tuple[str, ...]:
-    value = obj.get(key, [])
+    value = obj.get(key) or []  # optional: absent or null is empty
     if isinstance(value, str):  # some reporters send a single string for a list
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -166,7 +166,7 @@ def _policy_result(value: Any, path: str) -> PolicyResult:
         _strings(pol, "mx-host", f"{path}/policy"),
     )
     summary = _obj(pr.get("summary"), f"{path}/summary")
-    failures_raw = pr.get("failure-details", [])
+    failures_raw = pr.get("failure-details") or []
     if not isinstance(failures_raw, list):
         raise ParseError(f"{path}/failure-details: expected a list")
     failures = tuple(_failure(f, f"{path}/failure-details[{i}]") for i, f in enumerate(failures_raw))

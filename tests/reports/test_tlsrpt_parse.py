@@ -38,6 +38,14 @@ def test_it_reads_microsoft_dates_without_a_time_zone():
     assert r.end == datetime(2025, 11, 25, 23, 59, 59, 500000, tzinfo=timezone.utc)
 
 
+def test_it_takes_null_for_optional_lists():
+    report = samples.tls_report(failures=0)
+    report["policies"][0]["policy"].update({"policy-string": None, "mx-host": "mail.example.test"})
+    report["policies"][0]["failure-details"] = None
+    [p] = tlsrpt.parse_report_json(json.dumps(report).encode()).policies
+    assert (p.policy.policy_strings, p.policy.mx_host, p.failure_details) == ((), ("mail.example.test",), ())
+
+
 def test_to_json_round_trips_the_fields():
     d = tlsrpt.parse_report_json(json.dumps(samples.tls_report()).encode()).to_json()
     assert d["start"] == "2025-11-25T00:00:00+00:00"
