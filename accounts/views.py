@@ -4,7 +4,6 @@ password hash, so changing the password ends every other session of the account.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import logging
 from collections.abc import Callable
 
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import actions
 from accounts.forms import AccountLoginForm, PasswordChangeForm
 from accounts.models import Account, Credential
-from mailcore.ratelimit import shared_auth_failures
+from accounts.weblogin import login_blocked, login_failed, login_succeeded
 from mailstore.models import JunkWord, Mailbox
 
 log = logging.getLogger(__name__)
@@ -30,37 +29,6 @@ SESSION_HASH = "moxweb_account_hash"
 def _session_hash(account: Account) -> str:
     cred = Credential.objects.filter(account=account).only("password_hash").first()
     return salted_hmac("moxweb.accounts.session", cred.password_hash if cred else "").hexdigest()
-
-
-def _remote_ip(request: HttpRequest) -> str | None:
-    ip = request.META.get("REMOTE_ADDR") or ""
-    try:
-        ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    return ip
-
-
-def login_blocked(request: HttpRequest) -> HttpResponse | None:
-    """A 429 once the remote network has too many failed logins (the limiter SMTP and
-    IMAP share, mox limitauth), else None."""
-    ip = _remote_ip(request)
-    if ip is not None and not shared_auth_failures().can_add(ip):
-        log.info("web login rate limited", extra={"remote_ip": ip})
-        return HttpResponse("429 - too many auth attempts\n", status=429, content_type="text/plain; charset=utf-8")
-    return None
-
-
-def login_failed(request: HttpRequest) -> None:
-    ip = _remote_ip(request)
-    if ip is not None:
-        shared_auth_failures().add(ip)
-
-
-def login_succeeded(request: HttpRequest) -> None:
-    ip = _remote_ip(request)
-    if ip is not None:
-        shared_auth_failures().reset(ip)
 
 
 def _login(request: HttpRequest, account: Account) -> None:
@@ -96,16 +64,16 @@ def account_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
 
 def login(request: HttpRequest) -> HttpResponse:
     form = AccountLoginForm(request.POST or None)
-    if request.method == "POST" and (blocked := login_blocked(request)):
+    if request.method == "POST" and (blocked := login_blocked(request, request.POST.get("email", ""))):
         return blocked
     if request.method == "POST" and form.is_valid():
         account = actions.authenticate(form.cleaned_data["email"], form.cleaned_data["password"])
         if account is None:
-            login_failed(request)
+            login_failed(request, form.cleaned_data["email"])
             log.info("account web login failed", extra={"username": form.cleaned_data["email"]})
             form.add_error(None, "Invalid email address or password.")
             return render(request, "accounts/login.html", {"form": form}, status=403)
-        login_succeeded(request)
+        login_succeeded(request, form.cleaned_data["email"])
         _login(request, account)
         return redirect("accounts:overview")
     return render(request, "accounts/login.html", {"form": form})

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from deliverylog.actions import record_attempt
 from mailcore.dane import TLSARecord, usable
 from mailcore.dns import MX, TLSA, Resolver, lookup_ips
 from mailcore.dsn import Action, enhanced_status
@@ -544,4 +545,10 @@ def deliver_queued(pk: int, token: datetime | None = None, resolver: Resolver | 
     except Exception as e:  # noqa: BLE001 - a bug must not lose the message: retry later
         log.exception("delivery attempt crashed", extra={"queue_id": pk})
         result = Result(Outcome(False, text=f"internal error: {type(e).__name__}: {e}"))
-    return finish(qm, result)
+    word = finish(qm, result)
+    # For the console's recent deliveries (queue rows go once delivered or failed).
+    record_attempt(
+        time=timezone.now(), queue_id=qm.pk, attempt=qm.attempts, sender=qm.sender, recipient=qm.recipient,
+        result=word, remote_mta=result.remote_mta, transport=qm.transport, detail=result.outcome.text,
+    )
+    return word

@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import secrets
 import shutil
 import tarfile
 import zipfile
@@ -681,12 +682,18 @@ class _Concat(io.RawIOBase):
 
 
 class _Sink:
-    """Where exported files go: a directory, a zip or a tgz, written as streams."""
+    """Where exported files go: a directory, a zip or a tgz, written as streams. With
+    `stream`, the archive (kind from `dest`'s name) is written to it as it is made; it
+    need not be seekable (the web page's download)."""
 
-    def __init__(self, dest: Path) -> None:
+    def __init__(self, dest: Path, stream: IO[bytes] | None = None) -> None:
         self.dest = dest
+        self.stream = stream
         self.kind = archive_kind(dest.name) or "dir"
-        if self.kind == "dir":
+        if stream is not None:
+            if self.kind == "dir":
+                raise ImportExportError(f"{dest.name}: a stream takes a .zip or .tgz archive")
+        elif self.kind == "dir":
             if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
                 raise ImportExportError(f"{dest} exists and is not an empty directory")
         elif dest.exists():
@@ -700,7 +707,9 @@ class _Sink:
         if self.kind == "dir":
             self.dest.mkdir(exist_ok=True)
         elif self.kind == "zip":
-            self._zip = zipfile.ZipFile(self.dest, "w", zipfile.ZIP_DEFLATED)
+            self._zip = zipfile.ZipFile(self.stream or self.dest, "w", zipfile.ZIP_DEFLATED)
+        elif self.stream is not None:
+            self._tar = tarfile.open(fileobj=self.stream, mode="w|gz", format=tarfile.PAX_FORMAT)
         else:
             self._tar = tarfile.open(self.dest, "w:gz", format=tarfile.PAX_FORMAT)
         return self
@@ -710,7 +719,7 @@ class _Sink:
             self._zip.close()
         if self._tar is not None:
             self._tar.close()
-        if exc_type is not None and self.kind != "dir":
+        if exc_type is not None and self.kind != "dir" and self.stream is None:
             self.dest.unlink(missing_ok=True)
 
     def mkdir(self, rel: str, mtime: float) -> None:
@@ -766,7 +775,8 @@ class _Sink:
             with self._zip.open(info, "w", force_zip64=True) as out:
                 write(out)
         else:
-            tmp_path = files.tmp_dir() / f"export-{os.getpid()}-{abs(hash(rel))}"
+            # Unique per export: several web downloads may run in one process at once.
+            tmp_path = files.tmp_dir() / f"export-{os.getpid()}-{secrets.token_hex(8)}"
             try:
                 with open(tmp_path, "wb") as out:
                     write(out)
@@ -788,9 +798,11 @@ def _export_path(name: str) -> str:
 
 
 def export_mailboxes(
-    account: Account, fmt: str, dest: Path, mailbox: str | None = None, progress: ProgressFn | None = None
+    account: Account, fmt: str, dest: Path, mailbox: str | None = None, progress: ProgressFn | None = None,
+    stream: IO[bytes] | None = None,
 ) -> Result:
-    """Export all mailboxes of `account` (or one) into a directory, .zip or .tgz.
+    """Export all mailboxes of `account` (or one) into a directory, .zip or .tgz; with
+    `stream`, the .zip or .tgz named by `dest` is written to `stream` instead.
 
     mbox: one `<mailbox>.mbox` per mailbox; maildir: `<mailbox>/{cur,new,tmp}` per
     mailbox. Messages in UID order.
@@ -806,7 +818,7 @@ def export_mailboxes(
     total = Message.objects.filter(mailbox__in=boxes).count()
     result = Result()
     done = 0
-    with _Sink(dest) as sink:
+    with _Sink(dest, stream) as sink:
         for box in boxes:
             messages = Message.objects.filter(mailbox=box).order_by("uid")
             result.counts[box.name] = 0

@@ -210,10 +210,13 @@ INSTALLED_APPS = [
     "autotls",
     "webadmin",
     "wellknown",
+    "deliverylog",
     "reports",
 ]
 
 MIDDLEWARE = [
+    # First, so it sees the cookies the session and CSRF middleware set.
+    "webadmin.security.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files served by the ASGI app itself (runmail has no separate web server).
     "servestatic.middleware.ServeStaticMiddleware",
@@ -223,7 +226,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "webadmin.security.SecurityHeadersMiddleware",
 ]
 
 # Web security (reference 1.3.1). Cookies are Secure when the page came over HTTPS
@@ -236,9 +238,6 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-# Uploads (mailbox import) larger than this go to a temporary file, not memory.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 ROOT_URLCONF = "moxweb.urls"
 TEMPLATES = [

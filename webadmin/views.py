@@ -16,18 +16,22 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import actions
+from deliverylog.models import DeliveryAttempt
+from webadmin import actions as console
 from accounts.models import Account, Address, DKIMKey, Domain
-from accounts.views import login_blocked, login_failed, login_succeeded
+from accounts.weblogin import login_blocked, login_failed, login_succeeded
 from mailqueue import queueops
 from mailqueue.models import QueuedMessage
 from mailstore.models import Message
 from webadmin.domaincheck import run_check
 from webadmin.dnsrecords import domain_records, zone_text
-from webadmin.forms import AccountCreateForm, AddressAddForm, DomainAddForm, SetPasswordForm
+from webadmin.forms import AccountCreateForm, AccountLimitsForm, AddressAddForm, DomainAddForm, SetPasswordForm
+from webadmin.queuechart import queue_chart
 
 log = logging.getLogger(__name__)
 
 QUEUE_PAGE_SIZE = 100
+RECENT_DELIVERIES = 100
 ACCOUNTS_PAGE_SIZE = 100
 
 
@@ -35,7 +39,7 @@ def staff_required(view):  # type: ignore[no-untyped-def]
     return staff_member_required(view, login_url="webadmin:login")
 
 
-def _audit(request: HttpRequest, action: str, **details: object) -> None:
+def audit(request: HttpRequest, action: str, **details: object) -> None:
     """Admin actions are recorded in the log, with who did them."""
     log.info("admin action", extra={"admin": request.user.get_username(), "action": action, **details})
 
@@ -53,15 +57,15 @@ class LoginView(auth_views.LoginView):
         return super().dispatch(request, *args, **kwargs)
 
     def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        return login_blocked(request) or super().post(request, *args, **kwargs)
+        return login_blocked(request, request.POST.get("username", "")) or super().post(request, *args, **kwargs)
 
     def form_invalid(self, form: AdminAuthenticationForm) -> HttpResponse:
-        login_failed(self.request)
+        login_failed(self.request, form.data.get("username", ""))
         log.info("admin login failed", extra={"username": form.data.get("username", "")})
         return super().form_invalid(form)
 
     def form_valid(self, form: AdminAuthenticationForm) -> HttpResponse:
-        login_succeeded(self.request)
+        login_succeeded(self.request, form.get_user().get_username())
         return super().form_valid(form)
 
 
@@ -84,6 +88,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "queue_held": queue["held"],
         "queue_failing": queue["failing"],
         "certificates": _certificates(),
+        "chart": queue_chart(timezone.now()),
     }
     return render(request, "webadmin/dashboard.html", ctx)
 
@@ -102,14 +107,12 @@ def domains(request: HttpRequest) -> HttpResponse:
     form = DomainAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            domain = actions.create_domain(
-                form.cleaned_data["name"], catchall_separator=form.cleaned_data["catchall_separator"]
-            )
-        except actions.AccountError as exc:
+            domain = console.add_domain(form.cleaned_data["name"], form.cleaned_data["catchall_separator"])
+        except console.ConsoleError as exc:
             form.add_error("name", str(exc))
         else:
-            _audit(request, "domain added", domain=domain.ascii)
-            messages.success(request, f"Domain {domain.name} added. Create the DNS records below.")
+            audit(request, "domain added", domain=domain.ascii)
+            messages.success(request, f"Domain {domain.name} added with DKIM keys. Create the DNS records below.")
             return redirect("webadmin:domain", name=domain.ascii)
     # Two grouped counts rather than one query joining accounts and addresses (a product).
     n_accounts = dict(Account.objects.values_list("domain").annotate(n=Count("id")).order_by())
@@ -133,6 +136,22 @@ def domain(request: HttpRequest, name: str) -> HttpResponse:
         "records": zone_text(groups),
     }
     return render(request, "webadmin/domain.html", ctx)
+
+
+@staff_required
+def domain_remove(request: HttpRequest, name: str) -> HttpResponse:
+    d = get_object_or_404(Domain, ascii=name)
+    if request.method == "POST":
+        try:
+            console.remove_domain(d)
+        except console.ConsoleError as exc:
+            messages.error(request, f"Cannot remove: {exc}.")
+            return redirect("webadmin:domain", name=d.ascii)
+        audit(request, "domain removed", domain=d.ascii)
+        messages.success(request, f"Domain {d.name} removed, with its DKIM keys. Remove its DNS records too.")
+        return redirect("webadmin:domains")
+    users = Account.objects.filter(Q(domain=d) | Q(addresses__domain=d)).distinct().order_by("name")
+    return render(request, "webadmin/domain_remove.html", {"domain": d, "users": users})
 
 
 @require_GET
@@ -161,7 +180,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
         except actions.AccountError as exc:
             form.add_error(None, str(exc))
         else:
-            _audit(request, "account created", account=account.name)
+            audit(request, "account created", account=account.name)
             messages.success(request, f"Account {account.name} created.")
             return redirect("webadmin:account", pk=account.pk)
     rows = Account.objects.select_related("domain").annotate(n_addresses=Count("addresses")).order_by("name")
@@ -177,6 +196,7 @@ def _account_page(request: HttpRequest, account: Account, status: int = 200, **f
         "account": account,
         "addresses": account.addresses.select_related("domain").order_by("domain__name", "localpart"),
         "password_form": forms.get("password_form") or SetPasswordForm(),
+        "limits_form": forms.get("limits_form") or AccountLimitsForm(instance=account),
         "address_form": forms.get("address_form") or AddressAddForm(),
         "has_password": hasattr(account, "credential"),
         "message_count": Message.objects.filter(account=account).count(),
@@ -201,10 +221,23 @@ def account_password(request: HttpRequest, pk: int) -> HttpResponse:
         except actions.AccountError as exc:
             form.add_error("password", str(exc))
         else:
-            _audit(request, "password set", account=acc.name)
+            audit(request, "password set", account=acc.name)
             messages.success(request, "Password set.")
             return redirect("webadmin:account", pk=acc.pk)
     return _account_page(request, acc, status=400, password_form=form)
+
+
+@require_POST
+@staff_required
+def account_limits(request: HttpRequest, pk: int) -> HttpResponse:
+    acc = get_object_or_404(Account, pk=pk)
+    form = AccountLimitsForm(request.POST, instance=Account.objects.get(pk=pk))
+    if form.is_valid():
+        console.set_account_limits(acc, **form.cleaned_data)
+        audit(request, "account limits set", account=acc.name, **form.cleaned_data)
+        messages.success(request, "Limits saved.")
+        return redirect("webadmin:account", pk=acc.pk)
+    return _account_page(request, acc, status=400, limits_form=form)
 
 
 @require_POST
@@ -218,7 +251,7 @@ def address_add(request: HttpRequest, pk: int) -> HttpResponse:
         except actions.AccountError as exc:
             form.add_error("address", str(exc))
         else:
-            _audit(request, "address added", account=acc.name, address=str(addr))
+            audit(request, "address added", account=acc.name, address=str(addr))
             messages.success(request, f"Address {addr} added.")
             return redirect("webadmin:account", pk=acc.pk)
     return _account_page(request, acc, status=400, address_form=form)
@@ -234,7 +267,7 @@ def address_remove(request: HttpRequest, pk: int, address_pk: int) -> HttpRespon
     except actions.AccountError as exc:
         messages.error(request, str(exc))
     else:
-        _audit(request, "address removed", account=acc.name, address=str(addr))
+        audit(request, "address removed", account=acc.name, address=str(addr))
         messages.success(request, f"Address {addr} removed.")
     return redirect("webadmin:account", pk=acc.pk)
 
@@ -245,7 +278,7 @@ def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         name = acc.name
         actions.delete_account(acc)
-        _audit(request, "account deleted", account=name)
+        audit(request, "account deleted", account=name)
         messages.success(request, f"Account {name} deleted, with all its messages.")
         return redirect("webadmin:accounts")
     ctx = {"account": acc, "message_count": Message.objects.filter(account=acc).count()}
@@ -286,7 +319,7 @@ def queue_op(request: HttpRequest, pk: int, op: str) -> HttpResponse:
     except queueops.QueueOpError as exc:
         messages.error(request, f"Message {pk} to {qm.recipient}: {exc}.")
     else:
-        _audit(request, f"queue {op}", queue_id=pk, recipient=qm.recipient)
+        audit(request, f"queue {op}", queue_id=pk, recipient=qm.recipient)
         messages.success(request, f"Message {pk} to {qm.recipient}: {op} done.")
     return redirect("webadmin:queue")
 
@@ -308,3 +341,21 @@ def queue_message(request: HttpRequest, pk: int) -> HttpResponse:
         "delivering": qm.claimed_until is not None and qm.claimed_until > timezone.now(),
     }
     return render(request, "webadmin/queue_message.html", ctx)
+
+
+@require_GET
+@staff_required
+def deliveries(request: HttpRequest) -> HttpResponse:
+    """The latest incoming deliveries (messages that came in over SMTP) and outgoing
+    delivery attempts, with their results."""
+    incoming = (
+        Message.objects.exclude(remote_ip="")
+        .select_related("account", "mailbox")
+        .only(
+            "received", "mail_from", "rcpt_to", "remote_ip", "ehlo_domain", "junk", "validations", "size",
+            "account__name", "mailbox__name", "account", "mailbox",
+        )
+        .order_by("-received", "-id")[:RECENT_DELIVERIES]
+    )
+    outgoing = DeliveryAttempt.objects.all()[:RECENT_DELIVERIES]
+    return render(request, "webadmin/deliveries.html", {"incoming": incoming, "outgoing": outgoing, "n": RECENT_DELIVERIES})

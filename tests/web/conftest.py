@@ -18,6 +18,7 @@ def _hostname(settings):  # type: ignore[no-untyped-def]
 def _fresh_login_limiter(monkeypatch):  # type: ignore[no-untyped-def]
     """Every test starts with no failed logins counted in the process-wide limiter."""
     monkeypatch.setattr("mailcore.ratelimit._shared_auth_failures", None)
+    monkeypatch.setattr("accounts.weblogin._user_failures", None)
 
 
 def account_client(email: str, password: str) -> Client:

@@ -21,7 +21,13 @@ def test_it_adds_a_domain(admin_client):
     d = Domain.objects.get()
     assert (d.name, d.ascii, d.localpart_catchall_separator) == ("example.org", "example.org", "+")
     page = admin_client.get(resp["Location"])
-    assert "Domain example.org added. Create the DNS records below." in page.text
+    assert "Domain example.org added with DKIM keys. Create the DNS records below." in page.text
+    # The four quickstart keys: two signing (Ed25519 and RSA), two published for a rotation.
+    keys = sorted(d.dkim_keys.values_list("selector", "algorithm", "sign"))
+    year = keys[0][0][:4]
+    assert keys == [(f"{year}a", "ed25519", True), (f"{year}b", "rsa", True), (f"{year}c", "ed25519", False), (f"{year}d", "rsa", False)]
+    for selector, *_ in keys:
+        assert f"{selector}._domainkey.example.org. IN TXT" in page.text
 
 
 def test_it_adds_an_idna_domain(admin_client):

@@ -2,6 +2,8 @@
 per IPv4 address, reference 1.1.9); test clients come from 127.0.0.1."""
 from __future__ import annotations
 
+import pytest
+
 from mailcore.ratelimit import shared_auth_failures
 
 
@@ -48,3 +50,53 @@ def test_a_successful_login_forgets_earlier_failures(client, alice):
 def test_showing_the_form_is_not_limited(client, alice):
     _fail_account_logins(client, 10)
     assert client.get("/account/login/").status_code == 200
+
+
+@pytest.fixture
+def frozen_user_limiter(monkeypatch):  # type: ignore[no-untyped-def]
+    """Fixed windows start over each minute: a test must not straddle one."""
+    from accounts import weblogin
+
+    monkeypatch.setattr(weblogin, "_user_failures", weblogin.UserFailures(clock=lambda: 1_000_020.0))
+
+
+def test_one_user_is_limited_across_remote_addresses(client, alice, frozen_user_limiter):
+    """Per user name: ten failures from ten addresses block the next try from an eleventh."""
+    for i in range(10):
+        resp = client.post(
+            "/account/login/", {"email": "Alice@example.test", "password": "wrong"}, REMOTE_ADDR=f"10.{i}.0.1"
+        )
+        assert resp.status_code == 403
+    resp = client.post("/account/login/", {"email": "alice@example.test", "password": "alicepassword"}, REMOTE_ADDR="10.99.0.1")
+    assert resp.status_code == 429
+    # Another user from that address is not affected.
+    other = client.post("/account/login/", {"email": "bob@example.test", "password": "wrong"}, REMOTE_ADDR="10.99.0.1")
+    assert other.status_code == 403
+
+
+def test_the_admin_user_is_limited_across_remote_addresses(client, admin_user, frozen_user_limiter):
+    for i in range(10):
+        resp = client.post("/admin/login/", {"username": "admin", "password": "wrong"}, REMOTE_ADDR=f"10.{i}.0.1")
+        assert resp.status_code == 200
+    resp = client.post("/admin/login/", {"username": "admin", "password": "password"}, REMOTE_ADDR="10.99.0.1")
+    assert resp.status_code == 429
+    assert client.get("/admin/").status_code == 302
+
+
+def test_the_user_limit_is_per_minute_and_per_day():
+    from accounts.weblogin import UserFailures
+
+    now = [1_000_020.0]
+    limiter = UserFailures(clock=lambda: now[0])
+    for _ in range(10):
+        limiter.add("alice@example.test")
+    assert limiter.blocked("alice@example.test")
+    assert not limiter.blocked("bob@example.test")
+    now[0] += 60
+    assert not limiter.blocked("alice@example.test")
+    for _ in range(40):
+        now[0] += 60
+        limiter.add("alice@example.test")
+    assert limiter.blocked("alice@example.test")  # 50 in the day
+    limiter.reset("alice@example.test")
+    assert not limiter.blocked("alice@example.test")
