@@ -46,10 +46,6 @@ def open_mailbox(account_id: int, name: str) -> MailboxView | None:
     )
 
 
-def changes_after(account_id: int, modseq: int) -> list[Change]:
-    return list(Change.objects.filter(account_id=account_id, modseq__gt=modseq).order_by("modseq"))
-
-
 def current_flags(mailbox_id: int, uids: list[int]) -> dict[int, tuple[list[str], int]]:
     out = {}
     for m in Message.objects.filter(mailbox_id=mailbox_id, uid__in=uids).only(
@@ -108,22 +104,62 @@ def quota_usage(account_id: int) -> tuple[int, int]:
 
 
 def close_connection() -> None:
-    from django.db import connection
+    from django.db import DatabaseError, connection
 
-    connection.close()
+    try:
+        connection.close()
+    except DatabaseError:
+        pass  # already broken (the database went away): closed all the same
 
 
-def changes_since_for_mailbox(mailbox_id: int, modseq: int) -> tuple[list[int], list[tuple[int, list[str], int]]]:
-    """Expunged UIDs and (uid, flags, modseq) of messages changed after `modseq` (QRESYNC)."""
+def changes_since_for_mailbox(
+    account_id: int, mailbox_id: int, modseq: int
+) -> tuple[list[int] | None, list[tuple[int, list[str], int]]]:
+    """Expunged UIDs and (uid, flags, modseq) of messages changed after `modseq`
+    (QRESYNC). The expunged UIDs are None when the change log was pruned past `modseq`
+    (mailstore.changeprune); changed messages come from the messages' own modseqs."""
+    from mailstore.changeprune import history_complete
+
     vanished: set[int] = set()
     for uids in Change.objects.filter(mailbox_id_ref=mailbox_id, kind=Change.Kind.EXPUNGE, modseq__gt=modseq).values_list(
         "uids", flat=True
     ):
         vanished.update(uids)
-    changed = [
+    complete = history_complete(account_id, modseq)
+    return (sorted(vanished) if complete else None), changed_messages(mailbox_id, modseq)
+
+
+def changed_messages(mailbox_id: int, modseq: int) -> list[tuple[int, list[str], int]]:
+    return [
         (m.uid, m.flag_list(), m.modseq)
         for m in Message.objects.filter(mailbox_id=mailbox_id, modseq__gt=modseq).order_by("uid").only(
             "uid", "modseq", "keywords", *Message.FLAG_NAMES
         )
     ]
-    return sorted(vanished), changed
+
+
+def changes_after(account_id: int, modseq: int) -> tuple[list[Change], bool]:
+    """The account's changes after `modseq`, and whether that is all of them (False when
+    the log was pruned past `modseq`: the session must rebuild its view instead)."""
+    from mailstore.changeprune import history_complete
+
+    changes = list(Change.objects.filter(account_id=account_id, modseq__gt=modseq).order_by("modseq"))
+    return changes, history_complete(account_id, modseq)
+
+
+@dataclass
+class ViewState:
+    """A selected mailbox as it is now, for a session that cannot replay the log."""
+
+    account_modseq: int
+    uids: list[int]
+    # (uid, flags, modseq) of messages changed after the session's modseq.
+    changed: list[tuple[int, list[str], int]]
+
+
+def view_state(account_id: int, mailbox_id: int, modseq: int) -> ViewState:
+    # The account modseq first: changes committed after it are replayed later, and
+    # replaying one already seen here is harmless (see Session.send_updates).
+    account = account_modseq(account_id)
+    uids = list(Message.objects.filter(mailbox_id=mailbox_id).order_by("uid").values_list("uid", flat=True))
+    return ViewState(account, uids, changed_messages(mailbox_id, modseq))

@@ -289,6 +289,38 @@ class Connection:
                 return
 
 
+# How often each process prunes the change log (mailstore.changeprune); tests lower it.
+HOUSEKEEPING_INTERVAL = 3600.0
+_housekeeping: asyncio.Task[None] | None = None
+
+
+async def housekeeping() -> None:
+    """Periodic work of the IMAP listeners: pruning the change log, in a thread."""
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+        try:
+            await asyncio.to_thread(_prune_changes)
+        except Exception:  # noqa: BLE001 - the next round tries again
+            log.exception("pruning the change log failed")
+
+
+def _prune_changes() -> None:
+    from mailstore.changeprune import prune_all
+
+    try:
+        prune_all()
+    finally:
+        db.close_connection()
+
+
+def start_housekeeping() -> None:
+    """Once per event loop, however many IMAP sockets it serves."""
+    global _housekeeping
+    loop = asyncio.get_running_loop()
+    if _housekeeping is None or _housekeeping.done() or _housekeeping.get_loop() is not loop:
+        _housekeeping = loop.create_task(housekeeping())
+
+
 async def serve_imap(
     sock: socket.socket, *, implicit_tls: bool, tls: ssl.SSLContext | None, localserve: bool
 ) -> asyncio.base_events.Server:
@@ -297,6 +329,7 @@ async def serve_imap(
         # The change hub wakes IDLE sessions when any process changes an account's mail.
         hub.stop()
         await hub.start()
+    start_housekeeping()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -14,7 +14,7 @@ from mailcore.imap import utf7
 from mailcore.imap.command import Command
 from mailcore.imap.errors import ParseError
 from mailcore.imap.listing import ListRequest, list_entries
-from mailcore.imap.numset import compact
+from mailcore.imap.numset import compact, vanished
 from mailcore.imap.response import mailbox as format_mailbox
 from mailcore.imap.response import flags as format_flags
 from mailcore.imap.response import paren
@@ -139,13 +139,10 @@ class MailboxCommands:
         """RFC 7162 section 3.2.5.2: what changed since the client's modseq."""
         sel = self.selected
         assert sel is not None
-        vanished, changed = await self.db(db.changes_since_for_mailbox, sel.id, modseq)
-        if known is not None:
-            largest = max(vanished, default=0)
-            vanished = [u for u in vanished if known.contains(u, largest)]
-        vanished = [u for u in vanished if not sel.seq(u)]
-        if vanished:
-            self.write(f"* VANISHED (EARLIER) {compact(vanished)}")
+        expunged, changed = await self.db(db.changes_since_for_mailbox, self.account_id, sel.id, modseq)
+        uids = vanished(expunged, sel.uids, known, sel.highest_uid_used())
+        if uids:
+            self.write(f"* VANISHED (EARLIER) {uids}")
         for uid, flags, ms in changed:
             seq = sel.seq(uid)
             if seq:

@@ -12,7 +12,7 @@ from imapserver.errors import bad, no
 from imapserver.fetch import FetchError, fetch_lines, needs_content
 from mailcore.imap.command import Command
 from mailcore.imap.fetchatt import FetchAtt
-from mailcore.imap.numset import NumSet, compact, compact_ordered
+from mailcore.imap.numset import NumSet, compact, compact_ordered, vanished
 from mailcore.imap.response import flags as format_flags
 from mailcore.imap.searchkey import Key
 from mailcore.imap.thread import ThreadMessage, format_threads, ordered_subject, references
@@ -135,12 +135,10 @@ class SelectedCommands:
             # RFC 7162 section 3.2.6: UID FETCH ... (CHANGEDSINCE m VANISHED).
             if not (cmd.uid and self.qresync and req.changedsince is not None):
                 raise bad("VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE")
-            vanished, _ = await self.db(db.changes_since_for_mailbox, sel.id, req.changedsince)
-            largest = sel.uids[-1] if sel.uids else 0
-            vanished = [u for u in vanished if cmd.args["set"].contains(u, max(largest, max(vanished, default=0)))
-                        and not sel.seq(u)]
-            if vanished:
-                self.write(f"* VANISHED (EARLIER) {compact(vanished)}")
+            expunged, _ = await self.db(db.changes_since_for_mailbox, self.account_id, sel.id, req.changedsince)
+            uids = vanished(expunged, sel.uids, cmd.args["set"], sel.highest_uid_used())
+            if uids:
+                self.write(f"* VANISHED (EARLIER) {uids}")
         try:
             lines = await self.db(self._fetch_sync, sel.id, pairs, cmd)
         except FetchError as exc:

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any, Protocol, TypeVar
 
 from asgiref.sync import sync_to_async
+from django.db import DatabaseError
 
 from imapserver import db
 from imapserver.auth import AuthCommands
@@ -85,8 +86,13 @@ class Selected:
         self.name = view.name
         self.uidvalidity = view.uidvalidity
         self.uids = view.uids
+        self.uidnext = view.uidnext
         self.readonly = readonly
         self.keywords = list(view.keywords)
+
+    def highest_uid_used(self) -> int:
+        """The highest UID this mailbox may have had (for VANISHED ranges)."""
+        return max(self.uidnext - 1, self.uids[-1] if self.uids else 0)
 
     def seq(self, uid: int) -> int:
         """1-based sequence number of a UID, 0 if not in the view."""
@@ -195,6 +201,13 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
             return False
         except (ConnectionError, asyncio.TimeoutError):
             raise
+        except DatabaseError:
+            # The database is unreachable or locked: a temporary failure (RFC 5530
+            # UNAVAILABLE). The connection is dropped so the next command reconnects.
+            log.warning("imap command failed: database unavailable", exc_info=True,
+                        extra={"command": cmd.name, "remote": self.remote})
+            await self.db(db.close_connection)
+            self.write(f"{cmd.tag} NO [UNAVAILABLE] temporary database error, try again later")
         except Exception:
             # A bug must not take the connection down, nor hide: log it, answer NO.
             log.exception("imap command failed", extra={"command": cmd.name, "remote": self.remote})
@@ -206,7 +219,10 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
     async def send_updates(self) -> None:
         if not self.account_id:
             return
-        changes = await self.db(db.changes_after, self.account_id, self.modseq)
+        changes, complete = await self.db(db.changes_after, self.account_id, self.modseq)
+        if not complete:
+            await self._rebuild_view()
+            return
         if not changes:
             return
         sel = self.selected
@@ -246,6 +262,26 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
         if pending_exists:
             self.write(f"* {len(sel.uids)} EXISTS")  # type: ignore[union-attr]
         await self._flush_flags(flag_uids)
+
+    async def _rebuild_view(self) -> None:
+        """The change log was pruned past what this session has seen
+        (mailstore.changeprune): compare the selected mailbox with the view instead."""
+        self.own_modseqs.clear()
+        sel = self.selected
+        if sel is None:
+            self.modseq = await self.db(db.account_modseq, self.account_id)
+            return
+        state = await self.db(db.view_state, self.account_id, sel.id, self.modseq)
+        self.modseq = state.account_modseq
+        now = set(state.uids)
+        self.expunge_from_view([u for u in sel.uids if u not in now])
+        last = sel.uids[-1] if sel.uids else 0
+        added = [u for u in state.uids if u > last]
+        if added:
+            sel.uids.extend(added)
+            self.write(f"* {len(sel.uids)} EXISTS")
+        await self.check_keywords()
+        await self._flush_flags([uid for uid, _, _ in state.changed if uid <= last])
 
     async def check_keywords(self) -> None:
         """RFC 9051 7.3.5: a new keyword in the mailbox is announced with FLAGS."""

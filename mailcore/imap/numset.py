@@ -90,3 +90,53 @@ def compact_ordered(numbers: list[int]) -> str:
         else:
             out.append((n, n))
     return format_ranges(out)
+
+
+def gaps(present: Sequence[int], upto: int) -> list[tuple[int, int]]:
+    """The intervals of 1..upto not in `present` (sorted), without listing every number."""
+    out: list[tuple[int, int]] = []
+    prev = 0
+    for n in present:
+        if n > upto:
+            break
+        if n > prev + 1:
+            out.append((prev + 1, n - 1))
+        prev = max(prev, n)
+    if upto > prev:
+        out.append((prev + 1, upto))
+    return out
+
+
+def intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Intersection of two sorted lists of disjoint intervals."""
+    out: list[tuple[int, int]] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def vanished(expunged: list[int] | None, present: Sequence[int], known: NumSet | None, upto: int) -> str:
+    """The UID set of a `VANISHED (EARLIER)` response (RFC 7162 section 3.2.5.2 and
+    3.2.6): the expunged UIDs in `known` that are not `present`; when the server no
+    longer knows what was expunged (`expunged` is None), every UID up to `upto` in
+    `known` that is not present, which the RFC allows since clients ignore UIDs they do
+    not have. Empty when there is nothing to report."""
+    within = known.intervals(upto) if known is not None else [(1, upto)]
+    if expunged is None:
+        return format_ranges(intersect(gaps(present, upto), within))
+    largest = max(upto, max(expunged, default=0))
+    within = known.intervals(largest) if known is not None else [(1, largest)]
+    here = set(present)
+    return compact(u for u in expunged if u not in here and _in(within, u))
+
+
+def _in(intervals: list[tuple[int, int]], n: int) -> bool:
+    i = bisect.bisect_right(intervals, (n, _MAX)) - 1
+    return i >= 0 and intervals[i][0] <= n <= intervals[i][1]
