@@ -8,12 +8,12 @@ from datetime import timezone as dt_timezone
 
 from django.contrib import messages
 from django.db.models import Q, Sum
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.actions import AccountError
+from accounts.actions import AccountError, find_domain
 from accounts.models import Domain
 from reports import actions, summary
 from reports.chart import daily_chart
@@ -34,6 +34,14 @@ def _with_dmarc_totals(qs):  # type: ignore[no-untyped-def]
 def _with_tls_totals(qs):  # type: ignore[no-untyped-def]
     totals = qs.annotate(successful=Sum("policies__successful"), failed=Sum("policies__failed"))
     return totals.order_by("-end", "-id")
+
+
+def _domain_or_404(name: str) -> Domain:
+    """Our domain by either form: reports may name it in Unicode."""
+    d = find_domain(name)
+    if d is None:
+        raise Http404(f"no domain {name}")
+    return d
 
 
 @require_GET
@@ -74,13 +82,13 @@ def _domain_page(request: HttpRequest, d: Domain, forms: dict[str, ReportingAddr
 @require_GET
 @staff_required
 def domain(request: HttpRequest, name: str) -> HttpResponse:
-    return _domain_page(request, get_object_or_404(Domain, ascii=name))
+    return _domain_page(request, _domain_or_404(name))
 
 
 @require_POST
 @staff_required
 def set_address(request: HttpRequest, name: str, kind: str) -> HttpResponse:
-    d = get_object_or_404(Domain, ascii=name)
+    d = _domain_or_404(name)
     try:
         report_kind = ReportKind(kind)
     except ValueError:
@@ -105,7 +113,7 @@ def set_address(request: HttpRequest, name: str, kind: str) -> HttpResponse:
 @require_POST
 @staff_required
 def remove_address(request: HttpRequest, name: str, kind: str) -> HttpResponse:
-    d = get_object_or_404(Domain, ascii=name)
+    d = _domain_or_404(name)
     ra = get_object_or_404(ReportingAddress, domain=d, kind=kind)
     actions.remove_reporting_address(ra)
     messages.success(request, f"{ra.get_kind_display()} reporting address {ra.localpart}@{d.name} removed.")

@@ -102,6 +102,16 @@ def test_the_form_sets_and_removes_a_reporting_address(admin_client, alice):
     assert not ReportingAddress.objects.exists()
 
 
+def test_the_domain_page_takes_either_form_of_the_name(admin_client, db):
+    from accounts.actions import create_domain
+
+    create_domain("bücher.example")
+    assert "<h1>Reports for bücher.example</h1>" in admin_client.get("/admin/reports/domains/bücher.example/").text
+    assert "<h1>Reports for bücher.example</h1>" in admin_client.get(
+        "/admin/reports/domains/xn--bcher-kva.example/").text
+    assert admin_client.get("/admin/reports/domains/nope.example/").status_code == 404
+
+
 def test_it_needs_the_admin_login(client, stored):
     for url in ("/admin/reports/", "/admin/reports/domains/example.test/", "/admin/reports/dmarc/",
                 f"/admin/reports/dmarc/{stored['dmarc'][0].pk}/"):
