@@ -12,6 +12,9 @@ current user, or as Debian's `mail` user when that is root (Dovecot refuses uid 
         dc.fill_maildir("alice", [b"Subject: hi\\r\\n\\r\\nbody\\r\\n", ...])
         imaplib.IMAP4("127.0.0.1", dc.port).login("alice", "alicepassword")
 
+A `directory` given must be reachable by other users (its parents searchable): Dovecot's
+auth and mail processes do not run as root.
+
 API: `Dovecot(users, port=None, directory=None)` (a context manager; `start()`/`stop()`),
 `.port`, `.host`, `.maildir(user, mailbox="INBOX")`, `.fill_maildir(user, messages,
 mailbox="INBOX", flags=None)`, `.deliver(user, message)` (a new message written into the
@@ -42,7 +45,7 @@ listen = 127.0.0.1
 protocols = imap
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login scram-sha-1 scram-sha-256
 default_internal_user = dovecot
 default_internal_group = dovecot
 default_login_user = dovenull
@@ -52,7 +55,7 @@ mail_location = maildir:{dir}/mail/%u
 mail_fsync = optimized
 mail_max_userip_connections = 100000
 mailbox_idle_check_interval = 1 secs
-default_process_limit = 1000
+default_process_limit = 12000
 default_client_limit = 20000
 imap_max_line_length = 1M
 passdb {{
@@ -126,6 +129,7 @@ class Dovecot:
         ensure_installed()
         # The auth process (user dovecot) reads the passwd-file; login processes (dovenull)
         # need the path to the base_dir.
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o755)
         for sub in ("run", "state", "mail"):
             (self.dir / sub).mkdir(exist_ok=True)
@@ -142,8 +146,7 @@ class Dovecot:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if pidfile.exists():
-                    self.pid = int(pidfile.read_text().strip())
+                self.pid = int(pidfile.read_text().strip())
                 socket.create_connection((self.host, self.port), timeout=1).close()
                 return
             except (OSError, ValueError):

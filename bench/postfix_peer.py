@@ -1,8 +1,10 @@
 """A throw-away Postfix instance on a loopback port, as the benchmarks' reference peer.
 
 Postfix comes from Debian (`apt-get install postfix` with "No configuration"); the
-instance lives in a temporary directory, accepts mail for example.test into its durable
-queue (fsynced before 250, as moxweb) and discards it afterwards.
+instance lives in a temporary directory and accepts mail into its durable queue
+(fsynced before 250, as moxweb). By default it discards the mail afterwards; with
+`relay_port` it relays everything to 127.0.0.1:relay_port (an smtp-sink), and with
+`hold` it puts accepted mail on hold until `release_held()`.
 """
 from __future__ import annotations
 
@@ -29,6 +31,17 @@ maillog_file = /dev/stdout
 smtpd_client_connection_count_limit = 0
 """
 
+RELAY_CF = """relayhost = [127.0.0.1]:{relay_port}
+default_transport = smtp
+relay_transport = smtp
+smtp_tls_security_level = none
+"""
+
+HOLD_CF = """smtpd_recipient_restrictions = check_recipient_access static:HOLD, permit_mynetworks, reject
+"""
+
+QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
+
 
 def ensure_installed() -> None:
     if shutil.which("smtp-source") and shutil.which("postfix"):
@@ -42,9 +55,11 @@ def ensure_installed() -> None:
 
 
 class Postfix:
-    def __init__(self, directory: Path, port: int) -> None:
+    def __init__(self, directory: Path, port: int, relay_port: int | None = None, hold: bool = False) -> None:
         self.dir = directory
         self.port = port
+        self.relay_port = relay_port
+        self.hold = hold
         self.conf = directory / "conf"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -54,7 +69,13 @@ class Postfix:
         (self.dir / "data").mkdir(exist_ok=True)
         (self.dir / "spool").mkdir(exist_ok=True)
         shutil.chown(self.dir / "data", "postfix", "postfix")
-        (self.conf / "main.cf").write_text(MAIN_CF.format(dir=self.dir))
+        main = MAIN_CF.format(dir=self.dir)
+        if self.relay_port:
+            main = main.replace("default_transport = discard\nrelay_transport = discard\n", "")
+            main += RELAY_CF.format(relay_port=self.relay_port)
+        if self.hold:
+            main = main.replace("smtpd_recipient_restrictions = permit_mynetworks, reject\n", HOLD_CF)
+        (self.conf / "main.cf").write_text(main)
         master = Path("/etc/postfix/master.cf").read_text().splitlines()
         master = [f"127.0.0.1:{self.port} inet n - n - - smtpd" if line.startswith("smtp      inet") else line
                   for line in master]
@@ -76,6 +97,16 @@ class Postfix:
             except OSError:
                 time.sleep(0.1)
         raise SystemExit(f"Postfix did not start; see {self.dir}/maillog")
+
+    def queued(self) -> int:
+        """Messages in any of the instance's queues."""
+        spool = self.dir / "spool"
+        return sum(1 for q in QUEUES if (spool / q).is_dir() for p in (spool / q).rglob("*") if p.is_file())
+
+    def release_held(self) -> None:
+        """Move every held message to the deferred queue and schedule them all now."""
+        subprocess.run(["postsuper", "-c", str(self.conf), "-H", "ALL"], check=True, capture_output=True)
+        subprocess.run(["postqueue", "-c", str(self.conf), "-f"], check=True, capture_output=True)
 
     def stop(self) -> None:
         subprocess.run(["postfix", "-c", str(self.conf), "stop"], capture_output=True)
