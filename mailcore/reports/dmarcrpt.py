@@ -124,16 +124,30 @@ def _local(tag: str) -> str:
 class _Node:
     """An element with children looked up by local name, and errors naming the path."""
 
+    __slots__ = ("el", "path", "_by_name")
+
     def __init__(self, el: ET.Element, path: str) -> None:
         self.el = el
         self.path = path
+        self._by_name: dict[str, list[ET.Element]] | None = None
+
+    def _elements(self, name: str) -> list[ET.Element]:
+        # One pass over the children, grouped by local name: reports with many records
+        # look up several names in each.
+        if self._by_name is None:
+            self._by_name = {}
+            for c in self.el:
+                if isinstance(c.tag, str):
+                    self._by_name.setdefault(_local(c.tag), []).append(c)
+        return self._by_name.get(name, [])
 
     def children(self, name: str) -> list[_Node]:
-        return [_Node(c, f"{self.path}/{name}") for c in self.el if _local(c.tag) == name]
+        path = f"{self.path}/{name}"
+        return [_Node(c, path) for c in self._elements(name)]
 
     def child(self, name: str) -> _Node | None:
-        found = self.children(name)
-        return found[0] if found else None
+        found = self._elements(name)
+        return _Node(found[0], f"{self.path}/{name}") if found else None
 
     def need(self, name: str) -> _Node:
         c = self.child(name)
