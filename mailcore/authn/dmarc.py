@@ -71,19 +71,27 @@ class _Found:
     error: str = ""
 
 
-class _Lookups:
-    """_dmarc TXT lookups of one evaluation, each name queried once."""
+class Lookups:
+    """_dmarc TXT lookups of one evaluation, each name queried once. `prefetch` starts
+    a lookup without waiting for it, so the policy record can be on its way while
+    DKIM and SPF are checked."""
 
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
         self.cache: dict[str, asyncio.Future[_Found]] = {}
 
-    async def get(self, domain: str) -> _Found:
+    def prefetch(self, domain: str) -> None:
+        self._start(domain.lower().rstrip("."))
+
+    def _start(self, domain: str) -> asyncio.Future[_Found]:
         fut = self.cache.get(domain)
         if fut is None:
             fut = asyncio.ensure_future(self._fetch(domain))
             self.cache[domain] = fut
-        return await fut
+        return fut
+
+    async def get(self, domain: str) -> _Found:
+        return await self._start(domain)
 
     async def _fetch(self, domain: str) -> _Found:
         r = await self.resolver.lookup_txt("_dmarc." + domain)
@@ -105,7 +113,7 @@ class _TempError(Exception):
     pass
 
 
-async def _org_domain(lk: _Lookups, domain: str, method: OrgMethod) -> str:
+async def _org_domain(lk: Lookups, domain: str, method: OrgMethod) -> str:
     """The organizational domain; raises _TempError."""
     domain = domain.lower().rstrip(".")
     if method == OrgMethod.psl:
@@ -130,7 +138,7 @@ async def _org_domain(lk: _Lookups, domain: str, method: OrgMethod) -> str:
     return org or domain
 
 
-async def _aligned(lk: _Lookups, auth: str, from_domain: str, mode: Alignment, method: OrgMethod) -> bool:
+async def _aligned(lk: Lookups, auth: str, from_domain: str, mode: Alignment, method: OrgMethod) -> bool:
     auth = auth.lower().rstrip(".")
     if auth == from_domain:
         return True
@@ -169,10 +177,10 @@ async def discover_policy(
     resolver: Resolver, domain: str, method: OrgMethod = OrgMethod.treewalk
 ) -> tuple[DMARCStatus, str, DMARCRecord | None, str]:
     """(status, policy domain, record, error): status pass_ when a record was found."""
-    return await _discover(_Lookups(resolver), domain.lower().rstrip("."), method)
+    return await _discover(Lookups(resolver), domain.lower().rstrip("."), method)
 
 
-async def _discover(lk: _Lookups, domain: str, method: OrgMethod) -> tuple[DMARCStatus, str, DMARCRecord | None, str]:
+async def _discover(lk: Lookups, domain: str, method: OrgMethod) -> tuple[DMARCStatus, str, DMARCRecord | None, str]:
     if method == OrgMethod.psl:
         names = [domain]
         org = psl_organizational_domain(domain)
@@ -197,16 +205,18 @@ async def evaluate(
     spf: SPFResult | None = None,
     method: OrgMethod = OrgMethod.treewalk,
     rand: Callable[[], float] = random.random,
+    lookups: Lookups | None = None,
 ) -> DMARCResult:
     """RFC 7489 section 6.6 / RFC 9989 section 5.3 for the RFC5322.From domain.
 
     `dkim`: the message's DKIM results (passing ones count); `spf`: the SPF result of
     the MAIL FROM identity (the HELO identity for a null reverse-path). `rand` picks
-    messages for pct= (RFC 7489 section 6.6.4)."""
+    messages for pct= (RFC 7489 section 6.6.4). `lookups`: the same resolver's
+    lookups, some perhaps started already (see `Lookups.prefetch`)."""
     fd = from_domain.lower().rstrip(".")
     if not fd or "." not in fd:
         return DMARCResult(DMARCStatus.none, fd, error="no usable From domain")
-    lk = _Lookups(resolver)
+    lk = lookups if lookups is not None else Lookups(resolver)
     status, pdomain, record, error = await _discover(lk, fd, method)
     if status != DMARCStatus.pass_ or record is None:
         return DMARCResult(status, fd, pdomain, error=error)

@@ -150,11 +150,23 @@ def classify_words(
     totals = store.totals()
     hams: list[tuple[float, int, str]] = []
     spams: list[tuple[float, int, str]] = []
-    for w, c in known.items():
+    # word_probability inlined (the same arithmetic in the same order): this loop runs
+    # for every known word of every message.
+    total_spam, total_ham = totals.spam, totals.ham
+    low, high = params.max_power, 1 - params.max_power
+    rare, ignore = params.rare_words, params.ignore_words
+    for w, (ham, spam) in known.items():
         if w == TOTALS_WORD:
             continue
-        r = word_probability(c, totals, params)
-        if r is None or abs(0.5 - r) < params.ignore_words:
+        s = spam / total_spam if total_spam else 0.0
+        h = ham / total_ham if total_ham else 0.0
+        if s + h == 0:
+            continue
+        r = min(max(s / (s + h), low), high)
+        seen = ham + spam
+        if seen <= rare:
+            r += (1 + rare - seen) * (0.5 - r) / 10
+        if abs(0.5 - r) < ignore:
             continue
         # Strongest first; on equal strength longer words first (as mox), then by
         # spelling so the outcome does not depend on order.

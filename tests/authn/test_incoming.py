@@ -122,3 +122,28 @@ async def test_it_gives_dmarc_none_without_a_usable_from(world: DNSTestServer) -
 )
 def test_from_domain(header: bytes, domain: str) -> None:
     assert from_domain(header + b"\r\nbody\r\n") == domain
+
+
+async def test_it_asks_for_the_dmarc_record_beside_the_other_lookups(dns_server: DNSTestServer) -> None:
+    # SPF needs two rounds (the record, then its include) and iprev two (PTR, then A):
+    # the DMARC record is asked for in the first round, not after all of them.
+    dns_server.add_zone(
+        """
+        $ORIGIN example.test.
+        @       TXT  "v=spf1 include:_spf.example.test -all"
+        _spf    TXT  "v=spf1 ip4:192.0.2.0/24 -all"
+        _dmarc  TXT  "v=DMARC1; p=reject"
+        mail    A    192.0.2.10
+        10.2.0.192.in-addr.arpa. PTR mail.example.test.
+        """
+    )
+    v = await authenticate(
+        dns_server.resolver(), MSG, ip="192.0.2.10", helo="mail.example.test",
+        mail_from="alice@example.test", authserv_id="mx.moxweb.test",
+    )
+    assert (v.iprev.status, v.spf.status, v.dmarc.status) == (IPRevStatus.pass_, SPFStatus.pass_, DMARCStatus.pass_)
+    queries = dns_server.queries
+    dmarc_at = queries.index(("_dmarc.example.test", "TXT"))
+    assert dmarc_at < queries.index(("_spf.example.test", "TXT"))
+    assert dmarc_at < queries.index(("mail.example.test", "A"))
+    assert queries.count(("_dmarc.example.test", "TXT")) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailcore.junk import (
     Counts,
@@ -131,3 +133,29 @@ def test_it_reads_parameters_from_account_settings() -> None:
         Params.from_dict({"top_words": "ten"})
     with pytest.raises(ValueError, match="threshold"):
         Params.from_dict({"threshold": 2})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    counts=st.dictionaries(
+        st.text(alphabet="abcdefgh", min_size=3, max_size=5),
+        st.tuples(st.integers(0, 30), st.integers(0, 30)),
+        max_size=40,
+    ),
+    totals=st.tuples(st.integers(0, 60), st.integers(0, 60)),
+    rare=st.integers(0, 4),
+    max_power=st.sampled_from([0.0, 0.01, 0.2]),
+)
+def test_every_significant_word_scores_as_word_probability_says(
+    counts: dict[str, tuple[int, int]], totals: tuple[int, int], rare: int, max_power: float
+) -> None:
+    params = Params(rare_words=rare, max_power=max_power, top_words=100)
+    store = MemoryWordStore({**counts, "-": totals})
+    result = classify_words(list(counts), store, params)
+    expected = {}
+    for w, c in counts.items():
+        r = word_probability(Counts(*c), Counts(*totals), params)
+        if r is not None and abs(0.5 - r) >= params.ignore_words:
+            expected[w] = r
+    assert dict(result.significant) == expected
+    assert result.probability == combine(s.probability for s in result.significant)
