@@ -39,8 +39,18 @@ class Account(models.Model):
     junk_filter = models.JSONField(default=dict, blank=True)
     # Automatic $Junk/$NotJunk flags by destination mailbox name (mox AutomaticJunkFlags).
     automatic_junk_flags = models.JSONField(default=dict, blank=True)
-    # Rulesets that file incoming mail into mailboxes by header or envelope.
+    # Rulesets that file incoming mail into mailboxes by header or envelope; the shape
+    # and its validation are in mailstore/rulesets.py.
     rulesets = models.JSONField(default=list, blank=True)
+    # mox RejectsMailbox: rejected incoming mail is kept here for 14 days (at most 1000
+    # messages), so a wrongly rejected message can be found; "" keeps none. Not Inbox.
+    rejects_mailbox = models.CharField(max_length=255, blank=True, default="Rejects")
+    # mox SubjectPass.Period in seconds: when > 0, a moderately spammy first message is
+    # refused permanently with a token the sender can put in the Subject to get through
+    # within this period. 0 disables it.
+    subjectpass_period = models.PositiveIntegerField(default=0)
+    # Secret for subjectpass tokens, made at first use.
+    subjectpass_key = models.CharField(max_length=64, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -10,10 +10,11 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
@@ -135,7 +136,9 @@ def _mailbox_for_delivery(store: Store, account_id: int, name: str) -> Mailbox:
 
 @dataclass
 class DeliveryInfo:
-    """What the SMTP server knows about a message, kept for reputation and the UI."""
+    """What the SMTP server knows about a message, kept for reputation and the UI
+    (mox-v0.0.5 section 3.3). Domains are ASCII and lower case; validations are
+    `Message.Validation` values."""
 
     remote_ip: str = ""
     ehlo_domain: str = ""
@@ -143,6 +146,41 @@ class DeliveryInfo:
     rcpt_to: str = ""
     dkim_domains: list[str] = field(default_factory=list)
     validations: dict[str, str] = field(default_factory=dict)
+    mail_from_localpart: str = ""
+    mail_from_domain: str = ""
+    msg_from_localpart: str = ""
+    msg_from_domain: str = ""
+    msg_from_orgdomain: str = ""
+    ehlo_validation: str = ""
+    mail_from_validation: str = ""
+    msg_from_validation: str = ""
+    # For a message stored in Rejects: the mailbox it was meant for (mox MailboxDestinedID).
+    destined_mailbox: str = ""
+    # SHA-256 (hex) of the received bytes; set for Rejects copies.
+    message_hash: str = ""
+
+    def reputation_fields(self) -> dict[str, object]:
+        """The Message columns reputation queries (smtpserver/reputation.py)."""
+        from mailcore.ratelimit import masked_ips
+
+        try:
+            masked = masked_ips(self.remote_ip) if self.remote_ip else ("", "", "")
+        except ValueError:
+            masked = ("", "", "")
+        return {
+            "remote_ip_masked1": masked[0], "remote_ip_masked2": masked[1], "remote_ip_masked3": masked[2],
+            "mail_from_localpart": self.mail_from_localpart, "mail_from_domain": self.mail_from_domain,
+            "msg_from_localpart": self.msg_from_localpart, "msg_from_domain": self.msg_from_domain,
+            "msg_from_orgdomain": self.msg_from_orgdomain,
+            "ehlo_validation": self.ehlo_validation, "mail_from_validation": self.mail_from_validation,
+            "msg_from_validation": self.msg_from_validation,
+            "ehlo_validated": self.ehlo_validation == Message.Validation.PASS,
+            "mail_from_validated": self.mail_from_validation == Message.Validation.PASS,
+            "msg_from_validated": self.msg_from_validation in (
+                Message.Validation.STRICT, Message.Validation.DMARC, Message.Validation.RELAXED),
+            "dkim_index": "".join(f" {d}" for d in self.dkim_domains) + " " if self.dkim_domains else "",
+            "message_hash": self.message_hash,
+        }
 
 
 def _parse_for_store(path: Path) -> tuple[dict[str, object], object]:
@@ -223,6 +261,13 @@ def _create_message_row(
     """The Message row of a delivery, shared by the common and the general path."""
     flag_fields = {Message.SYSTEM_FLAGS[f.lower()]: True for f in (flags or set()) if f.lower() in Message.SYSTEM_FLAGS}
     info = info or DeliveryInfo()
+    destined = None
+    if info.destined_mailbox:
+        destined = Mailbox.objects.filter(
+            account_id=account.pk, name=normalize_mailbox_name(info.destined_mailbox)
+        ).values_list("pk", flat=True).first()
+        if destined == mailbox.pk:
+            destined = None
     return Message.objects.create(
         account=account,
         mailbox=mailbox,
@@ -246,6 +291,9 @@ def _create_message_row(
         rcpt_to=info.rcpt_to,
         dkim_domains=info.dkim_domains,
         validations=info.validations,
+        mailbox_orig=mailbox.pk,
+        mailbox_destined=destined,
+        **info.reputation_fields(),
         **flag_fields,
     )
 
@@ -621,6 +669,10 @@ def _copy_locked(
         message.created_modseq = modseq
         message.path = rel
         message.trained_junk = None
+        if message.mailbox_destined is not None and source.name == account.rejects_mailbox:
+            # mox: wrongly rejected; from now on it counts for the mailbox it was meant for.
+            message.mailbox_orig = message.mailbox_destined
+            message.mailbox_destined = None
         for field_name, value in junk.items():
             setattr(message, field_name, value)
         message.save(force_insert=True)
@@ -803,3 +855,69 @@ def unsubscribe(account: Account, name: str) -> None:
     Change.objects.create(account=account, modseq=modseq, kind=Change.Kind.SUBSCRIPTION,
                           data={"name": name, "subscribed": False})
     _notify_on_commit(account.pk)
+
+
+# mox's Rejects mailbox (mox-v0.0.5 section 1.1.13): rejected incoming mail kept for a while.
+
+REJECTS_MAX_AGE_DAYS = 14
+REJECTS_MAX_MESSAGES = 1000
+
+
+@transaction.atomic
+def tidy_rejects(account: Account, mailbox_name: str) -> bool:
+    """Remove messages older than 14 days from the Rejects mailbox (files too, untrained
+    from the junk filter); True when fewer than 1000 remain, so another may be stored."""
+    store = _lock_store(account)
+    mailbox = Mailbox.objects.filter(account=account, name=normalize_mailbox_name(mailbox_name)).first()
+    if mailbox is None:
+        return True
+    old = timezone.now() - timedelta(days=REJECTS_MAX_AGE_DAYS)
+    messages = list(Message.objects.filter(mailbox=mailbox, received__lt=old).order_by("uid"))
+    _remove_messages_locked(store, account.pk, mailbox, messages)
+    return Message.objects.filter(mailbox=mailbox).count() < REJECTS_MAX_MESSAGES
+
+
+def reject_present(account: Account, mailbox_name: str, message_id: str, message_hash: str) -> bool:
+    mailbox = Mailbox.objects.filter(account=account, name=normalize_mailbox_name(mailbox_name)).first()
+    if mailbox is None:
+        return False
+    match = Q()
+    if message_id:
+        match |= Q(message_id=message_id)
+    if message_hash:
+        match |= Q(message_hash=message_hash)
+    return bool(match) and Message.objects.filter(match, mailbox=mailbox).exists()
+
+
+@transaction.atomic
+def remove_rejects(account: Account, mailbox_name: str, message_id: str) -> int:
+    """After a successful delivery: the copies with this Message-ID leave Rejects."""
+    if not message_id:
+        return 0
+    mailbox = Mailbox.objects.filter(account=account, name=normalize_mailbox_name(mailbox_name)).first()
+    if mailbox is None:
+        return 0
+    messages = list(Message.objects.filter(mailbox=mailbox, message_id=message_id).order_by("uid"))
+    if not messages:
+        return 0
+    store = _lock_store(account)
+    _remove_messages_locked(store, account.pk, mailbox, messages)
+    return len(messages)
+
+
+@transaction.atomic
+def record_sent_recipients(account: Account, addresses: list[tuple[str, str]], when: datetime | None = None) -> None:
+    """Remember who the account wrote to (mox store.Recipient), for reputation: mail
+    from these addresses and domains is wanted. `addresses` are (localpart, domain)."""
+    from mailcore.authn.dmarc import psl_organizational_domain
+    from mailstore.models import Recipient
+
+    sent = when or timezone.now()
+    rows = []
+    for localpart, domain in addresses:
+        domain = domain.lower().rstrip(".")
+        if not domain:
+            continue
+        rows.append(Recipient(account=account, localpart=localpart, domain=domain,
+                              orgdomain=psl_organizational_domain(domain), sent=sent))
+    Recipient.objects.bulk_create(rows)

@@ -104,6 +104,37 @@ class Message(models.Model):
     dkim_domains = models.JSONField(default=list, blank=True)
     validations = models.JSONField(default=dict, blank=True)
 
+    # Reputation (mox-v0.0.5 section 1.1.11, smtpserver/reputation.py). `mailbox_orig` is
+    # the id of the mailbox the message was delivered to, kept through moves (so Archive
+    # or Trash still count for Inbox); a message stored in Rejects has its intended
+    # mailbox in `mailbox_destined`, which becomes `mailbox_orig` when moved out of
+    # Rejects. Plain ids, not foreign keys: a removed mailbox leaves them dangling,
+    # harmlessly. Messages not received over SMTP have empty fields and never match.
+    mailbox_orig = models.BigIntegerField(null=True, blank=True)
+    mailbox_destined = models.BigIntegerField(null=True, blank=True)
+    # The remote IP masked as mox does: IPv4 /32, /26, /21; IPv6 /64, /48, /32.
+    remote_ip_masked1 = models.CharField(max_length=64, blank=True, default="")
+    remote_ip_masked2 = models.CharField(max_length=64, blank=True, default="")
+    remote_ip_masked3 = models.CharField(max_length=64, blank=True, default="")
+    mail_from_localpart = models.CharField(max_length=255, blank=True, default="")
+    mail_from_domain = models.CharField(max_length=255, blank=True, default="")
+    # The RFC5322.From address; domains in ASCII (A-labels), lower case.
+    msg_from_localpart = models.CharField(max_length=255, blank=True, default="")
+    msg_from_domain = models.CharField(max_length=255, blank=True, default="")
+    msg_from_orgdomain = models.CharField(max_length=255, blank=True, default="")
+    # mox's Validation words (Validation below); the booleans are what reputation uses.
+    ehlo_validation = models.CharField(max_length=16, blank=True, default="")
+    mail_from_validation = models.CharField(max_length=16, blank=True, default="")
+    msg_from_validation = models.CharField(max_length=16, blank=True, default="")
+    ehlo_validated = models.BooleanField(default=False)
+    mail_from_validated = models.BooleanField(default=False)
+    msg_from_validated = models.BooleanField(default=False)
+    # The verified DKIM domains as " d1 d2 ", so "contains ' d1 '" works on every database
+    # (SQLite cannot look inside JSON lists).
+    dkim_index = models.TextField(blank=True, default="")
+    # SHA-256 (hex) of the received bytes, for duplicates in Rejects (mox MessageHash).
+    message_hash = models.CharField(max_length=64, blank=True, default="")
+
     # Junk training state: None untrained, True trained as junk, False trained as ham.
     trained_junk = models.BooleanField(null=True, default=None)
 
@@ -112,8 +143,31 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["mailbox", "modseq"], name="message_mailbox_modseq"),
             models.Index(fields=["account", "received"], name="message_account_received"),
+            models.Index(fields=["mailbox_orig", "received"], name="message_orig_received"),
+            models.Index(fields=["mailbox_orig", "msg_from_domain", "received"], name="message_orig_fromdom"),
+            models.Index(fields=["mailbox_orig", "msg_from_orgdomain", "received"], name="message_orig_fromorg"),
+            models.Index(fields=["mailbox_orig", "mail_from_domain", "received"], name="message_orig_mailfrom"),
+            models.Index(fields=["mailbox_orig", "ehlo_domain", "received"], name="message_orig_ehlo"),
+            models.Index(fields=["remote_ip_masked1", "received"], name="message_ipmasked1"),
+            models.Index(fields=["remote_ip_masked2", "received"], name="message_ipmasked2"),
+            models.Index(fields=["remote_ip_masked3", "received"], name="message_ipmasked3"),
         ]
         ordering = ["mailbox_id", "uid"]
+
+    class Validation(models.TextChoices):
+        """mox store.Validation: how the MAIL FROM, EHLO or From identity checked out."""
+
+        UNKNOWN = "", "unknown"
+        STRICT = "strict", "strict"
+        DMARC = "dmarc", "dmarc"
+        RELAXED = "relaxed", "relaxed"
+        PASS = "pass", "pass"
+        NEUTRAL = "neutral", "neutral"
+        TEMPERROR = "temperror", "temperror"
+        PERMERROR = "permerror", "permerror"
+        FAIL = "fail", "fail"
+        SOFTFAIL = "softfail", "softfail"
+        NONE = "none", "none"
 
     SYSTEM_FLAGS = {
         "\\seen": "seen",
@@ -182,3 +236,20 @@ class JunkWord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "word"], name="junkword_unique")]
+
+
+class Recipient(models.Model):
+    """An address the account sent mail to (mox store.Recipient), written when a
+    submitted message is queued. Reputation: mail from someone we wrote to is wanted."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sent_recipients")
+    localpart = models.CharField(max_length=255)
+    domain = models.CharField(max_length=255)  # ASCII, lower case
+    orgdomain = models.CharField(max_length=255)
+    sent = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["account", "domain", "localpart", "sent"], name="recipient_address"),
+            models.Index(fields=["account", "orgdomain", "sent"], name="recipient_orgdomain"),
+        ]

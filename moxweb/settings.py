@@ -139,6 +139,9 @@ MOX_HTTPS_TLS_CERT = envstr("MOX_HTTPS_TLS_CERT", "")
 MOX_HTTPS_TLS_KEY = envstr("MOX_HTTPS_TLS_KEY", "")
 # DNS block lists checked for incoming mail on port 25 (mox: none by default).
 MOX_DNSBL_ZONES = [z.strip() for z in envstr("MOX_DNSBL_ZONES", "").split(",") if z.strip()]
+# Seconds to wait before delivering port-25 mail accepted only for want of bad signals
+# (mox SMTP.FirstTimeSenderDelay; localserve never waits).
+MOX_FIRST_TIME_SENDER_DELAY = envint("MOX_FIRST_TIME_SENDER_DELAY", 15)
 # Maximum message size in bytes (SMTP SIZE, IMAP APPENDLIMIT).
 MOX_MAX_MESSAGE_SIZE = envint("MOX_MAX_MESSAGE_SIZE", 100 * 1024 * 1024)
 # Start the delivery worker (django-q2 cluster) with runmail/localserve.

@@ -1,18 +1,37 @@
 """The verdict on an incoming message before we answer DATA (mox-v0.0.5 section 1.1.11).
 
-Measures with mailcore.authn (iprev, DKIM, SPF, then DMARC) and decides, in mox's order,
-the parts built so far: DMARC reject (quarantine counts as reject), SPF fail/softfail
-without a reputation to outweigh it, the account's Bayesian junk filter, then DNSBL
-zones. Rejections other than DMARC's are mox's opaque, temporary `451 4.3.0`; DNS
-temperrors never turn into permanent rejects.
+`measure` runs once per message: mailcore.authn (iprev, DKIM, SPF, then DMARC), the
+From address and its alignment (mox's MsgFromValidation), and what rulesets and
+reputation look at. `decide` runs per recipient, in mox's analyze() order:
 
-# todo: reputation (mox analyze() step 5), suspicious iprev (8), subjectpass (9),
-# mailing-list allow rules (1) and DMARC/TLS report addresses (3, 4, 6).
+1. the matching ruleset's ListAllowDomain (`list-allow`);
+2. DMARC reject, quarantine counting as reject: `550 5.7.26` (`dmarc-policy`);
+3, 4. DMARC aggregate and TLS reports to a reporting address (reports.ingest);
+5. reputation per destination mailbox (smtpserver/reputation.py): conclusive ham
+   accepts, conclusive spam rejects, a database error is `451` (`reputation-error`);
+6. a valid report without conclusive reputation is accepted (`reporting`);
+7. SPF fail/softfail without sender reputation (`spf-policy`);
+8. "suspicious": no sender reputation and iprev not pass; with a junk lean (`iprev`);
+9. a valid subjectpass token in the Subject (`subjectpass`);
+10. the account's Bayesian filter, threshold jittered by [-0.05, 0.05) and capped at
+    0.25 when suspicious (`junk-content`, `junk-content-strict`); errors are `451`
+    (`junk-filter-error`, `junk-classify-error`);
+11. DNSBL zones, checked once per message (`dns-blocklisted`);
+12. accepted: `no-bad-signals`;
+13. refused with a subjectpass token: `550 5.7.1 ... (pass:<token>)` (`give-subjectpass`)
+    when subjectpass is on, DMARC passed, there is no reputation at all, and the
+    message was listed or only moderately spammy;
+14. otherwise mox's opaque, temporary `451 4.3.0 error processing`.
+
+DNS temperrors never turn into permanent rejects. The reason goes into the stored
+prefix as `X-Mox-Reason:`.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,14 +39,18 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from mailcore.authn import dnsbl
+from mailcore.authn.dmarc import psl_organizational_domain
 from mailcore.authn.incoming import Verdicts, authenticate
-from mailcore.authn.spf import SPFStatus
+from mailcore.authn.spf import Identity, SPFStatus
 from mailcore.smtp import codes
 from mailcore.smtp.codes import Reply, reply
+from mailstore import rulesets
+from mailstore.actions import DeliveryInfo
+from mailstore.models import Message
+from smtpserver.reputation import WEAK_METHODS, Facts, Method, Reputation
 
 if TYPE_CHECKING:
-    from accounts.models import Account
-    from smtpserver.connection import SMTPConnection, Transaction
+    from smtpserver.connection import Recipient, SMTPConnection, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +63,31 @@ OPAQUE = "error processing"
 
 @dataclass
 class Analysis:
+    """What was measured of one message, shared by its recipients."""
+
     verdicts: Verdicts | None
     headers: bytes = b""
-    reject: Reply | None = None
-    reason: str = ""
     dkim_domains: list[str] = field(default_factory=list)
     validations: dict[str, str] = field(default_factory=dict)
+    info: DeliveryInfo = field(default_factory=DeliveryInfo)
+    facts: Facts = field(default_factory=Facts)
+    ruleset_facts: rulesets.MessageFacts = field(default_factory=rulesets.MessageFacts)
+    msg_from: str = ""  # the From address, "localpart@domain"
+    subject: str = ""
+    message_id: str = ""
+    sha256: str = ""
+    # DNSBL result, looked up at most once per message: None not yet asked.
+    dnsbl_listed: bool | None = None
+
+
+@dataclass
+class Decision:
+    accept: bool
+    reason: str
+    mailbox: str
+    reply: Reply | None = None
+    report: Any = None  # reports.ingest.PendingReport, valid
+    ruleset: rulesets.Ruleset | None = None
 
 
 def wanted(conn: SMTPConnection) -> bool:
@@ -57,68 +99,249 @@ def wanted(conn: SMTPConnection) -> bool:
     return True
 
 
-async def analyze(conn: SMTPConnection, tx: Transaction, path: Path) -> Analysis:
+def _header_fields(data: bytes) -> list[tuple[str, str]]:
+    """(lower-case name, unfolded value) of each header field (RFC 5322 section 2.2)."""
+    end = data.find(b"\r\n\r\n")
+    head = data[: end + 2] if end >= 0 else data
+    text = head.decode("utf-8", "replace")
+    out: list[tuple[str, str]] = []
+    for raw in re.split(r"\r\n(?![ \t])", text):
+        name, colon, value = raw.partition(":")
+        if not colon or not name or name != name.strip():
+            continue
+        out.append((name.lower(), re.sub(r"\r\n[ \t]+", " ", value).strip()))
+    return out
+
+
+def _validation(status: SPFStatus) -> str:
+    return str(status)  # mox's Validation words equal SPF's results
+
+
+def _alignment(v: Verdicts) -> str:
+    """mox alignment(): strict when a passing DKIM domain or the SPF-passed identity is
+    the From domain, relaxed when the organizational domains match; DMARC pass on
+    a relaxed alignment is `dmarc`."""
+    fd = v.from_domain
+    if not fd:
+        return Message.Validation.NONE
+    org = psl_organizational_domain(fd)
+    strict = relaxed = False
+    for r in v.dkim:
+        if not r.passed or r.signature is None:
+            continue
+        d = r.signature.domain.lower()
+        if d == fd:
+            strict = True
+            break
+        relaxed = relaxed or psl_organizational_domain(d) == org
+    if not strict and v.spf.passed and v.spf.domain:
+        strict = v.spf.domain.lower() == fd
+        relaxed = relaxed or psl_organizational_domain(v.spf.domain.lower()) == org
+    if strict:
+        return Message.Validation.STRICT
+    if relaxed:
+        return Message.Validation.DMARC if v.dmarc.passed else Message.Validation.RELAXED
+    return Message.Validation.NONE
+
+
+async def measure(conn: SMTPConnection, tx: Transaction, path: Path, *, judged: bool) -> Analysis:
+    """Everything the recipients' decisions need; DNS checks only when `judged`."""
     size = path.stat().st_size
     data = path.read_bytes() if size <= MAX_ANALYZE_SIZE else _header_only(path)
     sender = tx.mail.sender
     mail_from = f"{sender.localpart}@{sender.domain_text}" if sender else ""
-    v = await authenticate(
-        conn.resolver(), data, ip=conn.remote_ip, helo=conn.ehlo or "", mail_from=mail_from,
-        authserv_id=conn.config.hostname,
+    mail_from_domain = sender.domain.ascii.lower() if sender and sender.domain else ""
+    ehlo = (conn.ehlo or "").lower().rstrip(".")
+    ehlo_domain = "" if ehlo.startswith("[") else ehlo
+    fields = _header_fields(data)
+    from mailcore.message.summary import summarize
+
+    summary = summarize(data)
+    a = Analysis(verdicts=None, subject=summary.subject, message_id=summary.message_id,
+                 sha256=hashlib.sha256(data).hexdigest() if size <= MAX_ANALYZE_SIZE else "")
+    info = DeliveryInfo(remote_ip=conn.remote_ip, ehlo_domain=ehlo_domain,
+                        mail_from=sender.format() if sender else "",
+                        mail_from_localpart=sender.localpart if sender else "", mail_from_domain=mail_from_domain)
+    if judged:
+        v = await authenticate(
+            conn.resolver(), data, ip=conn.remote_ip, helo=conn.ehlo or "", mail_from=mail_from,
+            authserv_id=conn.config.hostname,
+        )
+        a.verdicts = v
+        a.headers = v.headers.encode("utf-8")
+        a.dkim_domains = sorted({r.signature.domain.lower() for r in v.dkim if r.passed and r.signature})
+        a.validations = {"spf": str(v.spf.status), "dmarc": str(v.dmarc.status), "iprev": str(v.iprev.status)}
+        if v.spf.identity == Identity.helo:
+            info.ehlo_validation = _validation(v.spf.status)
+        else:
+            info.mail_from_validation = _validation(v.spf.status)
+        info.msg_from_validation = _alignment(v)
+        info.dkim_domains = a.dkim_domains
+        info.validations = dict(a.validations)
+        if v.from_domain:
+            localpart = summary.from_address.rpartition("@")[0] if "@" in summary.from_address else ""
+            info.msg_from_localpart = localpart
+            info.msg_from_domain = v.from_domain
+            info.msg_from_orgdomain = psl_organizational_domain(v.from_domain)
+            a.msg_from = f"{localpart}@{v.from_domain}"
+    try:
+        from mailcore.ratelimit import masked_ips
+
+        masked = masked_ips(conn.remote_ip) if conn.remote_ip else ("", "", "")
+    except ValueError:
+        masked = ("", "", "")
+    fields_for_rep = info.reputation_fields()
+    a.info = info
+    a.facts = Facts(
+        msg_from_localpart=info.msg_from_localpart, msg_from_domain=info.msg_from_domain,
+        msg_from_orgdomain=info.msg_from_orgdomain, msg_from_validated=bool(fields_for_rep["msg_from_validated"]),
+        mail_from_localpart=info.mail_from_localpart, mail_from_domain=info.mail_from_domain,
+        mail_from_validated=bool(fields_for_rep["mail_from_validated"]), ehlo_domain=ehlo_domain,
+        ehlo_validated=bool(fields_for_rep["ehlo_validated"]), dkim_domains=tuple(a.dkim_domains),
+        remote_ip_masked=masked,
     )
-    result = Analysis(
-        verdicts=v,
-        headers=v.headers.encode("utf-8"),
-        dkim_domains=sorted({r.signature.domain for r in v.dkim if r.passed and r.signature}),
-        validations={"spf": str(v.spf.status), "dmarc": str(v.dmarc.status), "iprev": str(v.iprev.status)},
+    a.ruleset_facts = rulesets.MessageFacts(
+        mail_from=mail_from, mail_from_domain=mail_from_domain, mail_from_validated=a.facts.mail_from_validated,
+        ehlo_domain=ehlo_domain, ehlo_validated=a.facts.ehlo_validated, dkim_domains=tuple(a.dkim_domains),
+        headers=fields,
     )
-    # mox step 2: DMARC failure with a policy other than none rejects, permanently.
+    return a
+
+
+def _reject(a: Analysis, reason: str, mailbox: str, answer: Reply | None = None) -> Decision:
+    return Decision(False, reason, mailbox, answer or reply(451, codes.SE_SYSTEM_OTHER, OPAQUE))
+
+
+async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path) -> Decision:
+    """mox analyze() for one recipient; see the module docstring for the steps."""
+    from smtpserver import store
+
+    account = rcpt.account
+    ruleset = rulesets.first_match(rulesets.for_account(account.rulesets), a.ruleset_facts)
+    mailbox = ruleset.mailbox if ruleset is not None else rcpt.mailbox
+    v = a.verdicts
+    if v is None:
+        return Decision(True, "", mailbox, ruleset=ruleset)
+    if rulesets.list_allowed(ruleset, a.ruleset_facts, a.dkim_domains):
+        return Decision(True, "list-allow", mailbox, ruleset=ruleset)
     if v.dmarc.reject:
-        result.reject = reply(550, codes.SE_DMARC_POLICY, "rejecting per dmarc policy")
-        result.reason = "dmarc-policy"
-        return result
-    # mox step 7: without reputation to go by, an SPF fail or softfail is not accepted.
-    if v.spf.status in (SPFStatus.fail, SPFStatus.softfail) and not v.dmarc.passed:
-        result.reject = reply(451, codes.SE_SYSTEM_OTHER, OPAQUE)
-        result.reason = "spf-policy"
-        return result
-    return result
+        return _reject(a, "dmarc-policy", mailbox, reply(550, codes.SE_DMARC_POLICY, "rejecting per dmarc policy"))
+    report = await _report(conn, a, rcpt, path)
+    if report is not None and ruleset is None:
+        mailbox = report.mailbox
+    valid_report = report if report is not None and report.valid else None
+    try:
+        rep: Reputation = await conn.db(store.reputation_for, account, mailbox, a.facts)
+    except Exception:  # noqa: BLE001 - answered as a temporary failure
+        log.exception("reputation failed", extra={"cid": conn.cid, "account": account.name})
+        return _reject(a, "reputation-error", mailbox)
+    log.info("reputation analyzed", extra={"cid": conn.cid, "conclusive": rep.conclusive, "junk": rep.junk,
+                                           "method": str(rep.method)})
+    if rep.conclusive:
+        if not rep.junk:
+            return Decision(True, str(rep.method), mailbox, report=valid_report, ruleset=ruleset)
+        return _reject(a, str(rep.method), mailbox)
+    if valid_report is not None:
+        return Decision(True, "reporting", mailbox, report=valid_report, ruleset=ruleset)
+    weak = rep.method in WEAK_METHODS
+    if weak and a.info.mail_from_validation in (Message.Validation.FAIL, Message.Validation.SOFTFAIL):
+        return _reject(a, "spf-policy", mailbox)
+    suspicious = weak and not v.iprev.passed
+    if suspicious and rep.junk:
+        return _reject(a, "iprev", mailbox)
+    key = b""
+    if account.subjectpass_period > 0:
+        from mailcore import subjectpass
+
+        try:
+            key = await conn.db(store.subjectpass_key, account)
+        except Exception:  # noqa: BLE001
+            log.exception("subjectpass key", extra={"cid": conn.cid})
+            return _reject(a, "subjectpass-error", mailbox)
+        why = subjectpass.verify(a.subject, a.msg_from, key, account.subjectpass_period) if a.msg_from else "no from"
+        if not why:
+            return Decision(True, "subjectpass", mailbox, ruleset=ruleset)
+        log.info("no subjectpass", extra={"cid": conn.cid, "why": why})
+    accept = True
+    reason = "no-bad-signals"
+    junk_subjectpass = False
+    content = await _junk(conn, account, path, a, suspicious)
+    if isinstance(content, str):
+        return _reject(a, content, mailbox)
+    if content is not None:
+        accept, reason, junk_subjectpass = content
+    listed = False
+    if accept:
+        listed = await _dnsbl_listed(conn, a)
+        if listed:
+            accept, reason = False, "dns-blocklisted"
+    if accept:
+        return Decision(True, "no-bad-signals", mailbox, ruleset=ruleset)
+    if key and v.dmarc.passed and rep.method == Method.none and (listed or junk_subjectpass):
+        from mailcore import subjectpass
+
+        token = subjectpass.generate(a.msg_from, key)
+        return _reject(a, "give-subjectpass", mailbox,
+                       reply(550, codes.SE_DELIVERY_UNAUTHORIZED, subjectpass.EXPLANATION + token))
+    return _reject(a, reason, mailbox)
 
 
-async def junk_verdict(conn: SMTPConnection, account: Account, path: Path, analysis: Analysis) -> Reply | None:
-    """mox step 10 for one recipient account: the Bayesian filter, with mox's jitter of
-    [-0.05, 0.05) on the threshold. A classifier error is a temporary failure."""
+async def _report(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path) -> Any:
+    """Steps 3 and 4: reports.ingest decides whether this is a reporting address and
+    whether the report counts; None for other addresses."""
+    try:
+        from reports.ingest import evaluate
+    except ImportError:
+        return None
+    addr = rcpt.address
+    try:
+        return await conn.db(evaluate, addr.localpart, addr.domain.ascii if addr.domain else "",
+                             path.read_bytes(), a.verdicts)
+    except Exception:  # noqa: BLE001 - a broken report is delivered as plain mail
+        log.exception("evaluating report", extra={"cid": conn.cid})
+        return None
+
+
+async def _junk(conn: SMTPConnection, account: Any, path: Path, a: Analysis,
+                suspicious: bool) -> tuple[bool, str, bool] | str | None:
+    """Step 10: (accept, reason, subjectpass-eligible), an error reason, or None when
+    the account has no filter. mox's jitter keeps us from being an oracle."""
     from mailstore import junk
 
     try:
-        enabled = await conn.db(junk.enabled, account)
-        if not enabled:
+        if not await conn.db(junk.enabled, account):
             return None
         params = await conn.db(junk.params_for, account)
-        threshold = float(getattr(params, "threshold", 0.95)) + random.uniform(-0.05, 0.05)
-        data = path.read_bytes()[:MAX_ANALYZE_SIZE]
-        result = await conn.db(junk.classify, account, data)
-    except Exception:  # noqa: BLE001 - answered as a temporary failure
+    except Exception:  # noqa: BLE001
         log.exception("junk filter failed", extra={"cid": conn.cid, "account": account.name})
-        return reply(451, codes.SE_SYSTEM_OTHER, OPAQUE)
-    analysis.validations["junk_probability"] = f"{result.probability:.3f}"
-    if result.probability > threshold:
-        log.info("rejected as junk", extra={"cid": conn.cid, "account": account.name, "p": result.probability})
-        return reply(451, codes.SE_SYSTEM_OTHER, OPAQUE)
-    return None
+        return "junk-filter-error"
+    try:
+        result = await conn.db(junk.classify, account, path.read_bytes()[:MAX_ANALYZE_SIZE])
+    except Exception:  # noqa: BLE001
+        log.exception("junk classify failed", extra={"cid": conn.cid, "account": account.name})
+        return "junk-classify-error"
+    threshold = float(getattr(params, "threshold", 0.95)) + random.uniform(-0.05, 0.05)
+    reason = "junk-content"
+    if suspicious and threshold > 0.25:
+        # An iprev failure sets a higher bar for the content.
+        threshold, reason = 0.25, "junk-content-strict"
+    a.validations["junk_probability"] = f"{result.probability:.3f}"
+    accept = result.probability <= threshold
+    log.info("content analyzed", extra={"cid": conn.cid, "accept": accept, "p": result.probability})
+    return accept, reason, result.probability < threshold - 0.2
 
 
-async def dnsbl_verdict(conn: SMTPConnection) -> Reply | None:
-    """mox step 11: each configured zone in turn; unhealthy zones are skipped."""
-    zones = settings.MOX_DNSBL_ZONES
-    if not zones:
-        return None
-    checker = _checker(conn, zones)
-    listed = await checker.check(conn.remote_ip)
-    if listed is not None and listed.listed:
-        log.info("rejected, ip listed", extra={"cid": conn.cid, "zone": listed.zone, "ip": conn.remote_ip})
-        return reply(451, codes.SE_SYSTEM_OTHER, OPAQUE)
-    return None
+async def _dnsbl_listed(conn: SMTPConnection, a: Analysis) -> bool:
+    """Step 11: each configured zone in turn; unhealthy zones are skipped."""
+    if a.dnsbl_listed is None:
+        a.dnsbl_listed = False
+        zones = settings.MOX_DNSBL_ZONES
+        if zones:
+            listed = await _checker(conn, zones).check(conn.remote_ip)
+            if listed is not None and listed.listed:
+                log.info("ip listed", extra={"cid": conn.cid, "zone": listed.zone, "ip": conn.remote_ip})
+                a.dnsbl_listed = True
+    return a.dnsbl_listed
 
 
 _checkers: dict[tuple[int, tuple[str, ...]], Any] = {}

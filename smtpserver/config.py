@@ -61,6 +61,9 @@ class ListenerConfig:
     auth_fail_delay: float = 1.0
     slow_delay: float = 1.0
     localserve_timeout: float = 3600.0
+    # mox SMTP.FirstTimeSenderDelay: seconds to wait before delivering mail that was
+    # accepted only for want of bad signals (0 in localserve and tests).
+    first_time_sender_delay: float = 15.0
     sleep: Sleep = asyncio.sleep
     clock: Clock = time.time
     # DNS for the HELO and MAIL FROM checks on port 25 (a mailcore.dns Resolver); None

@@ -6,6 +6,7 @@ returned, which is after the file and its row are durable.
 """
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import logging
 import secrets
@@ -17,10 +18,10 @@ from typing import TYPE_CHECKING
 from mailcore.smtp import codes
 from mailcore.smtp.codes import Reply, SMTPError, reply
 from mailcore.smtp.data import LineEndingChecker
-from mailstore.actions import DeliveryInfo, QuotaExceeded
+from mailstore.actions import QuotaExceeded
 from moxweb import metrics
 from smtpserver import store
-from smtpserver.analysis import Analysis, analyze, dnsbl_verdict, junk_verdict
+from smtpserver.analysis import decide, measure
 from smtpserver.analysis import wanted as analysis_wanted
 from smtpserver.localserve import TIMEOUT_REPLY, special_failure
 from smtpserver.received import TraceInfo, received_header, return_path
@@ -87,31 +88,25 @@ class DeliveryMixin:
 
     async def deliver_locally(self: SMTPConnection, tx: Transaction, path: Path, trace: TraceInfo,
                               when: datetime) -> Reply:
-        failures: list[Reply] = []
-        extra = b""
-        analysis: Analysis | None = None
-        if analysis_wanted(self):
-            # mox-v0.0.5 1.1.11: measured and judged before the reply to DATA, never
-            # accepted and bounced later.
-            analysis = await analyze(self, tx, path)
-            rejected = analysis.reject or await dnsbl_verdict(self)
-            if rejected is not None:
-                self.slow = True
-                log.info("message rejected", extra={"cid": self.cid, "reason": analysis.reason or "dnsbl"})
-                return rejected
-            extra += analysis.headers
+        """mox-v0.0.5 1.1.11: measured and judged per recipient before the reply to DATA,
+        never accepted and bounced later; failed recipients beside delivered ones get
+        a DSN (1.1.12)."""
+        failures: list[tuple[Recipient, Reply]] = []
+        analysis = await measure(self, tx, path, judged=analysis_wanted(self))
+        extra = analysis.headers
         for hook in INCOMING_HEADER_HOOKS:
             extra += await hook(self, tx, path)
         sender = tx.mail.sender
+        delayed = False
         for rcpt in tx.recipients:
             if self.config.localserve:
                 failure = special_failure(rcpt.address.localpart)
                 if failure is not None and failure.timeout:
                     await self.config.sleep(self.config.localserve_timeout)
-                    failures.append(TIMEOUT_REPLY)
+                    failures.append((rcpt, TIMEOUT_REPLY))
                     continue
                 if failure is not None:
-                    failures.append(failure.reply())
+                    failures.append((rcpt, failure.reply()))
                     continue
             if not self.config.localserve and not self.config.submission:
                 limits = self.config.delivery_limits
@@ -120,35 +115,58 @@ class DeliveryMixin:
                 if limited:
                     # mox: the sender is slowed down from now on.
                     self.slow = True
-                    failures.append(reply(452, codes.SE_MAILBOX_FULL, limited))
+                    failures.append((rcpt, reply(452, codes.SE_MAILBOX_FULL, limited)))
                     continue
-            if analysis is not None:
-                junk = await junk_verdict(self, rcpt.account, path, analysis)
-                if junk is not None:
-                    self.slow = True
-                    failures.append(junk)
-                    continue
+            decision = await decide(self, analysis, rcpt, path)
             prefix = (return_path(sender, trace.smtputf8) + extra
                       + received_header(trace, rcpt.address, when))
-            info = DeliveryInfo(
-                remote_ip=self.remote_ip,
-                ehlo_domain=self.ehlo or "",
-                mail_from=sender.format() if sender else "",
-                rcpt_to=rcpt.address.format(),
-                dkim_domains=analysis.dkim_domains if analysis else [],
-                validations=dict(analysis.validations) if analysis else {},
-            )
+            if decision.reason:
+                prefix = f"X-Mox-Reason: {decision.reason}\r\n".encode() + prefix
+            info = dataclasses.replace(analysis.info, rcpt_to=rcpt.address.format(),
+                                       validations=dict(analysis.validations))
+            if not decision.accept:
+                assert decision.reply is not None
+                self.slow = True
+                log.info("message rejected", extra={"cid": self.cid, "reason": decision.reason,
+                                                    "account": rcpt.account.name})
+                try:
+                    kept = await self.db(store.keep_reject, rcpt.account, decision.mailbox, path, prefix, info,
+                                         analysis.message_id, analysis.sha256)
+                    log.info("reject kept", extra={"cid": self.cid, "result": kept})
+                except Exception:  # noqa: BLE001 - the reject stands either way
+                    log.exception("storing reject failed", extra={"cid": self.cid})
+                failures.append((rcpt, decision.reply))
+                continue
+            if (decision.reason == "no-bad-signals" and decision.report is None and not delayed
+                    and self.config.first_time_sender_delay > 0 and rcpt.account.first_time_sender_delay):
+                # mox 1.1.10: keep a possible spammer's connection busy. Once per message
+                # (mox sleeps once per such recipient, quirk 9 of the reference).
+                delayed = True
+                await self.config.sleep(self.config.first_time_sender_delay)
             try:
-                await self.db(store.deliver_file, rcpt.account, rcpt.mailbox, path, prefix, info)
+                await self.db(store.deliver_incoming, rcpt.account, decision.mailbox, path, prefix, info,
+                              seen=decision.report is not None, message_id=analysis.message_id,
+                              report=decision.report)
             except QuotaExceeded:
-                failures.append(reply(452, codes.SE_MAILBOX_FULL, "mailbox full"))
+                failures.append((rcpt, reply(452, codes.SE_MAILBOX_FULL, "mailbox full")))
             except Exception:  # noqa: BLE001 - answered as a temporary failure
                 log.exception("delivery failed", extra={"cid": self.cid})
-                failures.append(reply(451, codes.SE_SYSTEM_OTHER, "error delivering message"))
+                failures.append((rcpt, reply(451, codes.SE_SYSTEM_OTHER, "error delivering message")))
         if failures and len(failures) == len(tx.recipients):
-            return combine_failures(failures)
-        # todo: a DSN for the recipients that failed when others succeeded ([5/9]).
+            return combine_failures([f for _, f in failures])
+        if failures and sender is not None:
+            await self.queue_incoming_dsn(tx, path, failures, when)
         return codes.DATA_OK
+
+    async def queue_incoming_dsn(self: SMTPConnection, tx: Transaction, path: Path,
+                                 failures: list[tuple[Recipient, Reply]], when: datetime) -> None:
+        """mox 1.1.12: the sender learns of the recipients that failed beside delivered
+        ones; a DSN that cannot be queued is logged, the 250 stands."""
+        try:
+            await self.db(store.queue_incoming_dsn, self.config.hostname, self.ehlo or "", self.remote_ip,
+                          tx.mail.sender, [(r.address, f) for r, f in failures], path, tx.mail.params.smtputf8, when)
+        except Exception:  # noqa: BLE001
+            log.exception("queueing dsn for failed recipients failed", extra={"cid": self.cid})
 
     async def queue_submission(self: SMTPConnection, tx: Transaction, path: Path, has_8bit: bool,
                                trace: TraceInfo, when: datetime) -> Reply:

@@ -52,6 +52,7 @@ def make_config(*, kind: str, tls: ssl.SSLContext | None, hostname: str, localse
         max_message_size=settings.MOX_MAX_MESSAGE_SIZE,
         limiters=process_limiters(),
         cert_der=certificate_der(tls),
+        first_time_sender_delay=0 if localserve else settings.MOX_FIRST_TIME_SENDER_DELAY,
     )
 
 

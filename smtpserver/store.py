@@ -2,10 +2,12 @@
 connection through `sync_to_async` inside that connection's ThreadSensitiveContext."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connections
@@ -15,9 +17,13 @@ from accounts import actions as account_actions
 from accounts.models import Account, Credential
 from mailcore.sasl.secrets import ScramSecret
 from mailcore.smtp.address import Address, parse_address
+from mailcore.smtp.codes import Reply
 from mailqueue.actions import QueueRecipient, enqueue
 from mailqueue.models import QueuedMessage
+from mailstore import actions as mailstore_actions
 from mailstore.actions import DeliveryInfo, deliver
+from mailstore.models import Mailbox, Message
+from smtpserver.reputation import Facts, Reputation, reputation
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +101,84 @@ def address_belongs_to(account_id: int, addr: Address) -> bool:
     return dest is not None and dest.account.pk == account_id
 
 
-def deliver_file(account: Account, mailbox: str, path: Path, prefix: bytes, info: DeliveryInfo) -> None:
+def deliver_file(account: Account, mailbox: str, path: Path, prefix: bytes, info: DeliveryInfo,
+                 *, seen: bool = False) -> Message:
     """Store for one recipient; mox's automatic $Junk/$NotJunk flags by destination
     mailbox apply (mox-v0.0.5 1.2.8), and a flagged message trains the junk filter."""
     from mailstore import junk
     from mailstore.actions import automatic_junk_flags
-    from mailstore.models import Message
 
     flags = {Message.FLAG_NAMES[name] for name, on in automatic_junk_flags(account, mailbox).items() if on}
+    if seen:
+        flags.add("\\Seen")
     message = deliver(account, mailbox, path, prefix=prefix, info=info, flags=flags)
-    if flags:
+    if flags - {"\\Seen"}:
         junk.retrain_for_flags(message)
+    return message
+
+
+def deliver_incoming(account: Account, mailbox: str, path: Path, prefix: bytes, info: DeliveryInfo,
+                     *, seen: bool, message_id: str, report: Any = None) -> None:
+    """An accepted incoming message: stored, its report saved, and a copy of it in the
+    Rejects mailbox (same Message-ID) removed (mox-v0.0.5 1.1.11 steps f and h)."""
+    message = deliver_file(account, mailbox, path, prefix, info, seen=seen)
+    if report is not None:
+        try:
+            report.store(account, message)
+        except Exception:  # noqa: BLE001 - the message is delivered; the report is lost
+            log.exception("storing report failed", extra={"account": account.name})
+    rejects = rejects_mailbox(account)
+    if rejects and message_id:
+        removed = mailstore_actions.remove_rejects(account, rejects, message_id)
+        if removed:
+            log.info("removed from rejects", extra={"account": account.name, "n": removed})
+
+
+def rejects_mailbox(account: Account) -> str:
+    """mox: RejectsMailbox may not be Inbox (its messages are removed automatically)."""
+    name = (account.rejects_mailbox or "").strip()
+    return "" if not name or name.lower() == "inbox" else name
+
+
+def keep_reject(account: Account, destined: str, path: Path, prefix: bytes, info: DeliveryInfo,
+                message_id: str, sha256: str) -> str:
+    """mox-v0.0.5 1.1.13: a rejected message goes to the Rejects mailbox, Seen, unless
+    a message with the same Message-ID or hash is there already, or it holds 1000
+    messages after removing those older than 14 days. Returns what happened."""
+    rejects = rejects_mailbox(account)
+    if not rejects:
+        return "off"
+    if not message_id and not sha256:
+        return "unidentifiable"
+    if mailstore_actions.reject_present(account, rejects, message_id, sha256):
+        return "present"
+    if not mailstore_actions.tidy_rejects(account, rejects):
+        return "full"
+    info = dataclasses.replace(info, destined_mailbox=destined, message_hash=sha256)
+    deliver_file(account, rejects, path, prefix, info, seen=True)
+    return "stored"
+
+
+def reputation_for(account: Account, mailbox: str, facts: Facts) -> Reputation:
+    """Reputation for delivery to `mailbox` (its id; none yet when it does not exist)."""
+    from mailstore.actions import normalize_mailbox_name
+
+    mailbox_id = Mailbox.objects.filter(account=account, name=normalize_mailbox_name(mailbox)).values_list(
+        "pk", flat=True).first()
+    return reputation(account.pk, mailbox_id, facts)
+
+
+def subjectpass_key(account: Account) -> bytes:
+    """The account's subjectpass secret, made at first use."""
+    import secrets as _secrets
+
+    key = Account.objects.filter(pk=account.pk).values_list("subjectpass_key", flat=True).first() or ""
+    if not key:
+        key = _secrets.token_hex(32)
+        # Two first uses at once: the first one written wins, both use the stored one.
+        Account.objects.filter(pk=account.pk, subjectpass_key="").update(subjectpass_key=key)
+        key = Account.objects.filter(pk=account.pk).values_list("subjectpass_key", flat=True).first() or key
+    return key.encode("ascii")
 
 
 @dataclass
@@ -286,6 +359,10 @@ def queue_message(
         dsn_ret=ret,
         dsn_envid=envid,
     )
+    # Reputation: replies from these addresses are wanted (mox fills Recipient when a
+    # message lands in Sent; here when it is submitted, Bcc included).
+    mailstore_actions.record_sent_recipients(
+        account, [(a.localpart, a.domain.ascii) for a, _, _ in recipients if a.domain is not None])
     if not settings.Q_CLUSTER.get("sync"):
         # Deliver now, not at the next minute's scan: a worker runs this scan within the
         # broker's poll interval. (Tests run django-q2 synchronously and drive the queue.)
@@ -307,7 +384,6 @@ def delivery_rate_error(account_id: int, remote_ip: str, size: int,
                         limits: list[tuple[int, str, tuple[int, int, int], tuple[int, int, int]]]) -> str:
     """Count the account's stored messages from the same networks; "" when within."""
     from mailcore.ratelimit import masked_ips
-    from mailstore.models import Message
 
     if not remote_ip or not limits:
         return ""
@@ -367,3 +443,50 @@ def dkim_signature(message_prefix: bytes, path: Path) -> bytes:
     except Exception:  # noqa: BLE001 - an unsignable message is still sent, unsigned
         log.exception("dkim signing failed", extra={"domain": domain})
         return b""
+
+
+def queue_incoming_dsn(hostname: str, ehlo: str, remote_ip: str, sender: Address,
+                       failures: list[tuple[Address, Reply]], path: Path, smtputf8: bool, when: datetime) -> None:
+    """mox-v0.0.5 1.1.12: one DSN (RFC 3464) for the recipients that failed while others
+    were delivered, queued to the MAIL FROM with a null reverse path (RFC 5321 section
+    6.1: no DSN about a DSN). The text names each recipient with its own error (mox
+    swaps the two, quirk 2 of the reference)."""
+    from mailcore.dsn import DSN, Action, compose
+    from mailcore.dsn import Recipient as DSNRecipient
+    from mailstore import files
+
+    first = failures[0][0]
+    domain = first.domain_text if first.domain is not None else hostname
+    lines = []
+    recipients = []
+    for addr, failure in failures:
+        text = f"{failure.code} {failure.enhanced} {failure.text}".replace("\n", " ")
+        lines.append(f"\t{addr.format(smtputf8)}\n\t\t{text}")
+        recipients.append(DSNRecipient(
+            final_recipient=addr.format(smtputf8), action=Action.failed,
+            status=failure.enhanced or f"{failure.code // 100}.0.0", diagnostic=text,
+        ))
+    original = path.read_bytes()
+    dsn = DSN(
+        reporting_mta=hostname,
+        from_address=f"postmaster@{domain}",
+        to_address=sender.format(smtputf8),
+        subject="mail delivery failure",
+        text=("Delivery of your message failed for these recipients (each with its error); it was "
+              "delivered to the other recipients:\n\n" + "\n".join(lines)
+              + "\n\nAttached are a machine-readable report and the header of the message.\n"),
+        recipients=recipients,
+        original=original,
+        headers_only=True,
+        received_from_mta=f"{ehlo} ({remote_ip})" if ehlo else remote_ip,
+        arrival_date=when,
+        date=timezone.now(),
+    )
+    data = compose(dsn)
+    tmp = files.write_temp(data)
+    try:
+        enqueue(None, "", "", [QueueRecipient(sender.localpart, sender.domain_text)], tmp,
+                has_8bit=not data.isascii(), smtputf8=not data.isascii())
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("dsn queued for failed recipients", extra={"to": sender.format(True), "n": len(failures)})

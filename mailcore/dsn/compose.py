@@ -56,6 +56,7 @@ class DSN:
     headers_only: bool = True
     envelope_id: str = ""  # ENVID, decoded (RFC 3461 section 4.4)
     arrival_date: datetime | None = None
+    received_from_mta: str = ""  # "name (ip)" of the client we received it from (section 2.2.4)
     date: datetime | None = None
     message_id: str = ""  # without <>; generated when empty
     boundary: str = ""  # generated when empty
@@ -186,6 +187,8 @@ def compose(dsn: DSN) -> bytes:
     out += line(f"Reporting-MTA: dns; {dsn.reporting_mta}")
     if dsn.envelope_id:
         out += line(f"Original-Envelope-Id: {_field_text(dsn.envelope_id, utf8)}")
+    if dsn.received_from_mta:
+        out += line(f"Received-From-MTA: dns; {_field_text(dsn.received_from_mta, utf8)}")
     if dsn.arrival_date:
         out += line(f"Arrival-Date: {format_datetime(dsn.arrival_date)}")
     for r in dsn.recipients:

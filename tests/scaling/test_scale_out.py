@@ -77,6 +77,7 @@ def base_env(database_url: str, data_dir: Path, tls_files, dns_server) -> dict[s
         "MOX_TLS_CERT": str(tls_files.cert_path), "MOX_TLS_KEY": str(tls_files.key_path),
         "MOX_DNS_RESOLVER": dns_server.address, "MOX_SUBMISSIONS_PORT": "0", "MOX_IMAPS_PORT": "0",
         "MOX_HTTP_PORT": "0", "MOX_HTTPS_PORT": "0", "MOX_METRICS_PORT": "0", "MOX_WORKERS": "1",
+        "MOX_FIRST_TIME_SENDER_DELAY": "0",
     }
 
 
