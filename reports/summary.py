@@ -47,6 +47,18 @@ class DMARCSummary:
     dispositions: dict[str, int] = field(default_factory=dict)
     dkim_fail: int = 0
     spf_fail: int = 0
+    overrides: int = 0  # messages whose disposition the reporter overrode (reason given)
+
+    def disposition(self, name: str) -> int:
+        return self.dispositions.get(name, 0)
+
+    @property
+    def quarantined(self) -> int:
+        return self.disposition("quarantine")
+
+    @property
+    def rejected(self) -> int:
+        return self.disposition("reject")
 
 
 @dataclass
@@ -67,8 +79,8 @@ def dmarc_summary(domain: Domain) -> tuple[DMARCSummary, dict[date, tuple[int, i
     s = DMARCSummary(reports=dmarc_reports(domain).count())
     daily: dict[date, list[int]] = {}
     rows = DMARCRecord.objects.filter(report__in=dmarc_reports(domain)).values_list(
-        "report__begin", "count", "disposition", "dkim", "spf")
-    for begin, count, disposition, dkim, spf in rows:
+        "report__begin", "count", "disposition", "dkim", "spf", "reasons")
+    for begin, count, disposition, dkim, spf, reasons in rows:
         ok = dkim == "pass" or spf == "pass"
         s.messages += count
         bucket = daily.setdefault(_day(begin), [0, 0])
@@ -81,6 +93,7 @@ def dmarc_summary(domain: Domain) -> tuple[DMARCSummary, dict[date, tuple[int, i
         s.dispositions[disposition] = s.dispositions.get(disposition, 0) + count
         s.dkim_fail += count if dkim != "pass" else 0
         s.spf_fail += count if spf != "pass" else 0
+        s.overrides += count if reasons else 0
     return s, {d: (p, f) for d, (p, f) in daily.items()}
 
 

@@ -17,7 +17,8 @@ BEGIN = 1_764_028_800  # 2025-11-25T00:00:00Z
 END = BEGIN + 86_399
 
 RECORDS = [
-    # source ip, count, disposition, dkim, spf, auth dkim (domain, selector, result), auth spf (domain, result)
+    # source ip, count, disposition, dkim, spf, auth dkim (domain, selector, result), auth spf (domain, result),
+    # then any overrides (type, comment)
     ("192.0.2.10", 12, "none", "pass", "pass", [("example.test", "2025a", "pass")], [("example.test", "pass")]),
     ("198.51.100.7", 3, "none", "pass", "fail", [("example.test", "2025a", "pass")], [("bounce.example", "fail")]),
     ("203.0.113.9", 5, "reject", "fail", "fail", [], [("spoofer.example", "softfail")]),
@@ -28,13 +29,15 @@ def feedback_xml(*, org: str = "google.com", report_id: str = "11811442233355566
                  begin: int = BEGIN, end: int = END, records: list[Any] | None = None,
                  namespace: str = "") -> bytes:
     rows = []
-    for ip, count, disp, dkim, spf, adkim, aspf in (RECORDS if records is None else records):
+    for rec in RECORDS if records is None else records:
+        ip, count, disp, dkim, spf, adkim, aspf = rec[:7]
+        reason = "".join(f"<reason><type>{t}</type><comment>{c}</comment></reason>" for t, c in rec[7:])
         auth = "".join(
             f"<dkim><domain>{d}</domain><selector>{s}</selector><result>{r}</result></dkim>" for d, s, r in adkim
         ) + "".join(f"<spf><domain>{d}</domain><result>{r}</result></spf>" for d, r in aspf)
         rows.append(
             f"<record><row><source_ip>{ip}</source_ip><count>{count}</count><policy_evaluated>"
-            f"<disposition>{disp}</disposition><dkim>{dkim}</dkim><spf>{spf}</spf></policy_evaluated></row>"
+            f"<disposition>{disp}</disposition><dkim>{dkim}</dkim><spf>{spf}</spf>{reason}</policy_evaluated></row>"
             f"<identifiers><header_from>{domain}</header_from></identifiers>"
             f"<auth_results>{auth}</auth_results></record>"
         )

@@ -24,7 +24,7 @@ def test_the_admin_reads_the_reports_and_sets_the_dmarc_address(live_server, sto
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url(f"{live_server.url}/admin/reports/")
         assert page.locator("#summary tbody tr").all_inner_texts() == [
-            "example.test\t2\t27\t15\t12\t1\t40\t2"]
+            "example.test\t2\t27\t15\t12\t7\t5\t7\t1\t40\t2"]
 
         page.get_by_role("link", name="example.test").click()
         page.wait_for_url(f"{live_server.url}/admin/reports/domains/example.test/")

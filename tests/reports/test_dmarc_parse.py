@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from mailcore.reports import ParseError, dmarcrpt
-from mailcore.reports.dmarcrpt import DKIMAuthResult, PolicyEvaluated, SPFAuthResult
+from mailcore.reports.dmarcrpt import DKIMAuthResult, PolicyEvaluated, Reason, SPFAuthResult
 from mailcore.reports.mime import MAX_REPORT_SIZE
 from tests.reports import samples
 
@@ -40,6 +40,12 @@ def test_it_reads_application_xml_and_sniffs_octet_stream():
     assert dmarcrpt.parse_report_message(gz).report_metadata.report_id == "r-1"
     z = samples.plain_dmarc(samples.zipped("r.xml", xml), maintype="application", subtype="octet-stream")
     assert dmarcrpt.parse_report_message(z).report_metadata.report_id == "r-1"
+
+
+def test_it_reads_overrides():
+    rec = ("192.0.2.1", 2, "none", "fail", "fail", [], [], ("forwarded", "list.example"), ("local_policy", ""))
+    [r] = dmarcrpt.parse_report_xml(samples.feedback_xml(records=[rec])).records
+    assert r.row.policy_evaluated.reasons == (Reason("forwarded", "list.example"), Reason("local_policy", ""))
 
 
 def test_it_reads_namespaced_dmarcbis_reports():

@@ -29,7 +29,8 @@ def stored(alice):  # type: ignore[no-untyped-def]
     d3, d1, d2, old = today - 3 * DAY, today - DAY, today - 2 * DAY, today - 40 * DAY
     r1, _ = store_dmarc_report(dmarcrpt.parse_report_xml(samples.feedback_xml(begin=d3, end=d3 + DAY - 1)),
                                from_domain="google.com", account=alice)
-    one = [("192.0.2.99", 7, "quarantine", "fail", "fail", [], [("example.test", "fail")])]
+    one = [("192.0.2.99", 7, "quarantine", "fail", "fail", [], [("example.test", "fail")],
+            ("sampled_out", "pct=50"))]
     r2, _ = store_dmarc_report(dmarcrpt.parse_report_xml(samples.feedback_xml(
         org="yahoo.com", report_id="y-1", begin=d1, end=d1 + DAY - 1, records=one)), from_domain="yahoo.com")
     store_dmarc_report(dmarcrpt.parse_report_xml(samples.feedback_xml(report_id="old", begin=old, end=old + 10)),
@@ -54,7 +55,7 @@ def _bars(html: str, svg_id: str) -> list[tuple[str, str, str]]:
 def test_the_index_summarises_each_domain(admin_client, stored):
     resp = admin_client.get("/admin/reports/")
     assert resp.status_code == 200
-    assert _rows(resp.text, "summary") == [["example.test", "2", "27", "15", "12", "1", "40", "2"]]
+    assert _rows(resp.text, "summary") == [["example.test", "2", "27", "15", "12", "7", "5", "7", "1", "40", "2"]]
 
 
 def test_the_domain_page_shows_stats_chart_and_lists(admin_client, stored):
@@ -73,11 +74,14 @@ def test_the_report_details(admin_client, stored):
     r1, _ = stored["dmarc"]
     html = admin_client.get(f"/admin/reports/dmarc/{r1.pk}/").text
     assert _rows(html, "records") == [
-        ["192.0.2.10", "12", "none", "pass", "pass", "example.test", "example.test (2025a): pass", "example.test: pass"],
-        ["198.51.100.7", "3", "none", "pass", "fail", "example.test", "example.test (2025a): pass",
+        ["192.0.2.10", "12", "none", "pass", "pass", "", "example.test", "example.test (2025a): pass",
+         "example.test: pass"],
+        ["198.51.100.7", "3", "none", "pass", "fail", "", "example.test", "example.test (2025a): pass",
          "bounce.example: fail"],
-        ["203.0.113.9", "5", "reject", "fail", "fail", "example.test", "", "spoofer.example: softfail"],
+        ["203.0.113.9", "5", "reject", "fail", "fail", "", "example.test", "", "spoofer.example: softfail"],
     ]
+    yahoo = admin_client.get(f"/admin/reports/dmarc/{stored['dmarc'][1].pk}/").text
+    assert _rows(yahoo, "records")[0][:6] == ["192.0.2.99", "7", "quarantine", "fail", "fail", "sampled_out: pct=50"]
     assert "<dd>15 pass, 5 fail</dd>" in html
     html = admin_client.get(f"/admin/reports/tls/{stored['tls'].pk}/").text
     assert _rows(html, "policies") == [["example.test", "sts", "mail.example.test", "40", "2"]]
