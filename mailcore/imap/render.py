@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailcore.imap.mimeparams import merge_continuations
 from mailcore.imap.response import nstring, paren, string
 
 
@@ -27,7 +28,8 @@ def envelope(env: list[Any] | None) -> bytes:
 def _params(params: list[list[str]] | None) -> bytes:
     if not params:
         return b"NIL"
-    return paren(string(k) + b" " + string(v.strip('"')) for k, v in params)
+    # RFC 9051 section 7.5.2: continuations decoded (RFC 2231 section 3).
+    return paren(string(k) + b" " + string(v) for k, v in merge_continuations(params))
 
 
 def _disposition(disp: list[Any] | None) -> bytes:

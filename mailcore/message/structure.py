@@ -18,39 +18,47 @@ from typing import Any
 
 from mailcore.message.headers import header_end, split_fields, field_value
 
-VERSION = 1
+# 2: parameter values keep the white space inside their quotes.
+VERSION = 2
 MAX_DEPTH = 20
 MAX_PARTS = 10000
 
 
 def _split_params(value: str) -> tuple[str, list[list[str]]]:
-    """`type; a=b; c="d;e"` into ("type", [["A", "b"], ["C", "d;e"]])."""
-    items: list[str] = []
-    current: list[str] = []
+    """`type; a=b; c="d;e"` into ("type", [["A", "b"], ["C", "d;e"]]): quoted strings
+    unquoted (RFC 2045 section 5.1), keeping the spaces inside the quotes."""
+    items: list[list[tuple[str, bool]]] = []
+    current: list[tuple[str, bool]] = []
     quoted = False
     escaped = False
     for ch in value:
         if escaped:
-            current.append(ch)
+            current.append((ch, True))
             escaped = False
         elif quoted and ch == "\\":
             escaped = True
         elif ch == '"':
             quoted = not quoted
         elif ch == ";" and not quoted:
-            items.append("".join(current))
+            items.append(current)
             current = []
         else:
-            current.append(ch)
-    items.append("".join(current))
-    head = items[0].strip()
+            current.append((ch, quoted))
+    items.append(current)
+    head = "".join(c for c, _ in items[0]).strip()
     params: list[list[str]] = []
     for item in items[1:]:
-        name, eq, val = item.partition("=")
-        name = name.strip()
-        if not eq or not name:
+        eq = next((i for i, (c, q) in enumerate(item) if c == "=" and not q), -1)
+        name = "".join(c for c, _ in item[:eq]).strip() if eq >= 0 else ""
+        if not name:
             continue
-        params.append([name.upper(), val.strip()])
+        chars = item[eq + 1 :]
+        # Unquoted white space around the value is not part of it.
+        while chars and not chars[0][1] and chars[0][0] in " \t\r\n":
+            chars = chars[1:]
+        while chars and not chars[-1][1] and chars[-1][0] in " \t\r\n":
+            chars = chars[:-1]
+        params.append([name.upper(), "".join(c for c, _ in chars)])
     return head, params
 
 
