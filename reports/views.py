@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.actions import AccountError, find_domain
-from accounts.models import Domain
+from accounts.models import Address, Domain
 from reports import actions, summary
 from reports.chart import daily_chart
 from reports.forms import ReportingAddressForm
@@ -61,6 +61,11 @@ def _domain_page(request: HttpRequest, d: Domain, forms: dict[str, ReportingAddr
     dmarc, dmarc_daily = summary.dmarc_summary(d)
     tls, tls_daily = summary.tls_summary(d)
     current = {ra.kind: ra for ra in ReportingAddress.objects.filter(domain=d).select_related("account")}
+    # The address may have been removed on the account page since: mail to it bounces.
+    present = set(Address.objects.filter(domain=d, localpart__in=[ra.localpart for ra in current.values()])
+                  .values_list("localpart", "account_id"))
+    for ra in current.values():
+        ra.missing = (ra.localpart, ra.account_id) not in present  # type: ignore[attr-defined]
     forms = forms or {}
     address_forms = [
         (kind, current.get(kind.value), forms.get(kind.value) or ReportingAddressForm.for_kind(kind, current.get(kind.value)))

@@ -102,6 +102,11 @@ def test_the_form_sets_and_removes_a_reporting_address(admin_client, alice):
                              {"tlsrpt-kind": "tlsrpt", "tlsrpt-localpart": "alice", "tlsrpt-account": "alice"})
     assert resp.status_code == 400
     assert "address alice@example.test already exists" in resp.text
+    from accounts.models import Address
+
+    Address.objects.filter(localpart="rua").delete()  # as the account page's address removal does
+    assert ("The address rua@example.test no longer exists for account alice: reports to it are refused. "
+            "Set it again.") in admin_client.get("/admin/reports/domains/example.test/").text
     admin_client.post("/admin/reports/domains/example.test/addresses/dmarc/remove/")
     assert not ReportingAddress.objects.exists()
 
