@@ -13,8 +13,12 @@ preference order, each host's IPs in mox's order (`order_ips`). TLS follows
 MTA-STS (RFC 8461), DANE (RFC 7672) and REQUIRETLS (RFC 8689), else opportunistic
 STARTTLS with the plaintext retry mox does after a failed handshake.
 
-todo: client PIPELINING (aiosmtplib cannot keep several replies outstanding);
-connection reuse and several recipients per transaction; TLSRPT reports.
+A worker delivers a batch: the claimed message and other due ones to the same
+recipient domain, over shared connections (`mailqueue.session.Pool`), each with
+PIPELINING when offered. Each connection's TLS result is kept for TLS reports
+(RFC 8460, `TLSResult` rows).
+
+todo: several recipients of one message in one transaction.
 """
 from __future__ import annotations
 
@@ -36,10 +40,19 @@ from mailcore.dsn import Action, enhanced_status
 from mailcore.mtasts import FetchError, Mode, Policy, fetch_policy, lookup_record, mx_matches
 from mailcore.smtpclient import order_ips, smtp_path
 from mailqueue import dsn as dsns
+from mailqueue import tlsresults
 from mailqueue.models import MTASTSPolicy, QueuedMessage, Transport
 from mailqueue.routes import RouteError, select_transport
-from mailqueue.scheduler import attempt_limit, claim, delayed_dsn_after
-from mailqueue.transports import Auth, Envelope, Outcome, TLSMode, smtp_transaction, socks_connect, verified_context
+from mailqueue.scheduler import (
+    attempt_limit,
+    claim,
+    claim_companions,
+    delayed_dsn_after,
+    messages_per_connection,
+    unclaim,
+)
+from mailqueue.session import Pool
+from mailqueue.transports import Auth, Envelope, Outcome, Peer, TLSMode, smtp_transaction, verified_context
 from moxweb import metrics
 
 log = logging.getLogger(__name__)
@@ -70,6 +83,21 @@ class Attempt:
     sts: CachedPolicy | None
     now: datetime
     attempts: int = 1
+    pool: Pool | None = None  # connections shared by the messages of one batch
+    tls_log: list[TLSAttempt] = field(default_factory=list)
+
+
+@dataclass
+class TLSAttempt:
+    """What one connection's TLS came to, for TLS reports (RFC 8460 section 4.3):
+    the policy type in force and "success" or a result type."""
+
+    policy: str  # "sts", "tlsa" or "no-policy-found"
+    result: str
+    policy_domain: str
+    mx_host: str = ""
+    ip: str = ""
+    detail: str = ""
 
 
 @dataclass
@@ -79,6 +107,7 @@ class Result:
     dialed_ips: dict[str, list[str]] = field(default_factory=dict)
     sts_store: tuple[str, str, Policy, str] | None = None  # (domain, record id, policy, text)
     local: bool = False
+    tls_log: list[TLSAttempt] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- local recipients
@@ -258,6 +287,8 @@ async def deliver_direct(att: Attempt, resolver: Resolver, socks: Transport | No
     if att.requiretls is False:
         # RFC 8689 section 5: "TLS-Required: No" asks to ignore TLS policies.
         enforce, sts_strict = False, False
+    if sts_strict and not literal:
+        att.tls_log.append(TLSAttempt("sts", "sts-policy-fetch-error", domain, detail="policy could not be fetched"))
     last = Outcome(False, text="no hosts to try")
     remote = ""
     tls_failures = 0
@@ -270,14 +301,14 @@ async def deliver_direct(att: Attempt, resolver: Resolver, socks: Transport | No
         remote = host
         outcome = await _deliver_host(att, resolver, host, literal is not None, port, ehlo, dialed, enforce or sts_strict, mx_authentic, socks)
         if outcome.ok or outcome.permanent:
-            return Result(outcome, remote_mta=host, dialed_ips=dialed, sts_store=sts_store)
+            return Result(outcome, remote_mta=host, dialed_ips=dialed, sts_store=sts_store, tls_log=att.tls_log)
         if outcome.tls_failed:
             tls_failures += 1
         last = outcome
     if enforce and tried and tls_failures == tried:
         # mox: every host failed verified TLS under a fresh enforced policy.
         last = Outcome(False, permanent=True, status="5.7.0", text=f"mta-sts: no host with verified tls: {last.text}")
-    return Result(last, remote_mta=remote, dialed_ips=dialed, sts_store=sts_store)
+    return Result(last, remote_mta=remote, dialed_ips=dialed, sts_store=sts_store, tls_log=att.tls_log)
 
 
 async def _deliver_host(
@@ -308,25 +339,33 @@ async def _deliver_host(
     # todo: RFC 7672 section 2.2 wants mandatory (unauthenticated) TLS when a signed
     # TLSA RRset holds only unusable records; we treat that as no TLSA.
     if usable([TLSARecord(t.usage, t.selector, t.matching_type, t.data) for t in tlsa]):
-        mode = TLSMode.dane
+        mode, policy = TLSMode.dane, "tlsa"
     elif strict:
-        mode = TLSMode.strict
+        mode, policy = TLSMode.strict, "sts"
     else:
-        mode = TLSMode.opportunistic
+        mode, policy = TLSMode.opportunistic, "no-policy-found"
     if att.requiretls and mode not in (TLSMode.dane, TLSMode.strict):
         # RFC 8689 section 4.2.1: the next hop must be authenticated by MTA-STS or DANE.
         return Outcome(False, permanent=True, status="5.7.10", text=f"REQUIRETLS: no mta-sts or dane policy for {host}")
     if att.requiretls is False:
         mode = TLSMode.opportunistic
     last = Outcome(False, text=f"no address for {host}")
+    policy_domain = att.recipient_domain if is_literal else ascii_domain(att.recipient_domain)
+
+    def log_tls(out: Outcome, ip: str) -> None:
+        if out.tls_result:
+            att.tls_log.append(TLSAttempt(policy, out.tls_result, policy_domain, host, ip, "" if out.ok else out.text))
+
     for ip in order_ips(ips, dialed.get(host, [])):
         dialed.setdefault(host, []).append(ip)
         outcome = await _dial(att, host, ip, port, mode, ehlo, tlsa, socks)
+        log_tls(outcome, ip)
         if not outcome.ok and outcome.tls_failed and mode == TLSMode.opportunistic:
             # mox: after a failed handshake in opportunistic mode, the same host again
             # without TLS (RFC 7435 section 1: protection is optional here).
             log.info("tls failed, retrying without tls", extra={"host": host, "ip": ip, "error": outcome.text})
             outcome = await _dial(att, host, ip, port, TLSMode.none, ehlo, tlsa, socks)
+            log_tls(outcome, ip)
         if outcome.ok or outcome.permanent or outcome.code:
             if outcome.permanent and att.attempts == 1 and _dual_stack(ips) and enhanced_status(outcome.code, outcome.reply.partition(" ")[2]).startswith("5.7."):
                 # mox: a policy refusal on the first attempt to a dual-stack host may be
@@ -345,16 +384,12 @@ def _dual_stack(ips: list[str]) -> bool:
 async def _dial(att: Attempt, host: str, ip: str, port: int, mode: TLSMode, ehlo: str, tlsa: list[TLSA], socks: Transport | None) -> Outcome:
     dial_timeout = float(_setting("MOX_QUEUE_DIAL_TIMEOUT", 30))  # type: ignore[arg-type]
     command_timeout = float(_setting("MOX_QUEUE_COMMAND_TIMEOUT", 120))  # type: ignore[arg-type]
-    sock = None
-    if socks is not None:
-        try:
-            sock = await socks_connect(socks.socks_address, ip, port, dial_timeout)
-        except Exception as e:  # noqa: BLE001 - python-socks raises its own types
-            return Outcome(False, text=f"socks proxy {socks.socks_address}: {e}")
-    return await smtp_transaction(
-        host=host, connect_host=ip, port=port, tls_mode=mode, env=att.env, ehlo_name=ehlo, tlsa=tlsa, sock=sock,
-        timeout=command_timeout, source_ip=source_ip(ip),
+    peer = Peer(
+        host=host, connect_host=ip, port=port, tls_mode=mode, ehlo_name=ehlo, tlsa=tlsa,
+        socks_proxy=socks.socks_address if socks is not None else "", timeout=command_timeout,
+        source_ip=None if socks is not None else source_ip(ip), dial_timeout=dial_timeout,
     )
+    return await smtp_transaction(peer, att.env, att.pool)
 
 
 def source_ip(remote: str) -> str | None:
@@ -393,17 +428,18 @@ async def deliver_relay(att: Attempt, t: Transport) -> Result:
     if att.requiretls and mode not in (TLSMode.immediate, TLSMode.strict):
         return Result(Outcome(False, permanent=True, status="5.7.10", text=f"transport {t.name}: REQUIRETLS needs verified tls"))
     auth = Auth(t.auth_username, t.auth_password, list(t.auth_mechanisms or [])) if t.auth_username else None
-    outcome = await smtp_transaction(
+    peer = Peer(
         host=t.host,
         connect_host=t.host,
         port=port,
         tls_mode=mode,
-        env=att.env,
         ehlo_name=settings.MOX_HOSTNAME,
         auth=auth,
         timeout=float(_setting("MOX_QUEUE_COMMAND_TIMEOUT", 120)),  # type: ignore[arg-type]
         verify=t.verify_tls,
+        dial_timeout=float(_setting("MOX_QUEUE_DIAL_TIMEOUT", 30)),  # type: ignore[arg-type]
     )
+    outcome = await smtp_transaction(peer, att.env, att.pool)
     outcome.text = f"transport {t.name}: {outcome.text}"
     return Result(outcome, remote_mta=t.host)
 
@@ -411,8 +447,8 @@ async def deliver_relay(att: Attempt, t: Transport) -> Result:
 # ---------------------------------------------------------------- one attempt
 
 
-async def run_attempt(att: Attempt, resolver: Resolver) -> Result:
-    deadline = float(_setting("MOX_QUEUE_ATTEMPT_SECONDS", 240))  # type: ignore[arg-type]
+async def run_attempt(att: Attempt, resolver: Resolver, deadline: float | None = None) -> Result:
+    deadline = float(_setting("MOX_QUEUE_ATTEMPT_SECONDS", 240)) if deadline is None else deadline  # type: ignore[arg-type]
     try:
         async with asyncio.timeout(deadline):
             t = att.transport
@@ -424,7 +460,42 @@ async def run_attempt(att: Attempt, resolver: Resolver) -> Result:
                 return r
             return await deliver_relay(att, t)
     except TimeoutError:
-        return Result(Outcome(False, text=f"delivery attempt took longer than {deadline:g}s"))
+        return Result(Outcome(False, text=f"delivery attempt took longer than {deadline:g}s"), tls_log=att.tls_log)
+
+
+def _share_policy(update: tuple[str, str, Policy, str], later: list[Attempt]) -> None:
+    """A policy fetched for one message of a batch serves the rest (it is stored once)."""
+    domain, record_id, policy, _text = update
+    for att in later:
+        if not att.recipient_domain.startswith("[") and ascii_domain(att.recipient_domain) == domain:
+            att.sts = CachedPolicy(record_id, policy, att.now + timedelta(seconds=policy.max_age))
+
+
+async def run_batch(atts: list[Attempt], resolver: Resolver) -> list[Result | None]:
+    """Attempts one after the other, sharing connections to the same place (RSET
+    between transactions). All of them together get MOX_QUEUE_ATTEMPT_SECONDS; the
+    ones the time does not reach get None (not attempted)."""
+    budget = float(_setting("MOX_QUEUE_ATTEMPT_SECONDS", 240))  # type: ignore[arg-type]
+    pool = Pool(messages_per_connection())
+    loop = asyncio.get_running_loop()
+    end = loop.time() + budget
+    results: list[Result | None] = []
+    try:
+        for i, att in enumerate(atts):
+            left = end - loop.time()
+            if results and left <= 1:
+                results.append(None)
+                continue
+            att.pool = pool
+            r = await run_attempt(att, resolver, budget if not results else left)
+            results.append(r)
+            if r.sts_store is not None:
+                _share_policy(r.sts_store, atts[i + 1:])
+    finally:
+        await pool.close()
+    if pool.opened:
+        log.debug("queue batch", extra={"messages": len(atts), "connections": pool.opened})
+    return results
 
 
 def _attempt_for(qm: QueuedMessage, transport: Transport | None, now: datetime) -> Attempt:
@@ -460,9 +531,9 @@ def _wire_domain(domain: str) -> str:
         return domain
 
 
-def attempt(qm: QueuedMessage, resolver: Resolver | None = None) -> Result:
-    """One delivery attempt of a claimed message; no database writes."""
-    now = timezone.now()
+def _prepare(qm: QueuedMessage, now: datetime) -> Attempt | Result:
+    """The attempt to make over the network, or the result already known (a local
+    recipient delivered into the store, a missing transport, an unreadable file)."""
     local = deliver_local(qm)
     if local is not None:
         return local
@@ -471,14 +542,33 @@ def attempt(qm: QueuedMessage, resolver: Resolver | None = None) -> Result:
     except RouteError as e:
         return Result(Outcome(False, permanent=True, status="5.3.5", text=str(e)))
     try:
-        att = _attempt_for(qm, transport, now)
+        return _attempt_for(qm, transport, now)
     except OSError as e:
         return Result(Outcome(False, text=f"reading queued message: {e}"))
-    if resolver is None:
-        from moxweb.resolver import get_resolver
 
-        resolver = get_resolver()
-    return asyncio.run(run_attempt(att, resolver))
+
+def attempt_batch(qms: list[QueuedMessage], resolver: Resolver | None = None) -> list[Result | None]:
+    """One delivery attempt for each claimed message, over shared connections; no
+    database writes. None for a message the batch had no time left for."""
+    now = timezone.now()
+    prepared = [_prepare(qm, now) for qm in qms]
+    atts = [p for p in prepared if isinstance(p, Attempt)]
+    ran: list[Result | None] = []
+    if atts:
+        if resolver is None:
+            from moxweb.resolver import get_resolver
+
+            resolver = get_resolver()
+        ran = asyncio.run(run_batch(atts, resolver))
+    it = iter(ran)
+    return [next(it) if isinstance(p, Attempt) else p for p in prepared]
+
+
+def attempt(qm: QueuedMessage, resolver: Resolver | None = None) -> Result:
+    """One delivery attempt of a claimed message; no database writes."""
+    result = attempt_batch([qm], resolver)[0]
+    assert result is not None  # the first attempt of a batch always runs
+    return result
 
 
 def finish(qm: QueuedMessage, result: Result) -> str:
@@ -491,6 +581,7 @@ def finish(qm: QueuedMessage, result: Result) -> str:
     now = timezone.now()
     if result.sts_store is not None:
         store_policy(result.sts_store, now)
+    tlsresults.record(qm.pk, result.tls_log)
     if out.ok:
         data = None
         if result.local or not out.remote_dsn:
@@ -536,19 +627,30 @@ def _remove(qm: QueuedMessage) -> None:
 
 def deliver_queued(pk: int, token: datetime | None = None, resolver: Resolver | None = None) -> str:
     """Claim message `pk` and make one attempt; safe to call twice (at-least-once
-    brokers): a message that is not due or already claimed is left alone."""
+    brokers): a message that is not due or already claimed is left alone.
+
+    Other due messages to the same recipient domain (same transport and REQUIRETLS
+    wish) are claimed along, up to MOX_QUEUE_CONNECTION_MESSAGES, and go over the
+    same connection when they end up at the same host."""
     qm = claim(pk, token=token)
     if qm is None:
         return "skipped"
+    batch = [qm] + claim_companions(qm, messages_per_connection() - 1)
     try:
-        result = attempt(qm, resolver)
+        results = attempt_batch(batch, resolver)
     except Exception as e:  # noqa: BLE001 - a bug must not lose the message: retry later
         log.exception("delivery attempt crashed", extra={"queue_id": pk})
-        result = Result(Outcome(False, text=f"internal error: {type(e).__name__}: {e}"))
-    word = finish(qm, result)
-    # For the console's recent deliveries (queue rows go once delivered or failed).
-    record_attempt(
-        time=timezone.now(), queue_id=qm.pk, attempt=qm.attempts, sender=qm.sender, recipient=qm.recipient,
-        result=word, remote_mta=result.remote_mta, transport=qm.transport, detail=result.outcome.text,
-    )
-    return word
+        results = [Result(Outcome(False, text=f"internal error: {type(e).__name__}: {e}"))] * len(batch)
+    words = []
+    for m, r in zip(batch, results):
+        if r is None:
+            unclaim(m)
+            continue
+        word = finish(m, r)
+        # For the console's recent deliveries (queue rows go once delivered or failed).
+        record_attempt(
+            time=timezone.now(), queue_id=m.pk, attempt=m.attempts, sender=m.sender, recipient=m.recipient,
+            result=word, remote_mta=r.remote_mta, transport=m.transport, detail=r.outcome.text,
+        )
+        words.append(word)
+    return words[0]

@@ -139,3 +139,33 @@ class MTASTSPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.domain} ({self.mode})"
+
+
+class TLSResult(models.Model):
+    """The TLS outcome of one connection made for a delivery attempt, kept for outgoing
+    TLS reports (RFC 8460): the policy in force and "success" or a result type of
+    section 4.3. Rows outlive the queued message they were made for."""
+
+    class PolicyType(models.TextChoices):
+        STS = "sts", "MTA-STS"
+        TLSA = "tlsa", "DANE (TLSA)"
+        NONE = "no-policy-found", "no policy"
+
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    queue_id = models.BigIntegerField(db_index=True)  # the QueuedMessage, which may be gone
+    policy_domain = models.CharField(max_length=255)  # recipient domain, A-label form
+    policy_type = models.CharField(max_length=16, choices=PolicyType.choices)
+    result = models.CharField(max_length=40)  # "success" or e.g. "certificate-not-trusted"
+    mx_host = models.CharField(max_length=255, blank=True, default="")
+    ip = models.CharField(max_length=45, blank=True, default="")
+    detail = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    @property
+    def success(self) -> bool:
+        return self.result == "success"
+
+    def __str__(self) -> str:
+        return f"{self.policy_type}:{self.result}"

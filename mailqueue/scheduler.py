@@ -14,6 +14,8 @@ Settings (read with defaults, documented in docs/configuration.md by the owner):
   out, default 5.
 - MOX_QUEUE_CONCURRENCY: deliveries at once, default 10 (mox).
 - MOX_QUEUE_PER_DOMAIN: deliveries at once to one recipient domain, default 1.
+- MOX_QUEUE_CONNECTION_MESSAGES: messages one worker takes along to the same
+  recipient domain and sends over one connection, default 20.
 - MOX_QUEUE_CLAIM_SECONDS: how long a claim lasts, default 10 min; an attempt is cut
   off after MOX_QUEUE_ATTEMPT_SECONDS (240 s), inside django-q2's task timeout (300 s).
 """
@@ -58,6 +60,10 @@ def concurrency() -> int:
 
 def per_domain() -> int:
     return int(getattr(settings, "MOX_QUEUE_PER_DOMAIN", 1))
+
+
+def messages_per_connection() -> int:
+    return max(1, int(getattr(settings, "MOX_QUEUE_CONNECTION_MESSAGES", 20)))
 
 
 def claim_duration() -> timedelta:
@@ -147,17 +153,50 @@ def claim(pk: int, now: datetime | None = None, token: datetime | None = None) -
         )
         if len(others) >= per_domain():
             return None
-        attempts = row.attempts + 1
-        updated = QueuedMessage.objects.filter(pk=pk, attempts=row.attempts).update(
-            attempts=attempts,
-            last_attempt=now,
-            next_attempt=now + backoff(attempts),
-            claimed_until=now + claim_duration(),
-        )
-        if not updated:
+        if not _count_attempt(row, now):
             return None
     row.refresh_from_db()
     return row
+
+
+def _count_attempt(qm: QueuedMessage, now: datetime) -> bool:
+    attempts = qm.attempts + 1
+    updated = QueuedMessage.objects.filter(pk=qm.pk, attempts=qm.attempts).update(
+        attempts=attempts,
+        last_attempt=now,
+        next_attempt=now + backoff(attempts),
+        claimed_until=now + claim_duration(),
+    )
+    return bool(updated)
+
+
+def claim_companions(qm: QueuedMessage, limit: int, now: datetime | None = None) -> list[QueuedMessage]:
+    """Claim up to `limit` more due messages that go where `qm` goes (same recipient
+    domain, transport and REQUIRETLS wish), for the same worker to deliver over the
+    same connection. Counted as attempts like `claim`; the domain's concurrency limit
+    is the first message's."""
+    if limit <= 0:
+        return []
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(
+            QueuedMessage.objects.select_for_update()
+            .filter(due_filter(now), recipient_domain=qm.recipient_domain, transport=qm.transport, requiretls=qm.requiretls)
+            .exclude(pk=qm.pk)
+            .order_by("next_attempt", "id")[:limit]
+        )
+        taken = [row for row in rows if _count_attempt(row, now)]
+    for row in taken:
+        row.refresh_from_db()
+    return taken
+
+
+def unclaim(qm: QueuedMessage) -> None:
+    """Give back a message claimed for a batch but not attempted: the attempt it was
+    counted for did not happen, and it is due again at once."""
+    QueuedMessage.objects.filter(pk=qm.pk, attempts=qm.attempts).update(
+        attempts=qm.attempts - 1, next_attempt=timezone.now(), claimed_until=None
+    )
 
 
 def release_claim(qm: QueuedMessage) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from django.conf import settings
 
 from mailcore.dsn import headers_of
-from mailqueue.transports import Auth, Envelope, Outcome, TLSMode, smtp_transaction
+from mailqueue.transports import Auth, Envelope, Outcome, Peer, TLSMode, smtp_transaction
 
 
 class SendmailError(Exception):
@@ -143,16 +143,16 @@ async def submit(message: bytes, sender: str, recipients: list[str], cfg: Submit
         has_8bit=not message.isascii(),
         smtputf8=not (sender + "".join(recipients)).isascii(),
     )
-    return await smtp_transaction(
+    peer = Peer(
         host=cfg.host,
         connect_host=cfg.host,
         port=cfg.port,
         tls_mode=TLSMode.strict if cfg.verify_tls else TLSMode.opportunistic,
-        env=env,
         ehlo_name=settings.MOX_HOSTNAME,
         auth=Auth(cfg.username, cfg.password),
         timeout=60,
     )
+    return await smtp_transaction(peer, env)
 
 
 def save_failure(message: bytes) -> Path:

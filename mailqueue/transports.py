@@ -11,6 +11,7 @@ submission relay demand); `immediate` (implicit TLS, RFC 8314 section 3.3); `dan
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import socket
@@ -23,7 +24,8 @@ from django.conf import settings
 
 from mailcore.dane import TLSARecord, verify_chain
 from mailcore.dns import TLSA
-from mailcore.smtpclient import choose_mechanism, xtext_encode
+from mailcore.smtpclient import Recipient, TransactionReplies, choose_mechanism, xtext_encode
+from mailqueue.session import Pool, Session, SessionError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,9 @@ class Outcome:
     status: str = ""  # enhanced status code when we know better than the reply (RFC 3463)
     tls_failed: bool = False  # the TLS handshake or verification failed
     remote_dsn: bool = False  # the peer took over DSN duty (RFC 3461 section 5.2)
+    # RFC 8460 section 4.3: "success" after a TLS handshake that met the policy, a
+    # failure result type, or "" when TLS was not tried.
+    tls_result: str = ""
 
 
 def reply_text(code: int, message: str) -> str:
@@ -171,63 +176,136 @@ async def _auth_scram(client: aiosmtplib.SMTP, mech: str, auth: Auth) -> None:
         raise aiosmtplib.SMTPAuthenticationError(r.code, r.message)
 
 
-async def smtp_transaction(
-    *,
-    host: str,
-    connect_host: str,
-    port: int,
-    tls_mode: TLSMode,
-    env: Envelope,
-    ehlo_name: str,
-    auth: Auth | None = None,
-    tlsa: list[TLSA] | None = None,
-    sock: socket.socket | None = None,
-    timeout: float = 300,
-    verify: bool = True,
-    source_ip: str | None = None,
-) -> Outcome:
-    """Deliver `env` in one SMTP session. `host` is the name the certificate must
-    match (and the TLSA base name); `connect_host` the IP or name dialed."""
-    implicit = tls_mode == TLSMode.immediate
+def _tls_failure(e: BaseException) -> str:
+    """The RFC 8460 section 4.3 result type for a failed TLS handshake."""
+    if isinstance(e, ssl.SSLCertVerificationError):
+        code = getattr(e, "verify_code", 0)
+        if code == 10:  # X509_V_ERR_CERT_HAS_EXPIRED
+            return "certificate-expired"
+        if code == 62:  # X509_V_ERR_HOSTNAME_MISMATCH
+            return "certificate-host-mismatch"
+        return "certificate-not-trusted"
+    cause = e.__cause__ or e.__context__
+    if cause is not None and cause is not e:
+        return _tls_failure(cause)
+    return "validation-failure"
+
+
+def _tls_fail(text: str, e: BaseException | None = None, result: str = "") -> Outcome:
+    return Outcome(False, text=text, tls_failed=True, tls_result=result or (_tls_failure(e) if e else "validation-failure"))
+
+
+@dataclass
+class Peer:
+    """Where and how to connect. `host` is the name the certificate must match (and
+    the TLSA base name); `connect_host` the IP or name dialed."""
+
+    host: str
+    connect_host: str
+    port: int
+    tls_mode: TLSMode
+    ehlo_name: str
+    auth: Auth | None = None
+    tlsa: list[TLSA] | None = None
+    socks_proxy: str = ""
+    timeout: float = 300  # per command
+    verify: bool = True  # for immediate TLS
+    source_ip: str | None = None
+    dial_timeout: float | None = None
+
+    def key(self) -> tuple[object, ...]:
+        """Connections with equal keys are interchangeable (`Pool`)."""
+        user = self.auth.username if self.auth else ""
+        return (self.host, self.connect_host, self.port, str(self.tls_mode), self.ehlo_name, user, self.socks_proxy,
+                self.verify, self.source_ip)
+
+
+async def open_session(peer: Peer) -> Session | Outcome:
+    """Connect, EHLO, STARTTLS by the TLS mode, AUTH: a session ready for
+    transactions, or the outcome that ended it."""
+    sock = None
+    if peer.socks_proxy:
+        try:
+            sock = await socks_connect(peer.socks_proxy, peer.connect_host, peer.port, peer.dial_timeout or peer.timeout)
+        except Exception as e:  # noqa: BLE001 - python-socks raises its own types
+            return Outcome(False, text=f"socks proxy {peer.socks_proxy}: {e}")
+    implicit = peer.tls_mode == TLSMode.immediate
     client = aiosmtplib.SMTP(
-        hostname=host if implicit or sock is not None else connect_host,
-        port=port if sock is None else None,
-        local_hostname=ehlo_name,
-        source_address=(source_ip, 0) if source_ip and sock is None else None,
-        timeout=timeout,
+        hostname=peer.host if implicit or sock is not None else peer.connect_host,
+        port=peer.port if sock is None else None,
+        local_hostname=peer.ehlo_name,
+        source_address=(peer.source_ip, 0) if peer.source_ip and sock is None else None,
+        timeout=peer.timeout,
         use_tls=implicit,
         start_tls=False,
-        tls_context=(verified_context() if verify else unverified_context()) if implicit else None,
+        tls_context=(verified_context() if peer.verify else unverified_context()) if implicit else None,
         sock=sock,
     )
     try:
         try:
-            await client.connect()
+            async with asyncio.timeout(peer.dial_timeout):
+                await client.connect()
+        except TimeoutError:
+            return Outcome(False, text=f"connect: no connection within {peer.dial_timeout:g}s")
         except ssl.SSLError as e:
-            return Outcome(False, text=f"tls: {e}", tls_failed=True)
+            return _tls_fail(f"tls: {e}", e)
         except aiosmtplib.SMTPConnectResponseError as e:
             return _reply_outcome("connect", e.code, e.message)
         except (aiosmtplib.SMTPException, OSError) as e:
             if isinstance(e.__cause__, ssl.SSLError) or "SSL" in str(e) or "certificate" in str(e):
-                return Outcome(False, text=f"tls: {e}", tls_failed=True)
+                return _tls_fail(f"tls: {e}", e)
             return Outcome(False, text=f"connect: {e}")
-        return await _session(client, host, tls_mode, env, auth, tlsa)
+        tls = await _handshake(client, peer.host, peer.tls_mode, peer.tlsa)
+        if peer.auth is not None:
+            await _auth(client, peer.auth, tls)
+        return Session.take_over(client, tls=tls, timeout=peer.timeout, host=peer.host, ip=peer.connect_host)
     except _Fail as f:
-        return f.outcome
+        out = f.outcome
     except aiosmtplib.SMTPServerDisconnected as e:
-        return Outcome(False, text=f"connection closed: {e}")
+        out = Outcome(False, text=f"connection closed: {e}")
     except aiosmtplib.SMTPTimeoutError as e:
-        return Outcome(False, text=f"timeout: {e}")
+        out = Outcome(False, text=f"timeout: {e}")
     except aiosmtplib.SMTPResponseException as e:
-        return _reply_outcome("smtp", e.code, e.message)
+        out = _reply_outcome("smtp", e.code, e.message)
     except (aiosmtplib.SMTPException, OSError) as e:
-        return Outcome(False, text=f"{type(e).__name__}: {e}")
-    finally:
-        if client.is_connected:
-            try:
-                await client.quit(timeout=10)
-            except Exception:  # noqa: BLE001 - the outcome is known; QUIT is courtesy
-                client.close()
+        out = Outcome(False, text=f"{type(e).__name__}: {e}")
+    if client.is_connected:
+        try:
+            await client.quit(timeout=10)
+        except Exception:  # noqa: BLE001 - the outcome is known; QUIT is courtesy
+            client.close()
+    return out
+
+
+async def smtp_transaction(peer: Peer, env: Envelope, pool: Pool | None = None) -> Outcome:
+    """Deliver `env`, over a pooled connection to the same place when there is one
+    (after RSET), else over a new one that goes back to the pool afterwards."""
+    key = peer.key()
+    session = pool.take(key) if pool is not None else None
+    if session is not None and not await session.reset():
+        await session.close()
+        session = None
+    if session is None:
+        opened = await open_session(peer)
+        if isinstance(opened, Outcome):
+            return opened
+        session = opened
+        if pool is not None:
+            pool.opened += 1
+    try:
+        outcome = await send_envelope(session, env)
+    except SessionError as e:
+        outcome = Outcome(False, text=str(e))
+    except BaseException:  # cancelled by the attempt's deadline: drop the connection
+        session.abort()
+        raise
+    if session.tls and peer.tls_mode != TLSMode.none:
+        outcome.tls_result = "success"
+    if pool is not None:
+        await pool.give_back(key, session)
+    else:
+        await session.close()
+    return outcome
 
 
 async def _ehlo(client: aiosmtplib.SMTP) -> None:
@@ -240,90 +318,98 @@ async def _ehlo(client: aiosmtplib.SMTP) -> None:
             raise _Fail(_reply_outcome("ehlo", e.code, e.message)) from e
 
 
-async def _session(
-    client: aiosmtplib.SMTP, host: str, tls_mode: TLSMode, env: Envelope, auth: Auth | None, tlsa: list[TLSA] | None
-) -> Outcome:
+async def _handshake(client: aiosmtplib.SMTP, host: str, tls_mode: TLSMode, tlsa: list[TLSA] | None) -> bool:
+    """EHLO and STARTTLS as `tls_mode` asks; whether the connection is now TLS."""
     await _ehlo(client)
-    tls = tls_mode == TLSMode.immediate
-    if tls_mode in (TLSMode.opportunistic, TLSMode.strict, TLSMode.dane):
-        if not client.supports_extension("starttls"):
-            if tls_mode != TLSMode.opportunistic:
-                return Outcome(False, text="remote does not offer STARTTLS but TLS is required", tls_failed=True)
-        else:
-            ctx = verified_context() if tls_mode == TLSMode.strict else unverified_context()
-            try:
-                await client.starttls(server_hostname=host, tls_context=ctx)
-            except aiosmtplib.SMTPResponseException as e:
-                out = _reply_outcome("starttls", e.code, e.message)
-                out.tls_failed = True
-                return out
-            except (ssl.SSLError, aiosmtplib.SMTPException, OSError) as e:
-                return Outcome(False, text=f"tls: {e}", tls_failed=True)
-            if tls_mode == TLSMode.dane:
-                ok, why = verify_chain([TLSARecord(t.usage, t.selector, t.matching_type, t.data) for t in tlsa or []], _peer_chain(client), host)
-                if not ok:
-                    return Outcome(False, text=f"dane: {why}", tls_failed=True)
-            tls = True
-            await _ehlo(client)  # RFC 3207 section 4.2: forget what was learned before TLS
-    if auth is not None:
-        await _auth(client, auth, tls)
-    return await _mail(client, env, tls)
+    if tls_mode == TLSMode.immediate:
+        return True
+    if tls_mode not in (TLSMode.opportunistic, TLSMode.strict, TLSMode.dane):
+        return False
+    if not client.supports_extension("starttls"):
+        if tls_mode != TLSMode.opportunistic:
+            raise _Fail(_tls_fail("remote does not offer STARTTLS but TLS is required", result="starttls-not-supported"))
+        return False
+    ctx = verified_context() if tls_mode == TLSMode.strict else unverified_context()
+    try:
+        await client.starttls(server_hostname=host, tls_context=ctx)
+    except aiosmtplib.SMTPResponseException as e:
+        out = _reply_outcome("starttls", e.code, e.message)
+        out.tls_failed, out.tls_result = True, "starttls-not-supported"
+        raise _Fail(out) from e
+    except (ssl.SSLError, aiosmtplib.SMTPException, OSError) as e:
+        raise _Fail(_tls_fail(f"tls: {e}", e)) from e
+    if tls_mode == TLSMode.dane:
+        ok, why = verify_chain([TLSARecord(t.usage, t.selector, t.matching_type, t.data) for t in tlsa or []], _peer_chain(client), host)
+        if not ok:
+            # RFC 8460 section 4.3.2.1: no TLSA record matched.
+            raise _Fail(_tls_fail(f"dane: {why}", result="tlsa-invalid"))
+    await _ehlo(client)  # RFC 3207 section 4.2: forget what was learned before TLS
+    return True
 
 
-async def _mail(client: aiosmtplib.SMTP, env: Envelope, tls: bool) -> Outcome:
+async def send_envelope(session: Session, env: Envelope) -> Outcome:
+    """One transaction for `env` on an open session, with the MAIL parameters the
+    message needs and the server offers (RFC 1870, 6152, 6531, 8689, 3461)."""
     size = len(env.data)
-    mail_params: list[bytes] = []
-    if client.supports_extension("size"):
-        limit = client.esmtp_extensions.get("size", "")
+    mail_params: list[str] = []
+    if session.supports("size"):
+        limit = session.extensions.get("size", "")
         if limit.isdigit() and int(limit) > 0 and size > int(limit):
             # RFC 1870 section 6.1: a permanent failure, the message will not shrink.
             return Outcome(
                 False, permanent=True, status="5.3.4", text=f"message of {size} bytes exceeds remote limit of {limit} bytes"
             )
-        mail_params.append(f"SIZE={size}".encode())
+        mail_params.append(f"SIZE={size}")
     if env.has_8bit:
-        if not client.supports_extension("8bitmime"):
+        if not session.supports("8bitmime"):
             return Outcome(False, status="4.6.3", text="message has 8-bit content but remote does not support 8BITMIME")
-        mail_params.append(b"BODY=8BITMIME")
+        mail_params.append("BODY=8BITMIME")
     if env.smtputf8:
-        if not client.supports_extension("smtputf8"):
+        if not session.supports("smtputf8"):
             # RFC 6531 section 3.7.4.2 status X.6.7.
             return Outcome(False, status="4.6.7", text="message needs SMTPUTF8 but remote does not support it")
-        mail_params.append(b"SMTPUTF8")
+        mail_params.append("SMTPUTF8")
     if env.requiretls:
         # RFC 8689 section 4.2.1: without REQUIRETLS at the next hop the message must
         # not be relayed; it is returned as undeliverable.
-        if not tls or not client.supports_extension("requiretls"):
+        if not session.tls or not session.supports("requiretls"):
             return Outcome(False, permanent=True, status="5.7.10", text="REQUIRETLS not supported by remote")
-        mail_params.append(b"REQUIRETLS")
-    remote_dsn = client.supports_extension("dsn")
-    rcpt_params: list[bytes] = []
+        mail_params.append("REQUIRETLS")
+    remote_dsn = session.supports("dsn")
+    rcpt_params: list[str] = []
     if remote_dsn:
         # RFC 3461 section 4: pass the DSN requests on, the peer reports from now.
         if env.dsn_ret:
-            mail_params.append(f"RET={env.dsn_ret}".encode())
+            mail_params.append(f"RET={env.dsn_ret}")
         if env.dsn_envid:
-            mail_params.append(f"ENVID={xtext_encode(env.dsn_envid)}".encode())
+            mail_params.append(f"ENVID={xtext_encode(env.dsn_envid)}")
         if env.dsn_notify:
-            rcpt_params.append(("NOTIFY=" + ",".join(env.dsn_notify)).encode())
+            rcpt_params.append("NOTIFY=" + ",".join(env.dsn_notify))
         if env.dsn_orcpt:
             kind, _, addr = env.dsn_orcpt.partition(";")
             if addr:
-                rcpt_params.append(f"ORCPT={kind.strip()};{xtext_encode(addr.strip())}".encode())
-    r = await client.execute_command(b"MAIL", b"FROM:" + env.mail_from.encode("utf-8"), *mail_params)
-    if r.code != 250:
-        return _reply_outcome("MAIL FROM", r.code, r.message)
-    for rcpt in [env.rcpt_to, *env.extra_rcpts]:
-        r = await client.execute_command(b"RCPT", b"TO:" + rcpt.encode("utf-8"), *rcpt_params)
-        if r.code not in (250, 251):
-            await client.execute_command(b"RSET")
-            out = _reply_outcome("RCPT TO", r.code, r.message)
-            if env.extra_rcpts:
-                out.text = f"RCPT TO {rcpt}: {out.reply}"
+                rcpt_params.append(f"ORCPT={kind.strip()};{xtext_encode(addr.strip())}")
+    paths = [env.rcpt_to, *env.extra_rcpts]
+    r = await session.transaction(env.mail_from, mail_params, [Recipient(p, rcpt_params) for p in paths], env.data)
+    return transaction_outcome(r, paths, remote_dsn)
+
+
+def transaction_outcome(r: TransactionReplies, paths: list[str], remote_dsn: bool) -> Outcome:
+    """The message's outcome from the replies. With several recipients (sendmail) a
+    refused one fails the whole submission, naming it."""
+    if r.mail.code != 250:
+        return _reply_outcome("MAIL FROM", r.mail.code, r.mail.text)
+    for path, reply in zip(paths, r.rcpts):
+        if reply is not None and reply.code not in (250, 251):
+            out = _reply_outcome("RCPT TO", reply.code, reply.text)
+            if len(paths) > 1:
+                out.text = f"RCPT TO {path}: {out.reply}"
             return out
-    try:
-        r = await client.data(env.data)
-    except aiosmtplib.SMTPDataError as e:
-        return _reply_outcome("DATA", e.code, e.message)
-    reply = reply_text(r.code, r.message)
-    return Outcome(True, code=r.code, text=reply, reply=reply, remote_dsn=remote_dsn)
+    if r.data is None or r.data.code != 354:
+        code, text = (r.data.code, r.data.text) if r.data else (0, "no reply")
+        return _reply_outcome("DATA", code, text)
+    final = r.final
+    if final is None or final.code != 250:
+        return _reply_outcome("DATA", final.code if final else 0, final.text if final else "no reply")
+    reply = reply_text(final.code, final.text)
+    return Outcome(True, code=final.code, text=reply, reply=reply, remote_dsn=remote_dsn)

@@ -123,6 +123,9 @@ def test_it_uses_opportunistic_starttls_without_verification(alice, mx_zone, loo
 
     assert deliver(qm.pk) == "delivered"
     assert sink.messages[0].tls is True
+    from mailqueue.models import TLSResult
+
+    assert [str(r) for r in TLSResult.objects.all()] == ["no-policy-found:success"]
 
 
 def test_it_retries_without_tls_after_a_failed_handshake(alice, mx_zone, loop_thread, settings, tls_files):
@@ -139,6 +142,12 @@ def test_it_retries_without_tls_after_a_failed_handshake(alice, mx_zone, loop_th
     assert deliver(qm.pk) == "delivered"
     assert sink.messages[0].tls is False
     assert sink.ehlo_names == ["mox.example.test", "mox.example.test"]
+    from mailqueue.models import TLSResult
+
+    # Only the failed handshake is a TLS result; the plaintext retry is none.
+    assert list(TLSResult.objects.values_list("policy_type", "result", "mx_host")) == [
+        ("no-policy-found", "validation-failure", "mail.example.org")
+    ]
 
 
 def test_it_refuses_messages_larger_than_the_remote_size_permanently(alice, mx_zone, loop_thread, settings):
@@ -320,7 +329,7 @@ def test_a_slow_server_times_out_and_is_retried(alice, mx_zone, loop_thread, set
 
     assert deliver(qm.pk) == "retry"
     qm.refresh_from_db()
-    assert qm.last_error == "timeout: Timed out waiting for server response"
+    assert qm.last_error == "timeout: no reply within 0.5s"
 
 
 def test_the_whole_attempt_has_a_deadline(alice, mx_zone, loop_thread, settings):

@@ -64,3 +64,18 @@ def test_dump_writes_the_message_bytes(alice, capfdbinary):
     call_command("queue", "dump", str(a.pk))
     sys.stdout.flush()
     assert capfdbinary.readouterr().out == b"Received: x\r\n" + MESSAGE
+
+
+def test_list_shows_the_last_tls_result(alice):
+    from mailqueue import tlsresults
+    from mailqueue.delivery import TLSAttempt
+
+    with time_machine.travel(T, tick=False):
+        qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+    tlsresults.record(qm.pk, [TLSAttempt("sts", "sts-policy-fetch-error", "example.org"),
+                              TLSAttempt("sts", "certificate-expired", "example.org", "mx.example.org", "192.0.2.1")])
+    QueuedMessage.objects.filter(pk=qm.pk).update(attempts=1, last_error="tls: certificate expired")
+    assert run("list") == (
+        f"{qm.pk} alice@example.test -> carol@example.org attempts=1 next=2026-11-25 12:00:00 transport=- "
+        "tls=sts:certificate-expired error='tls: certificate expired'\n"
+    )

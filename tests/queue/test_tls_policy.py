@@ -11,12 +11,17 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from mailqueue.models import MTASTSPolicy, QueuedMessage
+from mailqueue.models import MTASTSPolicy, QueuedMessage, TLSResult
 from mailqueue.tasks import deliver
 from tests.listeners import bound_socket
 from tests.queue.conftest import MESSAGE, inbox_messages, queue_message, start_sink
 
 pytestmark = pytest.mark.django_db
+
+
+def tls_results() -> list[tuple[str, str, str, str, str]]:
+    """The recorded TLS results (RFC 8460 policy type and result) in order."""
+    return list(TLSResult.objects.order_by("id").values_list("policy_domain", "policy_type", "result", "mx_host", "ip"))
 
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: {mx}\r\nmax_age: 86400\r\n"
 
@@ -77,9 +82,10 @@ def test_enforced_policy_delivers_with_verified_tls_and_is_cached(alice, sts, lo
     second = queue_message(alice, "alice@example.test", "dan@example.org", MESSAGE)
 
     assert deliver(first.pk) == "delivered"
-    assert deliver(second.pk) == "delivered"
+    assert deliver(second.pk) == "skipped"  # it went along with the first
 
     assert [m.tls for m in sink.messages] == [True, True]
+    assert tls_results() == [("example.org", "sts", "success", "mail.example.org", "127.0.0.1")] * 2
     assert policy_server.requests == [b"GET /.well-known/mta-sts.txt HTTP/1.1"]
     row = MTASTSPolicy.objects.get(domain="example.org")
     assert (row.record_id, row.mode, row.mx, row.max_age) == ("20261125", "enforce", ["mail.example.org"], 86400)
@@ -110,6 +116,7 @@ def test_enforced_policy_fails_when_no_host_has_verified_tls(alice, sts, loop_th
     assert b"Status: 5.7.0\r\n" in dsn
     assert b"mta-sts: no host with verified tls: tls: " in dsn
     assert sink.messages == []
+    assert tls_results() == [("example.org", "sts", "certificate-not-trusted", "mail.example.org", "127.0.0.1")]
 
 
 def test_a_policy_that_cannot_be_fetched_still_demands_verified_tls(alice, mx_zone, loop_thread, ca, settings):
@@ -121,6 +128,10 @@ def test_a_policy_that_cannot_be_fetched_still_demands_verified_tls(alice, mx_zo
     assert deliver(qm.pk) == "retry"
     qm.refresh_from_db()
     assert qm.last_error == "remote does not offer STARTTLS but TLS is required"
+    assert tls_results() == [
+        ("example.org", "sts", "sts-policy-fetch-error", "", ""),
+        ("example.org", "sts", "starttls-not-supported", "mail.example.org", "127.0.0.1"),
+    ]
 
 
 def test_tls_required_no_ignores_the_policy(alice, sts, loop_thread, settings):
@@ -158,6 +169,7 @@ def test_dane_ee_authenticates_a_certificate_no_ca_vouches_for(alice, mx_zone, l
 
     assert deliver(qm.pk) == "delivered"
     assert sink.messages[0].tls is True
+    assert tls_results() == [("example.org", "tlsa", "success", "mail.example.org", "127.0.0.1")]
 
 
 def test_dane_mismatch_is_not_delivered_in_plaintext(alice, mx_zone, loop_thread, settings):
@@ -172,6 +184,7 @@ def test_dane_mismatch_is_not_delivered_in_plaintext(alice, mx_zone, loop_thread
     qm.refresh_from_db()
     assert qm.last_error == "dane: no TLSA record matches the peer's certificate"
     assert sink.messages == []
+    assert tls_results() == [("example.org", "tlsa", "tlsa-invalid", "mail.example.org", "127.0.0.1")]
 
 
 def test_tlsa_without_the_ad_bit_is_ignored(alice, mx_zone, loop_thread, settings, tls_files):
@@ -224,3 +237,13 @@ def test_dane_ta_refuses_a_certificate_for_another_name(alice, mx_zone, loop_thr
     assert deliver(qm.pk) == "retry"
     qm.refresh_from_db()
     assert qm.last_error == "dane: no TLSA record matches the peer's certificate"
+
+
+def test_a_certificate_for_another_name_is_a_host_mismatch_under_mta_sts(alice, sts, loop_thread, ca, settings):
+    sts("mail.example.org")
+    sink = start_sink(loop_thread, bound_socket(), tls_context=server_ctx(ca.issue_cert("other.example")))
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "failed"
+    assert tls_results() == [("example.org", "sts", "certificate-host-mismatch", "mail.example.org", "127.0.0.1")]

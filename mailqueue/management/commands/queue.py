@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mailqueue import queueops, queueverbs
+from mailqueue import queueops, queueverbs, tlsresults
 
 
 class Command(BaseCommand):
@@ -36,11 +36,15 @@ class Command(BaseCommand):
             return
         qs = queueverbs.select(ids=opts["ids"], domain=opts["domain"], transport=opts["with_transport"])
         if verb == "list":
-            for qm in qs:
+            rows = list(qs)
+            tls = tlsresults.latest(qm.pk for qm in rows)
+            for qm in rows:
                 state = " held" if qm.hold else ""
+                last_tls = tls.get(qm.pk)
                 self.stdout.write(
                     f"{qm.pk} {qm.sender or '<>'} -> {qm.recipient} attempts={qm.attempts} "
                     f"next={qm.next_attempt:%Y-%m-%d %H:%M:%S} transport={qm.transport or '-'}{state}"
+                    + (f" tls={last_tls.policy_type}:{last_tls.result}" if last_tls else "")
                     + (f" error={qm.last_error!r}" if qm.last_error else "")
                 )
             return
