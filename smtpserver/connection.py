@@ -8,6 +8,7 @@ through `self.db(...)` (sync_to_async), never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import socket
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.db import DatabaseError
 
 from mailcore.smtp import codes
 from mailcore.smtp.address import Address
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# The database is unreachable or locked (RFC 5321 section 4.2.3: 451 local error).
+DATABASE_UNAVAILABLE = reply(451, codes.SE_SYSTEM_OTHER, "temporary error, try again later")
 # mox: command lines over 2048 octets end the connection (RFC 5321 4.5.3.1.4 says 512).
 MAX_COMMAND_LINE = 2048
 # Seconds a client may be quiet before the session gives its database connection back.
@@ -110,7 +114,16 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         """Run `fn` in this connection's thread (its ThreadSensitiveContext). The thread
         and its database connection only exist once a command needed them."""
         self._db_used = True
-        return await sync_to_async(fn, thread_sensitive=True)(*args, **kwargs)
+        try:
+            return await sync_to_async(fn, thread_sensitive=True)(*args, **kwargs)
+        except DatabaseError as exc:
+            # Unreachable or locked: a temporary failure, not a reason to hang up. The
+            # broken connection is closed so the next command connects afresh.
+            log.warning("database unavailable", extra={"cid": self.cid, "err": str(exc)})
+            with contextlib.suppress(DatabaseError):
+                await sync_to_async(store.finish, thread_sensitive=True)()
+            self._db_used = False
+            raise SMTPError(DATABASE_UNAVAILABLE) from exc
 
     async def release_db(self) -> None:
         """A transaction is over. The database connection stays open while the client
@@ -640,6 +653,9 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
                 raise SMTPError(reply(452, codes.SE_SYSTEM_FULL, "insufficient storage space"))
             try:
                 result = await self.accept_message(tx, tmp.path, reader.has_8bit)
+            except SMTPError:
+                self.reset_transaction()  # the reply to DATA ends the transaction, error or not
+                raise
             finally:
                 tmp.cleanup()
         except BaseException:
