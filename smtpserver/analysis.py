@@ -147,7 +147,8 @@ def _alignment(v: Verdicts) -> str:
 async def measure(conn: SMTPConnection, tx: Transaction, path: Path, *, judged: bool) -> Analysis:
     """Everything the recipients' decisions need; DNS checks only when `judged`."""
     size = path.stat().st_size
-    data = path.read_bytes() if size <= MAX_ANALYZE_SIZE else _header_only(path)
+    # Unjudged (localserve) mail needs only the header, for rulesets.
+    data = path.read_bytes() if judged and size <= MAX_ANALYZE_SIZE else _header_only(path)
     sender = tx.mail.sender
     mail_from = f"{sender.localpart}@{sender.domain_text}" if sender else ""
     mail_from_domain = sender.domain.ascii.lower() if sender and sender.domain else ""
@@ -158,7 +159,7 @@ async def measure(conn: SMTPConnection, tx: Transaction, path: Path, *, judged: 
 
     summary = summarize(data)
     a = Analysis(verdicts=None, subject=summary.subject, message_id=summary.message_id,
-                 sha256=hashlib.sha256(data).hexdigest() if size <= MAX_ANALYZE_SIZE else "")
+                 sha256=hashlib.sha256(data).hexdigest() if judged and size <= MAX_ANALYZE_SIZE else "")
     info = DeliveryInfo(remote_ip=conn.remote_ip, ehlo_domain=ehlo_domain,
                         mail_from=sender.format() if sender else "",
                         mail_from_localpart=sender.localpart if sender else "", mail_from_domain=mail_from_domain)
@@ -208,7 +209,7 @@ async def measure(conn: SMTPConnection, tx: Transaction, path: Path, *, judged: 
     return a
 
 
-def _reject(a: Analysis, reason: str, mailbox: str, answer: Reply | None = None) -> Decision:
+def _reject(reason: str, mailbox: str, answer: Reply | None = None) -> Decision:
     return Decision(False, reason, mailbox, answer or reply(451, codes.SE_SYSTEM_OTHER, OPAQUE))
 
 
@@ -225,7 +226,7 @@ async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path)
     if rulesets.list_allowed(ruleset, a.ruleset_facts, a.dkim_domains):
         return Decision(True, "list-allow", mailbox, ruleset=ruleset)
     if v.dmarc.reject:
-        return _reject(a, "dmarc-policy", mailbox, reply(550, codes.SE_DMARC_POLICY, "rejecting per dmarc policy"))
+        return _reject("dmarc-policy", mailbox, reply(550, codes.SE_DMARC_POLICY, "rejecting per dmarc policy"))
     report = await _report(conn, a, rcpt, path)
     if report is not None and ruleset is None:
         mailbox = report.mailbox
@@ -234,21 +235,21 @@ async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path)
         rep: Reputation = await conn.db(store.reputation_for, account, mailbox, a.facts)
     except Exception:  # noqa: BLE001 - answered as a temporary failure
         log.exception("reputation failed", extra={"cid": conn.cid, "account": account.name})
-        return _reject(a, "reputation-error", mailbox)
+        return _reject("reputation-error", mailbox)
     log.info("reputation analyzed", extra={"cid": conn.cid, "conclusive": rep.conclusive, "junk": rep.junk,
                                            "method": str(rep.method)})
     if rep.conclusive:
         if not rep.junk:
             return Decision(True, str(rep.method), mailbox, report=valid_report, ruleset=ruleset)
-        return _reject(a, str(rep.method), mailbox)
+        return _reject(str(rep.method), mailbox)
     if valid_report is not None:
         return Decision(True, "reporting", mailbox, report=valid_report, ruleset=ruleset)
     weak = rep.method in WEAK_METHODS
     if weak and a.info.mail_from_validation in (Message.Validation.FAIL, Message.Validation.SOFTFAIL):
-        return _reject(a, "spf-policy", mailbox)
+        return _reject("spf-policy", mailbox)
     suspicious = weak and not v.iprev.passed
     if suspicious and rep.junk:
-        return _reject(a, "iprev", mailbox)
+        return _reject("iprev", mailbox)
     key = b""
     if account.subjectpass_period > 0:
         from mailcore import subjectpass
@@ -257,7 +258,7 @@ async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path)
             key = await conn.db(store.subjectpass_key, account)
         except Exception:  # noqa: BLE001
             log.exception("subjectpass key", extra={"cid": conn.cid})
-            return _reject(a, "subjectpass-error", mailbox)
+            return _reject("subjectpass-error", mailbox)
         why = subjectpass.verify(a.subject, a.msg_from, key, account.subjectpass_period) if a.msg_from else "no from"
         if not why:
             return Decision(True, "subjectpass", mailbox, ruleset=ruleset)
@@ -267,7 +268,7 @@ async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path)
     junk_subjectpass = False
     content = await _junk(conn, account, path, a, suspicious)
     if isinstance(content, str):
-        return _reject(a, content, mailbox)
+        return _reject(content, mailbox)
     if content is not None:
         accept, reason, junk_subjectpass = content
     listed = False
@@ -281,9 +282,9 @@ async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path)
         from mailcore import subjectpass
 
         token = subjectpass.generate(a.msg_from, key)
-        return _reject(a, "give-subjectpass", mailbox,
+        return _reject("give-subjectpass", mailbox,
                        reply(550, codes.SE_DELIVERY_UNAUTHORIZED, subjectpass.EXPLANATION + token))
-    return _reject(a, reason, mailbox)
+    return _reject(reason, mailbox)
 
 
 async def _report(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path) -> Any:

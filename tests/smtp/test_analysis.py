@@ -103,3 +103,63 @@ def test_the_junk_filter_refuses_spam_after_training(listener, raw_smtp, alice):
     [msg] = inbox(alice)
     assert reason_of(msg) == "no-bad-signals"
     assert float(msg.validations["junk_probability"]) < 0.5
+
+
+def test_bad_iprev_with_a_junk_lean_is_refused(smtp_listener, dns_server, raw_smtp, alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mailstore.actions import DeliveryInfo, deliver_bytes
+
+    # Three junk messages from the same /26: a lean, not conclusive (that needs 5).
+    for i in range(3):
+        deliver_bytes(alice, "Inbox", f"Subject: {i}\r\n\r\nx\r\n".encode(), flags={"$Junk"},
+                      received=timezone.now() - timedelta(days=1), info=DeliveryInfo(remote_ip=f"127.0.0.{10 + i}"))
+    alice.junk_filter = {}
+    alice.save(update_fields=["junk_filter"])
+    dns_server.add_zone(ZONE)
+    srv = smtp_listener(localserve=False, hostname="mail.example.test")
+    c = raw_smtp(srv)
+    dns_server.remove("1.0.0.127.in-addr.arpa")
+    assert send(c, "bob@sender.example", message("bob@sender.example")) == "451 4.3.0 error processing"
+    [kept] = Message.objects.filter(account=alice, mailbox__name="Rejects")
+    assert reason_of(kept) == "iprev"
+    # With iprev passing, the same lean is not enough to refuse.
+    dns_server.add("1.0.0.127.in-addr.arpa", "PTR", "client.example.org.")
+    c2 = raw_smtp(srv)
+    assert send(c2, "bob@sender.example", message("bob@sender.example", msgid="2@x")) == "250 2.2.0 it is done"
+
+
+def test_a_rejected_delivery_slows_the_connection_down(listener, raw_smtp, alice):
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    listener.config.sleep = sleep
+    listener.config.slow_delay = 0.5
+    c = raw_smtp(listener)
+    assert send(c, "a@soft.example", message("a@soft.example")) == "451 4.3.0 error processing"
+    assert c.cmd("NOOP") == "250 2.0.0 alrighty"
+    # The replies were written a byte a second (here: 0.5) and the read of NOOP waited
+    # first (the read after it may have started already).
+    written = len("451 4.3.0 error processing\r\n") - 1 + len("250 2.0.0 alrighty\r\n") - 1
+    assert set(slept) == {0.5} and len(slept) in (written + 1, written + 2)
+
+
+def test_a_valid_dmarc_report_is_accepted_as_reporting_and_marked_seen(smtp_listener, dns_server, raw_smtp, alice):
+    from reports.actions import set_reporting_address
+    from reports.models import DMARCReport
+    from tests.reports import samples
+    from tests.reports.conftest import add_reporter_zone, signed
+
+    add_reporter_zone(dns_server)
+    set_reporting_address(alice.domain, "dmarc", "dmarc-reports", alice)
+    c = raw_smtp(smtp_listener(localserve=False, hostname="mail.example.test"))
+    data = signed(samples.google_dmarc(samples.feedback_xml()), "google.com", "mail").decode()
+    assert send(c, "noreply-dmarc-support@google.com", data + ".", rcpts=("dmarc-reports@example.test",)) == (
+        "250 2.2.0 it is done")
+    [msg] = Message.objects.filter(account=alice)
+    assert (reason_of(msg), msg.mailbox.name, msg.seen) == ("reporting", "DMARC", True)
+    assert DMARCReport.objects.get().message_id == msg.pk
