@@ -336,10 +336,12 @@ async def _deliver_host(
         tlsa, err = await _tlsa_for(resolver, host, port)
         if err is not None:
             return err
-    # todo: RFC 7672 section 2.2 wants mandatory (unauthenticated) TLS when a signed
-    # TLSA RRset holds only unusable records; we treat that as no TLSA.
     if usable([TLSARecord(t.usage, t.selector, t.matching_type, t.data) for t in tlsa]):
         mode, policy = TLSMode.dane, "tlsa"
+    elif tlsa:
+        # RFC 7672 section 2.2: a signed TLSA RRset with only unusable records still
+        # means TLS is mandatory, without authentication.
+        mode, policy = TLSMode.mandatory, "tlsa"
     elif strict:
         mode, policy = TLSMode.strict, "sts"
     else:

@@ -7,7 +7,8 @@ certificate not verified, RFC 3207 section 4.1 and RFC 7435); `strict` (STARTTLS
 required and the certificate verified, as MTA-STS enforce, RFC 8461 section 5, or a
 submission relay demand); `immediate` (implicit TLS, RFC 8314 section 3.3); `dane`
 (STARTTLS required, the certificate checked against TLSA records, RFC 7672 section
-2.2 and 3).
+2.2 and 3); `mandatory` (STARTTLS required, the certificate not verified: a signed
+TLSA RRset with only unusable records, RFC 7672 section 2.2).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class TLSMode(StrEnum):
     strict = "strict"
     immediate = "immediate"
     dane = "dane"
+    mandatory = "mandatory"
 
 
 @dataclass
@@ -323,7 +325,7 @@ async def _handshake(client: aiosmtplib.SMTP, host: str, tls_mode: TLSMode, tlsa
     await _ehlo(client)
     if tls_mode == TLSMode.immediate:
         return True
-    if tls_mode not in (TLSMode.opportunistic, TLSMode.strict, TLSMode.dane):
+    if tls_mode not in (TLSMode.opportunistic, TLSMode.strict, TLSMode.dane, TLSMode.mandatory):
         return False
     if not client.supports_extension("starttls"):
         if tls_mode != TLSMode.opportunistic:

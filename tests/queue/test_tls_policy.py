@@ -247,3 +247,29 @@ def test_a_certificate_for_another_name_is_a_host_mismatch_under_mta_sts(alice, 
 
     assert deliver(qm.pk) == "failed"
     assert tls_results() == [("example.org", "sts", "certificate-host-mismatch", "mail.example.org", "127.0.0.1")]
+
+
+def test_signed_tlsa_records_that_are_all_unusable_still_make_tls_mandatory(alice, mx_zone, loop_thread, settings):
+    sink = start_sink(loop_thread, bound_socket())  # no STARTTLS
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    mx_zone.authentic("example.org")
+    # PKIX-EE (usage 1) is not used for SMTP (RFC 7672 section 3.1.3).
+    mx_zone.add(f"_{sink.port}._tcp.mail.example.org", "TLSA", "1 1 1 " + "00" * 32)
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "retry"
+    qm.refresh_from_db()
+    assert qm.last_error == "remote does not offer STARTTLS but TLS is required"
+    assert sink.messages == []
+    assert tls_results() == [("example.org", "tlsa", "starttls-not-supported", "mail.example.org", "127.0.0.1")]
+
+
+def test_unusable_tlsa_records_accept_any_certificate(alice, mx_zone, loop_thread, settings, tls_files):
+    sink = start_sink(loop_thread, bound_socket(), tls_context=tls_files.server_context())
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    mx_zone.authentic("example.org")
+    mx_zone.add(f"_{sink.port}._tcp.mail.example.org", "TLSA", "1 1 1 " + "00" * 32)
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "delivered"
+    assert sink.messages[0].tls is True
