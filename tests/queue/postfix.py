@@ -9,6 +9,9 @@ STARTTLS, SMTPUTF8 and a message size limit, and relays everything else to a
 
     pf = Postfix(port=..., mailboxes={"carol@example.org": "carol"}, relayhost=...)
     pf.start(); ...; pf.stop()
+
+`DovecotAuth` runs Dovecot's auth service alone, for Postfix's SASL (the smarthost
+tests).
 """
 from __future__ import annotations
 
@@ -70,6 +73,7 @@ class Postfix:
         cert_pem: bytes = b"",
         message_size_limit: int = 10_240_000,
         port: int = 0,
+        sasl_auth: str = "",
     ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="moxweb-postfix-"))
         self.dir.chmod(0o755)
@@ -82,6 +86,10 @@ class Postfix:
         self.relayhost = relayhost
         self.cert_pem = cert_pem  # certificate chain and key, PEM; empty: no STARTTLS
         self.message_size_limit = message_size_limit
+        # With `sasl_auth` (a Dovecot auth service, "inet:127.0.0.1:port"), a second smtpd
+        # on `sasl_port` relays only for clients that authenticated over TLS.
+        self.sasl_auth = sasl_auth
+        self.sasl_port = free_port() if sasl_auth else 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.dir / "maillog"
 
@@ -129,7 +137,15 @@ class Postfix:
         nobody = pwd.getpwnam("nobody")
         os.chown(self.maildir_root, nobody.pw_uid, nobody.pw_gid)
         (self.conf / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in self.main_cf().items()))
-        (self.conf / "master.cf").write_text(_MASTER_CF.format(port=self.port))
+        master = _MASTER_CF.format(port=self.port)
+        if self.sasl_auth:
+            master += (
+                f"127.0.0.1:{self.sasl_port} inet n - n - - smtpd -o smtpd_sasl_auth_enable=yes"
+                " -o smtpd_tls_security_level=encrypt -o smtpd_sasl_type=dovecot"
+                f" -o smtpd_sasl_path={self.sasl_auth} -o smtpd_sasl_authenticated_header=yes"
+                " -o smtpd_client_restrictions=permit_sasl_authenticated,reject\n"
+            )
+        (self.conf / "master.cf").write_text(master)
         if self.cert_pem:
             (self.conf / "cert.pem").write_bytes(self.cert_pem)
         (self.conf / "vmailbox").write_text("".join(f"{a} {d}/\n" for a, d in self.mailboxes.items()))
@@ -198,3 +214,81 @@ def strip_trace(stored: bytes) -> tuple[list[bytes], bytes]:
             line += b" " + cont.strip()
         added.append(line)
     return added, rest.replace(b"\n", b"\r\n")
+
+
+_DOVECOT_CONF = """\
+instance_name = {name}
+base_dir = {dir}/run
+state_dir = {dir}/state
+log_path = {dir}/dovecot.log
+protocols =
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+auth_failure_delay = 0
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {dir}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent allow_all_users=yes
+}}
+service auth {{
+  inet_listener {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+}}
+"""
+
+
+class DovecotAuth:
+    """Debian's Dovecot running only its auth service on a loopback port, as the SASL
+    back end Postfix asks (smtpd_sasl_type = dovecot)."""
+
+    def __init__(self, users: dict[str, str]) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="moxweb-dovecot-auth-"))
+        self.dir.chmod(0o755)
+        self.port = free_port()
+        self.users = users
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"inet:127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        conf = self.dir / "dovecot.conf"
+        conf.write_text(_DOVECOT_CONF.format(name=self.dir.name, dir=self.dir, port=self.port))
+        passwd = self.dir / "passwd"
+        passwd.write_text("".join(f"{u}:{p}\n" for u, p in self.users.items()))
+        passwd.chmod(0o644)
+        self.proc = subprocess.Popen(["dovecot", "-c", str(conf), "-F"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dovecot exited: {self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"dovecot did not start: {self.log()}")
+
+    def log(self) -> str:
+        path = self.dir / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()  # the master, which stops its children
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -18,7 +18,7 @@ import trustme
 from mailqueue.models import QueuedMessage
 from mailqueue.tasks import deliver
 from tests.queue.conftest import inbox_messages, queue_message
-from tests.queue.postfix import Postfix, free_port, strip_trace
+from tests.queue.postfix import DovecotAuth, Postfix, free_port, strip_trace
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,19 +51,30 @@ MESSAGE_UTF8 = (
 
 @pytest.fixture(scope="module")
 def postfix() -> Iterator[Postfix]:
-    leaf = trustme.CA().issue_cert("mail.example.org")
+    """Postfix for example.org, with a second smtpd that takes mail only from clients
+    authenticated (by Dovecot) over TLS, as a smarthost."""
+    ca = trustme.CA()
+    leaf = ca.issue_cert("mail.example.org", "127.0.0.1")
     pem = leaf.private_key_pem.bytes() + b"".join(c.bytes() for c in leaf.cert_chain_pems)
+    auth = DovecotAuth({"relayuser": "relaypass"})
+    auth.start()
     pf = Postfix(
         hostname="mail.example.org",
         domains=["example.org"],
-        mailboxes={"carol@example.org": "carol", "zoë@example.org": "zoe"},
+        mailboxes={"carol@example.org": "carol", "zoë@example.org": "zoe", "dave@example.org": "dave"},
         relayhost=f"[127.0.0.1]:{free_port()}",
         cert_pem=pem,
         message_size_limit=100_000,
+        sasl_auth=auth.address,
     )
-    pf.start()
-    yield pf
-    pf.stop()
+    try:
+        pf.start()
+        pf.ca_file = pf.dir / "ca.pem"  # type: ignore[attr-defined]
+        ca.cert_pem.write_to_path(str(pf.ca_file))  # type: ignore[attr-defined]
+        yield pf
+    finally:
+        pf.stop()
+        auth.stop()
 
 
 @pytest.fixture
@@ -210,3 +221,42 @@ def test_postfix_relays_into_moxwebs_port_25(alice, postfix, moxweb_port25):
     # Postfix's own Received line, then the message as it was given to sendmail (with CRLF).
     assert b"\r\nReceived: by mail.example.org (Postfix, from userid 0)\r\n\tid " in got
     assert got.endswith(b" +0000 (UTC)\r\n" + message)
+
+
+def _smarthost(postfix: Postfix, settings: Any, **auth: Any) -> Any:
+    from mailqueue.models import Transport
+
+    settings.MOX_QUEUE_CA_FILE = str(postfix.ca_file)  # type: ignore[attr-defined]
+    return Transport.objects.create(
+        name="smarthost", kind=Transport.Kind.SUBMISSION, host="127.0.0.1", port=postfix.sasl_port, **auth
+    )
+
+
+def test_the_queue_relays_through_postfix_as_a_smarthost_with_sasl(alice, postfix, moxweb_port25, settings):
+    from mailqueue.models import Route
+
+    Route.objects.create(account=alice, transport=_smarthost(postfix, settings, auth_username="relayuser",
+                                                             auth_password="relaypass"))
+    message = MESSAGE_8BIT.replace(b"<pf1@", b"<pf-relay@").replace(b"Carol <carol@", b"Dave <dave@")
+    qm = queue_message(alice, "alice@example.test", "dave@example.org", message, has_8bit=True)
+
+    assert deliver(qm.pk) == "delivered"
+
+    (stored,) = postfix.maildir("dave")
+    added, original = strip_trace(stored)
+    assert original == message
+    received = next(h for h in added if h.startswith(b"Received:"))
+    assert b"(Authenticated sender: relayuser)" in received
+    # The most secure mechanism both sides offer (Dovecot: PLAIN LOGIN CRAM-MD5 SCRAM-*).
+    assert "sasl_method=SCRAM-SHA-256, sasl_username=relayuser" in postfix.log()
+
+
+def test_configured_mechanisms_limit_the_choice_and_bad_credentials_are_retried(alice, postfix, moxweb_port25, settings):
+    t = _smarthost(postfix, settings, auth_username="relayuser", auth_password="wrong", auth_mechanisms=["CRAM-MD5"])
+    qm = queue_message(alice, "alice@example.test", "dave@example.org", MESSAGE_8BIT, has_8bit=True)
+    QueuedMessage.objects.filter(pk=qm.pk).update(transport=t.name)
+
+    assert deliver(qm.pk) == "retry"
+
+    qm.refresh_from_db()
+    assert qm.last_error.startswith("transport smarthost: auth CRAM-MD5: 535 5.7.8 Error: authentication failed")
