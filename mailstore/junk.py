@@ -109,7 +109,8 @@ def _select_counts(account_id: int, words: Sequence[str]) -> list[tuple[int, str
 
 
 # Per-process cache of counts read, per account (see the module docstring). A word
-# the account does not have is cached as None.
+# the account does not have is cached as None. Entries are only ever added to, never
+# emptied, so a lookup can read the one it holds while others replace it.
 CACHE_ACCOUNTS = 64
 CACHE_WORDS = 200_000
 # Generation changes seen during one lookup before giving up on the cache for it.
@@ -179,19 +180,25 @@ class DatabaseWordStore:
             totals_row = next((r for r in rows if r[1] == TOTALS_WORD), None)
             if totals_row is None:
                 return None
+            # Complete when this answer held all that was missing from this generation.
+            complete = len(need) <= len(chunk)
             if entry is None or entry.generation != totals_row[0]:
                 if entry is not None:
                     changes += 1
                     if changes > MAX_GENERATION_CHANGES:
                         return None
+                    complete = False
                 entry = _Generation(totals_row[0], Counts(totals_row[2], totals_row[3]))
                 _remember(self.account_id, entry)
-            if len(entry.counts) + len(chunk) > CACHE_WORDS:
-                entry.counts.clear()
+            if entry.counts and len(entry.counts) + len(chunk) > CACHE_WORDS:
+                # Full: start an empty one (others may still be reading this one).
+                entry = _Generation(entry.generation, entry.totals)
+                _remember(self.account_id, entry)
+                complete = False
             got = {word: Counts(ham, spam) for _id, word, ham, spam in rows if word != TOTALS_WORD}
             for w in chunk:
                 entry.counts[w] = got.get(w)
-            if len(need) <= len(chunk) and all(w in entry.counts for w in words):
+            if complete:
                 break
         self._totals = entry.totals
         return {w: c for w in words if (c := entry.counts.get(w)) is not None}

@@ -1,7 +1,7 @@
 """CPU time of the incoming verdict's authentication checks per message
 (mailcore.authn.incoming.authenticate: iprev, DKIM, SPF, DMARC), with a warm DNS cache.
 
-    .venv/bin/python scripts/perf/verdict_perf.py [--messages 300] [--profile out.prof]
+    .venv/bin/python scripts/perf/verdict_perf.py [--messages 300] [--rounds 5] [--profile out.prof]
 
 Runs the project's test DNS server (tests/fixtures_dns.py) on loopback with a zone
 that has SPF, DMARC, a PTR record and an RSA-2048 DKIM key; the resolver is the
@@ -9,8 +9,9 @@ production one (mailcore.dns.DNSResolver) with its cache, warmed by one run firs
 so the figures are the pipeline's own CPU, not the network's. Messages are ~20 KB
 (text + HTML alternative + attachment, scripts/perf/corpus.py), DKIM-signed.
 
-Prints CPU ms per message (time.process_time, all threads: pyspf runs in a worker
-thread) for the whole of authenticate() and for each check alone.
+Prints CPU ms per message (time.process_time, all threads: pyspf may run in a worker
+thread) for the whole of authenticate() and for each check alone, the best of
+--rounds passes since the machine may be shared.
 """
 from __future__ import annotations
 
@@ -59,19 +60,21 @@ def build_messages(n: int) -> list[bytes]:
     return out
 
 
-async def cpu_per_call(messages: list[bytes], call: Callable[[bytes], Awaitable[object]]) -> tuple[float, float]:
-    """(median CPU ms, mean wall ms) per message."""
-    cpu: list[float] = []
-    wall0 = time.perf_counter()
-    for m in messages:
-        c0 = time.process_time()
-        await call(m)
-        cpu.append((time.process_time() - c0) * 1000)
-    wall = (time.perf_counter() - wall0) * 1000 / len(messages)
-    return statistics.median(cpu), wall
+async def cpu_per_call(messages: list[bytes], call: Callable[[bytes], Awaitable[object]], rounds: int) -> tuple[float, float]:
+    """(CPU ms, wall ms) per message of the best of `rounds` passes (the machine may
+    be shared)."""
+    best = (float("inf"), float("inf"))
+    for _ in range(rounds):
+        c0, w0 = time.process_time(), time.perf_counter()
+        for m in messages:
+            await call(m)
+        cpu = (time.process_time() - c0) * 1000 / len(messages)
+        wall = (time.perf_counter() - w0) * 1000 / len(messages)
+        best = min(best, (cpu, wall))
+    return best
 
 
-async def run(n: int, profile: str) -> None:
+async def run(n: int, profile: str, rounds: int) -> None:
     server = DNSTestServer()
     try:
         server.add_zone(ZONE)
@@ -100,10 +103,10 @@ async def run(n: int, profile: str) -> None:
             ("  dmarc", lambda m: dmarc.evaluate(resolver, "example.test", dkim=v.dkim, spf=v.spf)),
         ]
         print(f"{n} messages, mean size {size / 1024:.1f} KiB, warm DNS cache")
-        print(f"{'check':<22}{'CPU ms/msg (median)':>22}{'wall ms/msg':>14}")
+        print(f"{'check':<22}{'CPU ms/msg':>14}{'wall ms/msg':>14}   (best of {rounds} passes)")
         for name, call in parts:
-            cpu, wall = await cpu_per_call(messages, call)
-            print(f"{name:<22}{cpu:>22.2f}{wall:>14.2f}")
+            cpu, wall = await cpu_per_call(messages, call, rounds)
+            print(f"{name:<22}{cpu:>14.2f}{wall:>14.2f}")
         print(f"DNS queries sent after warm-up: {len(server.queries) - queries}")
         if profile:
             prof = cProfile.Profile()
@@ -120,9 +123,10 @@ async def run(n: int, profile: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", default="", help="write a cProfile of authenticate() to this file")
     args = parser.parse_args()
-    asyncio.run(run(args.messages, args.profile))
+    asyncio.run(run(args.messages, args.profile, args.rounds))
 
 
 if __name__ == "__main__":

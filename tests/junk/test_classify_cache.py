@@ -105,3 +105,18 @@ def test_a_message_with_more_words_than_one_query_takes_is_looked_up_in_chunks(a
     assert len(queries) == 2  # 605 words, at most 499 per query beside the totals row
     assert result == uncached(alice, data)
     assert result.is_junk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_cache_starts_over_and_still_answers_exactly(alice, fresh_cache, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    train_corpus(alice)
+    monkeypatch.setattr(junk, "CACHE_WORDS", 5)
+    words = junk.tokenize(MESSAGE, params_for(alice)).words
+    assert len(words) > 5
+    first = classify(alice, MESSAGE)
+    assert first == uncached(alice, MESSAGE)
+    with CaptureQueriesContext(connection) as queries:
+        assert classify(alice, MESSAGE) == first
+    # The cache held more than 5 words: it started over and asked for them again.
+    assert len(queries) == 2
+    assert set(junk._cache[alice.pk].counts) == set(words)
