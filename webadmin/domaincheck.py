@@ -7,6 +7,7 @@ from django.conf import settings
 
 from accounts import actions
 from accounts.models import DKIMKey, Domain
+from mailqueue.transports import verified_context
 from moxweb.resolver import get_resolver
 from webadmin import dnscheck
 from webadmin.dnsrecords import dkim_txt
@@ -22,9 +23,11 @@ def check_input(domain: Domain) -> dnscheck.CheckInput:
         mtasts_policy_id=current_policy().policy_id(),
         imaps_port=settings.MOX_IMAPS_PORT,
         submissions_port=settings.MOX_SUBMISSIONS_PORT,
+        smtp_port=settings.MOX_QUEUE_SMTP_PORT,
     )
 
 
 def run_check(domain: Domain) -> list[dnscheck.Section]:
     srv = dnscheck.srv_lookup_for(settings.MOX_DNS_RESOLVER)
-    return async_to_sync(dnscheck.check_domain)(get_resolver(), srv, check_input(domain))
+    # Certificates verified as the queue verifies them (with MOX_QUEUE_CA_FILE's extra CAs).
+    return async_to_sync(dnscheck.check_domain)(get_resolver(), srv, check_input(domain), tls_context=verified_context())

@@ -115,6 +115,17 @@ class TransportForm(forms.ModelForm):
             "name", "kind", "host", "port", "auth_username", "auth_password", "auth_mechanisms",
             "no_starttls", "verify_tls", "socks_address", "remote_ips", "socks_hostname",
         ]
+        labels = {
+            "auth_username": "Username", "no_starttls": "No STARTTLS", "verify_tls": "Verify TLS certificate",
+            "socks_address": "SOCKS proxy address", "socks_hostname": "SOCKS EHLO hostname",
+        }
+        help_texts = {
+            "host": "The relay's host name (not for direct and socks).",
+            "port": "Empty: the kind's usual port.",
+            "no_starttls": "SMTP relay: do not even try STARTTLS.",
+            "socks_address": "host:port of the SOCKS5 proxy.",
+            "socks_hostname": "The name to greet with in EHLO through the proxy.",
+        }
 
     def clean_auth_mechanisms(self) -> list[str]:
         return [m.upper() for m in self.cleaned_data["auth_mechanisms"]]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import socket
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -9,11 +11,12 @@ from accounts.models import DKIMKey
 ED25519_SECRET = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
 ED25519_PUBLIC_B64 = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 
+# The mail host is 127.0.0.1, so the TLS section connects to a real listener there.
 HOST_ZONE = """
 $ORIGIN example.org.
-mail    A    192.0.2.10
+mail    A    127.0.0.1
 mail    TXT  "v=spf1 a -all"
-10.2.0.192.in-addr.arpa.  PTR  mail.example.org.
+1.0.0.127.in-addr.arpa.  PTR  mail.example.org.
 """
 
 GOOD_ZONE = f"""
@@ -36,6 +39,34 @@ _pop3s._tcp         SRV  0 1 995 .
 """
 
 
+@pytest.fixture(autouse=True)
+def no_smtp_listener(settings):  # type: ignore[no-untyped-def]
+    """MX connections go to a closed port unless a test starts a listener (`starttls_mx`)."""
+    settings.MOX_QUEUE_SMTP_PORT = closed_tcp_port()
+
+
+def closed_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def starttls_mx(loop_thread, settings, tmp_path):  # type: ignore[no-untyped-def]
+    """An SMTP server with STARTTLS at 127.0.0.1 whose certificate (from a test CA the
+    check trusts) is for mail.example.org, or for the names given."""
+    from tests.listeners import TLSFiles, bound_socket
+    from tests.queue.conftest import start_sink
+
+    def start(*names: str, starttls: bool = True) -> None:
+        tls = TLSFiles(tmp_path, names or ("mail.example.org",))
+        sink = start_sink(loop_thread, bound_socket(), tls_context=tls.server_context() if starttls else None)
+        settings.MOX_QUEUE_SMTP_PORT = sink.port
+        settings.MOX_QUEUE_CA_FILE = str(tls.ca_path)
+
+    return start
+
+
 @pytest.fixture
 def dkim_key(domain):  # type: ignore[no-untyped-def]
     pem = ed25519.Ed25519PrivateKey.from_private_bytes(ED25519_SECRET).private_bytes(
@@ -48,7 +79,8 @@ def _sections(resp):  # type: ignore[no-untyped-def]
     return {s.name: s for s in resp.context["sections"]}
 
 
-def test_it_finds_nothing_wrong_with_a_complete_setup(admin_client, dns_settings, dkim_key):
+def test_it_finds_nothing_wrong_with_a_complete_setup(admin_client, dns_settings, dkim_key, starttls_mx):
+    starttls_mx()
     dns_settings.add_zone(HOST_ZONE)
     dns_settings.add_zone(GOOD_ZONE)
     resp = admin_client.get("/admin/domains/example.test/dnscheck/")
@@ -56,7 +88,7 @@ def test_it_finds_nothing_wrong_with_a_complete_setup(admin_client, dns_settings
     assert "No errors found." in resp.text
     sections = _sections(resp)
     assert list(sections) == [
-        "IPRev", "MX", "SPF", "DKIM", "DMARC", "TLSRPT", "MTA-STS",
+        "IPRev", "MX", "TLS", "SPF", "DKIM", "DMARC", "TLSRPT", "MTA-STS",
         "SRV records for client configuration", "Autoconfig", "Autodiscover",
     ]
     assert {n: (s.errors, s.warnings, s.instructions) for n, s in sections.items()} == {n: ([], [], []) for n in sections}
@@ -104,8 +136,8 @@ def test_it_reports_wrong_values(admin_client, dns_settings, dkim_key):
     )
     dns_settings.add("mx.elsewhere.example", "A", "198.51.100.7")
     s = _sections(admin_client.get("/admin/domains/example.test/dnscheck/"))
-    assert s["MX"].errors == ["MX host mx.elsewhere.example has IPs 198.51.100.7, none of them ours (192.0.2.10)"]
-    assert s["SPF"].errors == ["SPF for example.test gives fail for our IP 192.0.2.10, not pass"]
+    assert s["MX"].errors == ["MX host mx.elsewhere.example has IPs 198.51.100.7, none of them ours (127.0.0.1)"]
+    assert s["SPF"].errors == ["SPF for example.test gives fail for our IP 127.0.0.1, not pass"]
     assert s["DKIM"].errors == ["the DKIM record at 2026a._domainkey.example.test does not hold the configured public key"]
     assert s["DMARC"].warnings == [
         "the DMARC policy is p=none: mail failing DMARC is still accepted",
@@ -121,16 +153,16 @@ def test_it_reports_wrong_values(admin_client, dns_settings, dkim_key):
 
 
 def test_it_reports_a_missing_ptr(admin_client, dns_settings, domain):
-    dns_settings.add_zone(HOST_ZONE.replace("10.2.0.192.in-addr.arpa.  PTR  mail.example.org.", ""))
+    dns_settings.add_zone(HOST_ZONE.replace("1.0.0.127.in-addr.arpa.  PTR  mail.example.org.", ""))
     s = _sections(admin_client.get("/admin/domains/example.test/dnscheck/"))
-    assert s["IPRev"].errors == ["192.0.2.10 has no PTR record"]
-    assert s["IPRev"].instructions == ["192.0.2.10 PTR mail.example.org.  (set by whoever provides the IP address)"]
+    assert s["IPRev"].errors == ["127.0.0.1 has no PTR record"]
+    assert s["IPRev"].instructions == ["127.0.0.1 PTR mail.example.org.  (set by whoever provides the IP address)"]
 
 
 def test_it_reports_a_wrong_ptr(admin_client, dns_settings, domain):
     dns_settings.add_zone(HOST_ZONE.replace("PTR  mail.example.org.", "PTR  host-10.provider.example."))
     s = _sections(admin_client.get("/admin/domains/example.test/dnscheck/"))
-    assert s["IPRev"].errors == ["the PTR record of 192.0.2.10 is host-10.provider.example, not mail.example.org"]
+    assert s["IPRev"].errors == ["the PTR record of 127.0.0.1 is host-10.provider.example, not mail.example.org"]
 
 
 def test_it_reports_temporary_dns_failures(admin_client, dns_settings, domain):
@@ -142,3 +174,40 @@ def test_it_reports_temporary_dns_failures(admin_client, dns_settings, domain):
 
 def test_it_refuses_anonymous(client, domain):
     assert client.get("/admin/domains/example.test/dnscheck/").status_code == 302
+
+
+def _tls_errors(admin_client) -> list[str]:  # type: ignore[no-untyped-def]
+    return _sections(admin_client.get("/admin/domains/example.test/dnscheck/"))["TLS"].errors
+
+
+def test_the_tls_check_refuses_a_certificate_for_another_name(admin_client, dns_settings, dkim_key, starttls_mx):
+    starttls_mx("other.example.net")
+    dns_settings.add_zone(HOST_ZONE)
+    dns_settings.add_zone(GOOD_ZONE)
+    port = settings_port()
+    assert _tls_errors(admin_client) == [
+        f"STARTTLS at MX host mail.example.org (127.0.0.1) port {port}: TLS certificate not valid for mail.example.org: "
+        "Hostname mismatch, certificate is not valid for 'mail.example.org'."
+    ]
+
+
+def test_the_tls_check_refuses_an_mx_without_starttls(admin_client, dns_settings, dkim_key, starttls_mx):
+    starttls_mx(starttls=False)
+    dns_settings.add_zone(HOST_ZONE)
+    dns_settings.add_zone(GOOD_ZONE)
+    assert _tls_errors(admin_client) == [
+        f"STARTTLS at MX host mail.example.org (127.0.0.1) port {settings_port()}: does not offer STARTTLS"
+    ]
+
+
+def test_the_tls_check_reports_an_mx_it_cannot_reach(admin_client, dns_settings, dkim_key):
+    dns_settings.add_zone(HOST_ZONE)
+    dns_settings.add_zone(GOOD_ZONE)
+    [error] = _tls_errors(admin_client)
+    assert error.startswith(f"STARTTLS at MX host mail.example.org (127.0.0.1) port {settings_port()}: SMTPConnectError: ")
+
+
+def settings_port() -> int:
+    from django.conf import settings
+
+    return int(settings.MOX_QUEUE_SMTP_PORT)

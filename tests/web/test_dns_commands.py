@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.web.test_admin_dnscheck import GOOD_ZONE, HOST_ZONE, dkim_key  # noqa: F401 (fixture)
+from tests.web.test_admin_dnscheck import GOOD_ZONE, HOST_ZONE, dkim_key, no_smtp_listener, starttls_mx  # noqa: F401 (fixtures)
 from webadmin.dnsrecords import domain_records, zone_text
 
 
@@ -27,12 +27,13 @@ def test_dnsrecords_refuses_an_unknown_domain(db):
         run("dnsrecords", "nowhere.test")
 
 
-def test_dnscheck_passes_a_complete_setup(dns_settings, dkim_key):
+def test_dnscheck_passes_a_complete_setup(dns_settings, dkim_key, starttls_mx):
+    starttls_mx()
     dns_settings.add_zone(HOST_ZONE)
     dns_settings.add_zone(GOOD_ZONE)
     out = run("dnscheck", "example.test")
     assert out.splitlines() == [
-        "IPRev: ok", "MX: ok", "SPF: ok", "DKIM: ok", "DMARC: ok", "TLSRPT: ok", "MTA-STS: ok",
+        "IPRev: ok", "MX: ok", "TLS: ok", "SPF: ok", "DKIM: ok", "DMARC: ok", "TLSRPT: ok", "MTA-STS: ok",
         "SRV records for client configuration: ok", "Autoconfig: ok", "Autodiscover: ok",
     ]
 
