@@ -55,8 +55,12 @@ def bodystructure(node: dict[str, Any], *, extended: bool = True) -> bytes:
                     nstring(node.get("loc"))]
         return paren(out)
     size = node["b"][1] - node["b"][0]
+    params = node.get("p") or []
+    if node["t"] == "TEXT" and not any(k == "CHARSET" for k, _ in params):
+        # RFC 2046 section 4.1.2: the default charset of text is US-ASCII (Dovecot says so too).
+        params = [["CHARSET", "us-ascii"], *params]
     out = [
-        string(node["t"]), string(node["s"]), _params(node.get("p")), nstring(node.get("id")),
+        string(node["t"]), string(node["s"]), _params(params), nstring(node.get("id")),
         nstring(node.get("desc")), string(node.get("enc") or "7BIT"), str(size).encode(),
     ]
     if "msg" in node:

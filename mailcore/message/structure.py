@@ -18,8 +18,8 @@ from typing import Any
 
 from mailcore.message.headers import header_end, split_fields, field_value
 
-# 2: parameter values keep the white space inside their quotes.
-VERSION = 2
+# 2: parameter values keep the white space inside their quotes. 3: ENVELOPE groups.
+VERSION = 3
 MAX_DEPTH = 20
 MAX_PARTS = 10000
 
@@ -75,12 +75,59 @@ def _strip_comments(value: str) -> str:
     return "".join(out).strip()
 
 
-def _addresses(values: list[str]) -> list[list[str | None]] | None:
-    if not values or not any(v.strip() for v in values):
-        return None
+def _top_level(value: str) -> list[tuple[str, str]]:
+    """An address-list split at its top-level ":" and ";" (RFC 5322 section 3.4 group
+    syntax) into ("text", chunk) and ("group", display-name) / ("end", "") markers;
+    quoted strings, comments and angle brackets are skipped over."""
+    out: list[tuple[str, str]] = []
+    current: list[str] = []
+    quoted = escaped = False
+    depth = angle = 0
+    in_group = False
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and (quoted or depth):
+            escaped = True
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == '"':
+            quoted = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        elif depth:
+            pass
+        elif ch == "<":
+            angle += 1
+        elif ch == ">" and angle:
+            angle -= 1
+        elif ch == ":" and not angle and not in_group:
+            # The display name is what follows the last top-level comma.
+            text = "".join(current)
+            head, comma, name = text.rpartition(",")
+            if head.strip():
+                out.append(("text", head))
+            out.append(("group", name.strip()))
+            current, in_group = [], True
+            continue
+        elif ch == ";" and not angle and in_group:
+            out.append(("text", "".join(current)))
+            out.append(("end", ""))
+            current, in_group = [], False
+            continue
+        current.append(ch)
+    out.append(("text", "".join(current)))
+    if in_group:
+        out.append(("end", ""))
+    return out
+
+
+def _mailboxes(text: str) -> list[list[str | None]]:
     out: list[list[str | None]] = []
     try:
-        pairs = email.utils.getaddresses(values)
+        pairs = email.utils.getaddresses([text])
     except Exception:  # noqa: BLE001 - malformed headers must not stop delivery
         pairs = []
     for name, addr in pairs:
@@ -89,7 +136,26 @@ def _addresses(values: list[str]) -> list[list[str | None]] | None:
         local, at, host = addr.rpartition("@")
         if not at:
             local, host = addr, ""
-        out.append([name or None, None, local or None, host or None])
+        # RFC 9051 section 7.5.2: a NIL host marks group syntax, so an address without
+        # a domain gets a placeholder host, as Dovecot gives it.
+        out.append([name or None, None, local or None, host or "MISSING_DOMAIN"])
+    return out
+
+
+def _addresses(values: list[str]) -> list[list[str | None]] | None:
+    """ENVELOPE address lists, with RFC 9051 section 7.5.2 group markers: (NIL NIL
+    "name" NIL) before a group's members and (NIL NIL NIL NIL) after them."""
+    if not values or not any(v.strip() for v in values):
+        return None
+    out: list[list[str | None]] = []
+    for value in values:
+        for kind, text in _top_level(value):
+            if kind == "group":
+                out.append([None, None, text or None, None])
+            elif kind == "end":
+                out.append([None, None, None, None])
+            else:
+                out.extend(_mailboxes(text))
     return out or None
 
 

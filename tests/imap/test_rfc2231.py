@@ -63,7 +63,7 @@ def test_bodystructure_over_the_wire(raw_alice, alice):
     deliver_bytes(alice, "Inbox", MESSAGE)
     raw_alice.cmd("a1 SELECT Inbox")
     assert raw_alice.cmd("a2 FETCH 1 BODYSTRUCTURE") == [
-        '* 1 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" NIL NIL NIL "7BIT" 2 0 NIL NIL NIL NIL)'
+        '* 1 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 2 0 NIL NIL NIL NIL)'
         '("APPLICATION" "OCTET-STREAM" ("NAME*" "utf-8\'\'%E2%82%AC%20rate%20x.pdf") NIL NIL "BASE64" 4 NIL'
         ' ("ATTACHMENT" ("FILENAME*" "utf-8\'\'%E2%82%AC.pdf" "SIZE" "3")) NIL NIL)'
         '("TEXT" "PLAIN" ("CHARSET" "us-ascii" "TITLE" "long name" "FORMAT" "Flowed") NIL NIL "7BIT" 1 0 NIL'

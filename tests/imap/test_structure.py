@@ -43,14 +43,15 @@ def test_it_builds_bodystructure_for_nested_multiparts():
     tree = parse_structure(NESTED)
     assert bodystructure(tree) == (
         b'((("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "QUOTED-PRINTABLE" 9 0 NIL NIL NIL NIL)'
-        b'("TEXT" "HTML" NIL NIL NIL "7BIT" 8 0 NIL NIL NIL NIL) "ALTERNATIVE" ("BOUNDARY" "inner") NIL NIL NIL)'
+        b'("TEXT" "HTML" ("CHARSET" "us-ascii") NIL NIL "7BIT" 8 0 NIL NIL NIL NIL) "ALTERNATIVE" ("BOUNDARY" "inner")'
+        b' NIL NIL NIL)'
         b'("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 22 (NIL "inner" NIL NIL NIL NIL NIL NIL NIL NIL) '
         b'("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 4 0 NIL NIL NIL NIL) 2 NIL NIL NIL NIL) '
         b'"MIXED" ("BOUNDARY" "outer") NIL NIL NIL)'
     )
     assert bodystructure(tree, extended=False) == (
         b'((("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "QUOTED-PRINTABLE" 9 0)'
-        b'("TEXT" "HTML" NIL NIL NIL "7BIT" 8 0) "ALTERNATIVE")'
+        b'("TEXT" "HTML" ("CHARSET" "us-ascii") NIL NIL "7BIT" 8 0) "ALTERNATIVE")'
         b'("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 22 (NIL "inner" NIL NIL NIL NIL NIL NIL NIL NIL) '
         b'("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 4 0) 2) "MIXED")'
     )
