@@ -84,6 +84,7 @@ class Attempt:
     now: datetime
     attempts: int = 1
     pool: Pool | None = None  # connections shared by the messages of one batch
+    sts_testing: bool = False  # an MTA-STS policy in testing mode applies (for TLS reports)
     tls_log: list[TLSAttempt] = field(default_factory=list)
 
 
@@ -287,6 +288,7 @@ async def deliver_direct(att: Attempt, resolver: Resolver, socks: Transport | No
     if att.requiretls is False:
         # RFC 8689 section 5: "TLS-Required: No" asks to ignore TLS policies.
         enforce, sts_strict = False, False
+    att.sts_testing = policy is not None and policy.mode == Mode.testing and att.requiretls is not False
     if sts_strict and not literal:
         att.tls_log.append(TLSAttempt("sts", "sts-policy-fetch-error", domain, detail="policy could not be fetched"))
     last = Outcome(False, text="no hosts to try")
@@ -345,12 +347,16 @@ async def _deliver_host(
     elif strict:
         mode, policy = TLSMode.strict, "sts"
     else:
-        mode, policy = TLSMode.opportunistic, "no-policy-found"
+        mode, policy = TLSMode.opportunistic, "sts" if att.sts_testing else "no-policy-found"
     if att.requiretls and mode not in (TLSMode.dane, TLSMode.strict):
         # RFC 8689 section 4.2.1: the next hop must be authenticated by MTA-STS or DANE.
         return Outcome(False, permanent=True, status="5.7.10", text=f"REQUIRETLS: no mta-sts or dane policy for {host}")
     if att.requiretls is False:
         mode = TLSMode.opportunistic
+    # RFC 8461 section 5 (testing mode): verify and report as under "enforce", but
+    # deliver anyway, so TLS reports (RFC 8460 section 4.3.1, policy type "sts") show
+    # what enforcing would break.
+    testing = mode == TLSMode.opportunistic and att.sts_testing
     last = Outcome(False, text=f"no address for {host}")
     policy_domain = att.recipient_domain if is_literal else ascii_domain(att.recipient_domain)
 
@@ -360,8 +366,10 @@ async def _deliver_host(
 
     for ip in order_ips(ips, dialed.get(host, [])):
         dialed.setdefault(host, []).append(ip)
-        outcome = await _dial(att, host, ip, port, mode, ehlo, tlsa, socks)
+        outcome = await _dial(att, host, ip, port, TLSMode.strict if testing else mode, ehlo, tlsa, socks)
         log_tls(outcome, ip)
+        if not outcome.ok and outcome.tls_failed and testing:
+            outcome = await _dial(att, host, ip, port, TLSMode.opportunistic, ehlo, tlsa, socks)
         if not outcome.ok and outcome.tls_failed and mode == TLSMode.opportunistic:
             # mox: after a failed handshake in opportunistic mode, the same host again
             # without TLS (RFC 7435 section 1: protection is optional here).

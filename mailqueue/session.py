@@ -95,9 +95,16 @@ class Session:
         self.transactions += 1
         if self.supports("pipelining"):
             await self._write(tx.command_batch(mail_from, mail_params, rcpts))
-            mail = await self.reply()
-            replies: list[tx.Reply | None] = [await self.reply() for _ in rcpts]
-            out = tx.TransactionReplies(mail, replies, await self.reply())
+            out = tx.TransactionReplies(await self.reply(), [None] * len(rcpts))
+            try:
+                for i in range(len(rcpts)):
+                    out.rcpts[i] = await self.reply()
+                out.data = await self.reply()
+            except SessionError:
+                # A server that refused (e.g. 421) and hung up: its refusal is the answer.
+                if out.mail.code == 250 and all(r is None or r.code < 400 for r in out.rcpts):
+                    raise
+                return out
         else:
             mail = await self.command(" ".join(["MAIL FROM:" + mail_from, *mail_params]))
             out = tx.TransactionReplies(mail, [None] * len(rcpts))

@@ -23,8 +23,12 @@ class Stored:
 
 
 class RecordingSMTP:
-    def __init__(self, *, pipelining: bool = True, rcpt_reply: Callable[[str], str | None] | None = None) -> None:
+    def __init__(self, *, pipelining: bool = True, rcpt_reply: Callable[[str], str | None] | None = None,
+                 data_without_recipients: bool = False) -> None:
         self.pipelining = pipelining
+        # Answer DATA with 354 even when no recipient was accepted (RFC 2920 section 3.1
+        # allows it; the client must then send an empty message).
+        self.data_without_recipients = data_without_recipients
         self.rcpt_reply = rcpt_reply
         self.connections: list[Connection] = []
         self.messages: list[Stored] = []
@@ -82,7 +86,7 @@ class RecordingSMTP:
                             rcpts.append(addr)
                             out.append(b"250 2.1.5 ok\r\n")
                     elif verb == "DATA":
-                        if rcpts:
+                        if rcpts or self.data_without_recipients:
                             in_data = True
                             out.append(b"354 go on\r\n")
                         else:

@@ -73,6 +73,20 @@ def test_a_refused_recipient_in_a_pipelined_batch_fails_without_sending_the_mess
     assert b"Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n" in dsn
 
 
+def test_an_empty_message_ends_a_transaction_whose_data_was_accepted_without_recipients(alice, mx_zone, loop_thread, settings):
+    server = RecordingSMTP(rcpt_reply=lambda a: "450 4.2.1 mailbox busy", data_without_recipients=True)
+    settings.MOX_QUEUE_SMTP_PORT = serve(loop_thread, server)
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "retry"
+
+    (conn,) = server.connections
+    assert conn.reads[2:] == [b".\r\n", b"QUIT\r\n"]  # not the message
+    assert server.messages == []
+    qm.refresh_from_db()
+    assert qm.last_error == "RCPT TO: 450 4.2.1 mailbox busy"
+
+
 def test_several_recipients_get_their_own_replies(loop_thread):
     server = RecordingSMTP(rcpt_reply=lambda a: "550 5.1.1 unknown" if a.startswith("b@") else None)
     port = serve(loop_thread, server)

@@ -23,7 +23,7 @@ def tls_results() -> list[tuple[str, str, str, str, str]]:
     """The recorded TLS results (RFC 8460 policy type and result) in order."""
     return list(TLSResult.objects.order_by("id").values_list("policy_domain", "policy_type", "result", "mx_host", "ip"))
 
-POLICY = "version: STSv1\r\nmode: enforce\r\nmx: {mx}\r\nmax_age: 86400\r\n"
+POLICY = "version: STSv1\r\nmode: {mode}\r\nmx: {mx}\r\nmax_age: 86400\r\n"
 
 
 @pytest.fixture
@@ -57,8 +57,8 @@ class PolicyServer:
 
 @pytest.fixture
 def sts(mx_zone, loop_thread, ca, settings):  # type: ignore[no-untyped-def]
-    def start(mx: str) -> PolicyServer:
-        server = PolicyServer(POLICY.format(mx=mx))
+    def start(mx: str, mode: str = "enforce") -> PolicyServer:
+        server = PolicyServer(POLICY.format(mx=mx, mode=mode))
         sock = bound_socket()
         ctx = server_ctx(ca.issue_cert("mta-sts.example.org"))
 
@@ -273,3 +273,14 @@ def test_unusable_tlsa_records_accept_any_certificate(alice, mx_zone, loop_threa
 
     assert deliver(qm.pk) == "delivered"
     assert sink.messages[0].tls is True
+
+
+def test_a_testing_policy_verifies_and_reports_but_delivers_anyway(alice, sts, loop_thread, settings, tls_files):
+    sts("mail.example.org", mode="testing")
+    sink = start_sink(loop_thread, bound_socket(), tls_context=tls_files.server_context())  # a CA we do not trust
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    qm = queue_message(alice, "alice@example.test", "carol@example.org", MESSAGE)
+
+    assert deliver(qm.pk) == "delivered"
+    assert [m.tls for m in sink.messages] == [True]
+    assert tls_results() == [("example.org", "sts", "certificate-not-trusted", "mail.example.org", "127.0.0.1")]
