@@ -132,6 +132,7 @@ def test_it_syncs_a_mailbox_both_ways(imaps, alice, tls_files, tmp_path):
     actions.deliver_bytes(alice, "Inbox", message(2, "second"), flags={"\\Flagged"})
     actions.deliver_bytes(alice, "Inbox", message(3, "third"))
     actions.deliver_bytes(alice, "Inbox", message(4, "fourth"), flags={"\\Seen", "\\Answered"})
+    actions.deliver_bytes(alice, "Inbox", message(7, "expunged on the server later"))
     sync = Mbsync(tmp_path, imaps.port, tls_files.ca_path, "INBOX")
     trace = sync.run()
     # Cyrus SASL picks the strongest mechanism we offer that it can do without binding.
@@ -139,7 +140,7 @@ def test_it_syncs_a_mailbox_both_ways(imaps, alice, tls_files, tmp_path):
 
     local = sync.maildir("INBOX")
     assert {k: v[0] for k, v in local.items()} == {
-        "1@remote.test": "S", "2@remote.test": "F", "3@remote.test": "", "4@remote.test": "RS",
+        "1@remote.test": "S", "2@remote.test": "F", "3@remote.test": "", "4@remote.test": "RS", "7@remote.test": "",
     }
     # The pulled bytes are the stored bytes, with LF line ends and the X-TUID header
     # mbsync adds to messages it stores in a Maildir (to find them again by content).
@@ -153,9 +154,11 @@ def test_it_syncs_a_mailbox_both_ways(imaps, alice, tls_files, tmp_path):
     sync.path_of("INBOX", "4@remote.test").unlink()
     new = message(5, "written locally").replace(b"\r\n", b"\n")
     (tmp_path / "mail" / "INBOX" / "cur" / "1700000000.local5.host:2,DS").write_bytes(new)
-    # Meanwhile on the server: message 1 flagged, a new delivery.
+    # Meanwhile on the server: message 1 flagged, message 7 expunged, a new delivery.
     inbox = Mailbox.objects.get(account=alice, name="Inbox")
     actions.set_flags(alice.pk, inbox.pk, [1], "add", ["\\Flagged"])
+    actions.set_flags(alice.pk, inbox.pk, [5], "add", ["\\Deleted"])
+    actions.expunge(alice.pk, inbox.pk, [5])
     actions.deliver_bytes(alice, "Inbox", message(6, "delivered meanwhile"))
     sync.run()
 
@@ -170,9 +173,9 @@ def test_it_syncs_a_mailbox_both_ways(imaps, alice, tls_files, tmp_path):
     # The appended bytes are exactly what mbsync sent: the local file with CRLF line
     # ends and the X-TUID header it stamps on every message it copies.
     assert strip_tuid(state["5@remote.test"][1]) == message(5, "written locally")
-    assert _uids(alice, "Inbox") == [1, 2, 3, 5, 6]
+    assert _uids(alice, "Inbox") == [1, 2, 3, 6, 7]
     inbox.refresh_from_db()
-    assert inbox.uidnext == 7
+    assert inbox.uidnext == 8
     assert {k: v[0] for k, v in sync.maildir("INBOX").items()} == {
         "1@remote.test": "FS", "2@remote.test": "S", "3@remote.test": "R", "5@remote.test": "DS",
         "6@remote.test": "",
