@@ -35,6 +35,8 @@ WRITE_INTERVAL = 0.25
 STALE_SECONDS = 120
 # Imports running at once in this process (each is one thread doing disk and DB work).
 MAX_RUNNING = 2
+# Job files (the "recent imports" list) are kept this long.
+KEEP_JOBS_SECONDS = 30 * 24 * 3600.0
 
 _running = threading.BoundedSemaphore(MAX_RUNNING)
 
@@ -118,6 +120,20 @@ def account_jobs(account: Account, limit: int = 10) -> list[Job]:
     return jobs
 
 
+def prune_jobs(max_age: float = KEEP_JOBS_SECONDS) -> int:
+    """Forget the job files of imports that ended (or died) more than `max_age` ago."""
+    cutoff = time.time() - max_age
+    removed = 0
+    for path in jobs_dir().glob("*.json"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
 def upload_kind(filename: str) -> str:
     """The suffix the engine needs to recognise an upload: .zip, .tgz, or none (an mbox)."""
     kind = archive_kind(filename)
@@ -142,6 +158,7 @@ def start_import(account: Account, upload: IO[bytes], filename: str, fmt: str, m
         raise ImportRefused("a maildir must be uploaded as a .zip or .tgz archive of its directories")
     if any(j.state in ("queued", "running") and j.public()["state"] != "interrupted" for j in account_jobs(account)):
         raise ImportRefused("an import is already running for this account: wait until it is done")
+    prune_jobs()
     job = Job(secrets.token_hex(16), account.pk, Path(filename).name, fmt, mailbox.strip() or default_mailbox(filename, fmt))
     source = files.tmp_dir() / f"import-{job.id}{upload_kind(filename)}"
     with open(source, "xb") as out:
@@ -164,21 +181,24 @@ def _run(job: Job, source: Path) -> None:
             last_write = now
             save_job(job)
 
+    # Waiting for a slot counts as alive: keep the heartbeat going.
+    while not _running.acquire(timeout=STALE_SECONDS / 4):
+        save_job(job)
     try:
-        with _running:
-            job.state = "running"
-            save_job(job)
-            account = Account.objects.get(pk=job.account_id)
-            result = import_mailboxes(account, job.format, job.mailbox, source, progress)
-            job.counts, job.skipped, job.messages = result.counts, result.skipped, result.total
-            job.state = "done"
-            job.done = job.total
+        job.state = "running"
+        save_job(job)
+        account = Account.objects.get(pk=job.account_id)
+        result = import_mailboxes(account, job.format, job.mailbox, source, progress)
+        job.counts, job.skipped, job.messages = result.counts, result.skipped, result.total
+        job.state = "done"
+        job.done = job.total
     except ImportExportError as exc:
         job.state, job.error = "failed", str(exc).replace(str(source), job.filename)
     except Exception as exc:  # noqa: BLE001 - the page must learn that the import ended
         log.exception("import crashed", extra={"job": job.id})
         job.state, job.error = "failed", f"internal error: {type(exc).__name__}"
     finally:
+        _running.release()
         source.unlink(missing_ok=True)
         save_job(job)
         connection.close()

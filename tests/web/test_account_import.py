@@ -3,8 +3,10 @@ The import runs in a thread with its own database connection, so these tests com
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
+from dataclasses import asdict
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -98,3 +100,32 @@ def test_another_account_cannot_see_the_progress(alice_client, bob_client, alice
     assert bob_client.get(f"/account/import/{job}/progress.json").status_code == 404
     assert "in.mbox" not in bob_client.get(location).text
     assert alice_client.get("/account/import/../progress.json").status_code == 404
+
+
+def test_old_job_files_are_pruned(alice_client, alice):
+    import os
+
+    from accounts import mailimport
+
+    location = upload(alice_client, "a.mbox", mbox(1))["Location"]
+    wait_done(alice_client, location)
+    [job] = mailimport.account_jobs(alice)
+    path = mailimport.jobs_dir() / f"{job.id}.json"
+    old = time.time() - mailimport.KEEP_JOBS_SECONDS - 60
+    os.utime(path, (old, old))
+    wait_done(alice_client, upload(alice_client, "b.mbox", mbox(1))["Location"])
+    assert [j.filename for j in mailimport.account_jobs(alice)] == ["b.mbox"]
+
+
+def test_a_second_import_waits_for_the_first(alice_client, alice):
+    from accounts import mailimport
+
+    job = mailimport.Job("0" * 32, alice.pk, "x.mbox", "mbox", "", state="running")
+    mailimport.save_job(job)
+    resp = upload(alice_client, "y.mbox", mbox(1))
+    assert resp.status_code == 400
+    assert "an import is already running for this account: wait until it is done" in resp.text
+    job.heartbeat = 0  # as a job whose process died long ago
+    (mailimport.jobs_dir() / f"{job.id}.json").write_text(json.dumps(asdict(job)))
+    assert alice_client.get(f"/account/import/{job.id}/progress.json").json()["state"] == "interrupted"
+    assert upload(alice_client, "y.mbox", mbox(1)).status_code == 302  # an interrupted one does not block
