@@ -39,6 +39,8 @@ def _append_all(account: Any, name: str, sources: list[bytes | Path], messages: 
 
     temps: list[Path] = []
     try:
+        # The account as it is now: its quota or junk settings may have changed since login.
+        account = type(account).objects.get(pk=account.pk)
         items = []
         for source, message in zip(sources, messages):
             if not isinstance(source, Path):

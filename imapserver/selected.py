@@ -201,8 +201,7 @@ class SelectedCommands:
             await self.ok(cmd)
             return
         try:
-            verb = actions.move if move else actions.copy
-            result = await self.db(verb, self.account, sel.id, uids, dest)
+            result = await self.db(_copy_or_move, move, self.account_id, sel.id, uids, dest)
         except actions.MailboxNotFound as exc:
             raise no("mailbox does not exist", "TRYCREATE") from exc
         except actions.QuotaExceeded as exc:
@@ -299,6 +298,15 @@ class SelectedCommands:
         roots = ordered_subject(infos) if algorithm == "ORDEREDSUBJECT" else references(infos)
         self.write("* THREAD " + format_threads(roots) if roots else "* THREAD")
         await self.ok(cmd)
+
+
+def _copy_or_move(move: bool, account_id: int, mailbox_id: int, uids: list[int], dest: str) -> Any:
+    # The account as it is now (quota, junk settings), not as it was at login.
+    from accounts.models import Account
+    from mailstore import actions
+
+    verb = actions.move if move else actions.copy
+    return verb(Account.objects.get(pk=account_id), mailbox_id, uids, dest)
 
 
 def _thread_messages(mailbox_id: int, uids: list[int], with_references: bool) -> list[ThreadMessage]:

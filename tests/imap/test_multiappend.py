@@ -80,11 +80,10 @@ def test_a_refused_literal_fails_the_command_and_drops_spooled_ones(raw_alice, a
     assert set(files.tmp_dir().iterdir()) == temp_before
 
 
-def test_a_failure_at_a_later_message_rolls_back_the_earlier_ones(raw, alice):
+def test_a_failure_at_a_later_message_rolls_back_the_earlier_ones(raw_alice, alice):
+    # Set after login: APPEND uses the account's settings as they are now.
     alice.quota_bytes = 2 * len(MESSAGE) + 10
     alice.save(update_fields=["quota_bytes"])
-    raw_alice = raw
-    raw_alice.login()
     before = snapshot(alice)
     lit = b"{%d+}\r\n" % len(MESSAGE) + MESSAGE
     raw_alice.send(b"a1 APPEND Inbox " + lit + b" " + lit + b" " + lit + b"\r\n")
