@@ -1,7 +1,8 @@
 """django-q2 tasks of the queue.
 
 - `scan_queue`: run every minute by the Schedule row of migration 0003 ("mailqueue
-  scan"); hands due messages to workers, within the concurrency limits.
+  scan"); hands due messages to workers, within the concurrency limits, and drops
+  TLS results older than a month.
 - `deliver`: one attempt for one message; idempotent, since the broker delivers at
   least once: the atomic claim in `mailqueue.scheduler` decides who delivers.
 - `kick`: for callers that just queued or released messages, to start at once
@@ -18,6 +19,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from mailqueue import tlsresults
 from mailqueue.delivery import deliver_queued
 from mailqueue.scheduler import due_messages, reserve
 
@@ -46,6 +48,7 @@ def scan_queue() -> int:
     broker (tests) the tasks run inline, so it loops until nothing is due."""
     from django_q.tasks import async_task
 
+    tlsresults.prune()
     total = 0
     _local.scanning = True
     try:

@@ -4,13 +4,18 @@ policy type and the counts of successes and of each failure result type."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+
+from django.utils import timezone
 
 from mailqueue.models import TLSResult
 
 if TYPE_CHECKING:
     from mailqueue.delivery import TLSAttempt
+
+# Reports cover a day (RFC 8460 section 4.1); a month leaves room for late or re-sent ones.
+KEEP = timedelta(days=31)
 
 
 def record(queue_id: int, attempts: Iterable[TLSAttempt]) -> list[TLSResult]:
@@ -39,3 +44,9 @@ def summary(since: datetime, until: datetime) -> dict[tuple[str, str], dict[str,
         counts = out.setdefault((row["policy_domain"], row["policy_type"]), {})
         counts[row["result"]] = counts.get(row["result"], 0) + 1
     return out
+
+
+def prune(now: datetime | None = None) -> int:
+    """Remove results older than KEEP; run with every queue scan (an indexed range)."""
+    deleted, _ = TLSResult.objects.filter(created__lt=(now or timezone.now()) - KEEP).delete()
+    return deleted

@@ -79,3 +79,19 @@ def test_list_shows_the_last_tls_result(alice):
         f"{qm.pk} alice@example.test -> carol@example.org attempts=1 next=2026-11-25 12:00:00 transport=- "
         "tls=sts:certificate-expired error='tls: certificate expired'\n"
     )
+
+
+def test_a_scan_drops_tls_results_older_than_a_month(alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mailqueue import tlsresults
+    from mailqueue.delivery import TLSAttempt
+    from mailqueue.models import TLSResult
+    from mailqueue.tasks import scan_queue
+
+    old, recent = tlsresults.record(1, [TLSAttempt("sts", "success", "example.org")] * 2)
+    TLSResult.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(days=32))
+    scan_queue()
+    assert list(TLSResult.objects.values_list("pk", flat=True)) == [recent.pk]
