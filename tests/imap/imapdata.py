@@ -7,6 +7,9 @@ import socket
 from typing import Any
 
 _LITERAL = re.compile(rb"\{(\d+)\}\r\n\Z")
+# An atom; a fetch item name with a section keeps its brackets whole, spaces and
+# parentheses included: BODY[HEADER.FIELDS (From Subject)]<0>.
+_ATOM = re.compile(rb"[^ ()\[]+\[[^\]]*\](<\d+>)?|[^ ()]+")
 
 
 class Wire:
@@ -77,7 +80,7 @@ def parse(data: bytes) -> list[Any]:
             stack[-1].append(data[start : start + size].decode("utf-8", "replace"))
             pos = start + size
         else:
-            m = re.compile(rb"[^ ()]+").match(data, pos)
+            m = _ATOM.match(data, pos)
             assert m is not None
             word = m.group(0).decode()
             stack[-1].append(None if word.upper() == "NIL" else word)
