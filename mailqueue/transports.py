@@ -1,6 +1,9 @@
-"""One SMTP transaction to one peer, with aiosmtplib: connect (directly or through a
-SOCKS5 proxy), EHLO, STARTTLS by policy, AUTH, MAIL/RCPT/DATA with the extensions
-the message needs. Returns the outcome; it never touches the database.
+"""One SMTP transaction to one peer: aiosmtplib connects (directly or through a
+SOCKS5 proxy), says EHLO, does STARTTLS by policy and AUTH; then `session.Session`
+sends MAIL/RCPT/DATA (pipelined when offered) with the extensions the message needs,
+on a new connection or one pooled from an earlier message of the same batch.
+Returns the outcome, with the RFC 8460 result of the TLS handshake; it never
+touches the database.
 
 TLS modes (mox smtpclient): `none`; `opportunistic` (STARTTLS when offered, the
 certificate not verified, RFC 3207 section 4.1 and RFC 7435); `strict` (STARTTLS
