@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.models import Account
 from mailcore.message.summary import summarize
 from mailstore import files, groupcommit
-from mailstore.models import Change, Mailbox, Message, Store, Subscription
+from mailstore.models import Change, Mailbox, Message, MessageDKIMDomain, Store, Subscription
 from mailstore.notify import notify_changed
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,6 @@ class DeliveryInfo:
             "mail_from_validated": self.mail_from_validation == Message.Validation.PASS,
             "msg_from_validated": self.msg_from_validation in (
                 Message.Validation.STRICT, Message.Validation.DMARC, Message.Validation.RELAXED),
-            "dkim_index": "".join(f" {d}" for d in self.dkim_domains) + " " if self.dkim_domains else "",
             "message_hash": self.message_hash,
         }
 
@@ -268,7 +267,7 @@ def _create_message_row(
         ).values_list("pk", flat=True).first()
         if destined == mailbox.pk:
             destined = None
-    return Message.objects.create(
+    message = Message.objects.create(
         account=account,
         mailbox=mailbox,
         uid=uid,
@@ -296,6 +295,18 @@ def _create_message_row(
         **info.reputation_fields(),
         **flag_fields,
     )
+    _add_dkim_rows(message)
+    return message
+
+
+def _add_dkim_rows(message: Message) -> None:
+    """The verified DKIM domains, one indexed row each, for reputation."""
+    if message.dkim_domains:
+        MessageDKIMDomain.objects.bulk_create([
+            MessageDKIMDomain(message=message, domain=str(d).lower(), mailbox_orig=message.mailbox_orig,
+                              received=message.received)
+            for d in dict.fromkeys(message.dkim_domains)
+        ])
 
 
 @transaction.atomic
@@ -676,6 +687,7 @@ def _copy_locked(
         for field_name, value in junk.items():
             setattr(message, field_name, value)
         message.save(force_insert=True)
+        _add_dkim_rows(message)
         keywords |= set(message.keywords)
         new_uids.append(message.uid)
         dest.uidnext += 1

@@ -129,9 +129,6 @@ class Message(models.Model):
     ehlo_validated = models.BooleanField(default=False)
     mail_from_validated = models.BooleanField(default=False)
     msg_from_validated = models.BooleanField(default=False)
-    # The verified DKIM domains as " d1 d2 ", so "contains ' d1 '" works on every database
-    # (SQLite cannot look inside JSON lists).
-    dkim_index = models.TextField(blank=True, default="")
     # SHA-256 (hex) of the received bytes, for duplicates in Rejects (mox MessageHash).
     message_hash = models.CharField(max_length=64, blank=True, default="")
 
@@ -253,3 +250,17 @@ class Recipient(models.Model):
             models.Index(fields=["account", "domain", "localpart", "sent"], name="recipient_address"),
             models.Index(fields=["account", "orgdomain", "sent"], name="recipient_orgdomain"),
         ]
+
+
+class MessageDKIMDomain(models.Model):
+    """One verified DKIM domain of a message, for reputation's "mail signed by this
+    domain" query (mox indexes Message.DKIMDomains); copies of the message's
+    `mailbox_orig` and `received` make it one index range."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="dkim_rows")
+    domain = models.CharField(max_length=255)  # ASCII, lower case
+    mailbox_orig = models.BigIntegerField(null=True)
+    received = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["domain", "mailbox_orig", "received"], name="dkimdomain_lookup")]

@@ -26,7 +26,7 @@ from enum import StrEnum
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from mailstore.models import Message, Recipient
+from mailstore.models import Message, MessageDKIMDomain, Recipient
 
 YEAR = timedelta(days=365)
 
@@ -88,13 +88,17 @@ class _Query:
         if self.mailbox_id is None:
             # The destination mailbox does not exist yet: no history in it.
             return []
-        qs: QuerySet[Message] = Message.objects.filter(
-            mailbox_orig=self.mailbox_id, received__gte=self.now - max_age
-        ).filter(Q(junk=True) | Q(notjunk=True))
+        since = self.now - max_age
         filters = {k: v for k, v in match.items() if v not in ("", None)}
         if "dkim_domain" in filters:
-            qs = qs.filter(dkim_index__contains=f" {filters.pop('dkim_domain')} ")
-        qs = qs.filter(**filters)
+            # Driven from the DKIM domain index, joined to the messages.
+            signed = MessageDKIMDomain.objects.filter(
+                domain=filters["dkim_domain"], mailbox_orig=self.mailbox_id, received__gte=since
+            ).filter(Q(message__junk=True) | Q(message__notjunk=True))
+            return list(signed.order_by("-received").values_list("message__junk", "message__msg_from_localpart")[:limit])
+        qs: QuerySet[Message] = Message.objects.filter(
+            mailbox_orig=self.mailbox_id, received__gte=since, **filters
+        ).filter(Q(junk=True) | Q(notjunk=True))
         return list(qs.order_by("-received").values_list("junk", "msg_from_localpart")[:limit])
 
     def sent_to(self, what: str, max_age: timedelta, **match: str) -> bool:
