@@ -45,8 +45,9 @@ from mailcore.junk import (
     adjust,
     adjusted,
     bad_content_type_result,
-    classify_words,
+    decide,
     tokenize,
+    word_scores,
 )
 from mailstore import files
 from mailstore.models import JunkWord, Message, Store
@@ -122,6 +123,8 @@ class _Generation:
     generation: int
     totals: Counts
     counts: dict[str, Counts | None] = field(default_factory=dict)
+    # Per filter parameters, each counted word's spamminess (mailcore.junk.word_scores).
+    scores: dict[Params, dict[str, float | None]] = field(default_factory=dict)
 
 
 _cache: dict[int, _Generation] = {}
@@ -150,6 +153,8 @@ class DatabaseWordStore:
         self.account_id = account_id
         self.cache = cache
         self._totals: Counts | None = None
+        # The cache entry the last lookup was answered from (None: not cached).
+        self.entry: _Generation | None = None
 
     def lookup(self, words: Sequence[str]) -> Mapping[str, Counts]:
         if self.cache and not connection.in_atomic_block:
@@ -201,7 +206,27 @@ class DatabaseWordStore:
             if complete:
                 break
         self._totals = entry.totals
+        self.entry = entry
         return {w: c for w in words if (c := entry.counts.get(w)) is not None}
+
+    def scored(self, words: Sequence[str], params: Params) -> list[tuple[str, float]]:
+        """(word, spamminess) of the words that say something, as classify_words
+        computes them; through the cache, each word's is computed once per
+        generation."""
+        known = self.lookup(words)
+        entry = self.entry
+        if entry is None:
+            scores = word_scores(known, self.totals(), params)
+        else:
+            scores = entry.scores.get(params)
+            if scores is None:
+                if len(entry.scores) >= 4:  # an account's parameters rarely change
+                    entry.scores = {}
+                scores = entry.scores.setdefault(params, {})
+            new = {w: c for w, c in known.items() if w not in scores}
+            if new:
+                scores.update(word_scores(new, entry.totals, params))
+        return [(w, r) for w in known if (r := scores[w]) is not None]
 
     def totals(self) -> Counts:
         if self._totals is None:
@@ -235,7 +260,7 @@ def classify(account: Account, data: bytes, *, threshold: float | None = None) -
     tokens = _tokens(data, params)
     if tokens.bad_content_type:
         return bad_content_type_result()
-    return classify_words(tokens.words, DatabaseWordStore(account.pk), params, threshold)
+    return decide(DatabaseWordStore(account.pk).scored(tokens.words, params), params, threshold)
 
 
 def wanted_training(junk: bool, notjunk: bool) -> bool | None:

@@ -18,7 +18,9 @@ from mailcore.junk.classify import (
     bad_content_type_result,
     classify_words,
     combine,
+    decide,
     word_probability,
+    word_scores,
 )
 from mailcore.junk.params import Params
 from mailcore.junk.tokenize import Tokens, tokenize, tokenize_text
@@ -37,7 +39,9 @@ __all__ = [
     "bad_content_type_result",
     "classify_words",
     "combine",
+    "decide",
     "tokenize",
     "tokenize_text",
     "word_probability",
+    "word_scores",
 ]

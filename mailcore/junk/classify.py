@@ -141,17 +141,11 @@ def combine(scores: Iterable[float]) -> float:
     return 1 / (1 + math.exp(eta))
 
 
-def classify_words(
-    words: Sequence[str], store: WordStore, params: Params, threshold: float | None = None
-) -> Result:
-    """Classify a message by its words. `threshold` overrides params.threshold (the SMTP
-    server adds jitter); a message is junk when its probability is above it."""
-    known = store.lookup(words)
-    totals = store.totals()
-    hams: list[tuple[float, int, str]] = []
-    spams: list[tuple[float, int, str]] = []
-    # word_probability inlined (the same arithmetic in the same order): this loop runs
-    # for every known word of every message.
+def word_scores(known: Mapping[str, Counts], totals: Counts, params: Params) -> dict[str, float | None]:
+    """Each word's spamminess r, None for a word that says nothing (no counts, or
+    closer to 0.5 than params.ignore_words). word_probability inlined (the same
+    arithmetic in the same order): this runs for every known word of every message."""
+    out: dict[str, float | None] = {}
     total_spam, total_ham = totals.spam, totals.ham
     low, high = params.max_power, 1 - params.max_power
     rare, ignore = params.rare_words, params.ignore_words
@@ -161,13 +155,21 @@ def classify_words(
         s = spam / total_spam if total_spam else 0.0
         h = ham / total_ham if total_ham else 0.0
         if s + h == 0:
+            out[w] = None
             continue
         r = min(max(s / (s + h), low), high)
         seen = ham + spam
         if seen <= rare:
             r += (1 + rare - seen) * (0.5 - r) / 10
-        if abs(0.5 - r) < ignore:
-            continue
+        out[w] = None if abs(0.5 - r) < ignore else r
+    return out
+
+
+def decide(scored: Iterable[tuple[str, float]], params: Params, threshold: float | None = None) -> Result:
+    """The result from the significant words' spamminess (see classify_words)."""
+    hams: list[tuple[float, int, str]] = []
+    spams: list[tuple[float, int, str]] = []
+    for w, r in scored:
         # Strongest first; on equal strength longer words first (as mox), then by
         # spelling so the outcome does not depend on order.
         if r < 0.5:
@@ -182,6 +184,16 @@ def classify_words(
     probability = combine(s.probability for s in significant)
     limit = params.threshold if threshold is None else threshold
     return Result(probability, probability > limit, significant)
+
+
+def classify_words(
+    words: Sequence[str], store: WordStore, params: Params, threshold: float | None = None
+) -> Result:
+    """Classify a message by its words. `threshold` overrides params.threshold (the SMTP
+    server adds jitter); a message is junk when its probability is above it."""
+    known = store.lookup(words)
+    scores = word_scores(known, store.totals(), params)
+    return decide(((w, r) for w, r in scores.items() if r is not None), params, threshold)
 
 
 def bad_content_type_result() -> Result:

@@ -120,3 +120,14 @@ def test_a_full_cache_starts_over_and_still_answers_exactly(alice, fresh_cache, 
     # The cache held more than 5 words: it started over and asked for them again.
     assert len(queries) == 2
     assert set(junk._cache[alice.pk].counts) == set(words)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cached_word_scores_follow_the_accounts_parameters(alice, fresh_cache) -> None:  # type: ignore[no-untyped-def]
+    train_corpus(alice)
+    first = classify(alice, MESSAGE)
+    alice.junk_filter = {**alice.junk_filter, "rare_words": 0, "max_power": 0.2}
+    changed = classify(alice, MESSAGE)
+    assert changed == uncached(alice, MESSAGE)
+    assert changed != first
+    assert len(junk._cache[alice.pk].scores) == 2
