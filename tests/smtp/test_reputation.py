@@ -177,3 +177,31 @@ def test_unflagged_messages_and_a_missing_mailbox_give_nothing(alice):
     assert reputation(alice.pk, inbox_id(alice), ip).method == Method.none
     history(alice, 2, junk=False, remote_ip="10.1.1.1")
     assert reputation(alice.pk, None, ip).method == Method.none
+
+
+def test_mail_signed_by_a_domain_with_a_good_history_is_accepted(listener, raw_smtp, dns_server, alice):
+    """dkimspf over real DKIM signatures: a list signs as list.example; earlier signed
+    mail the user kept counts for a new From domain that softfails SPF."""
+    import time
+
+    from mailcore.authn import dkimsign
+    from mailcore.authn.dkimsign import SigningKey, sign
+    from tests.authn.keys import ED25519
+
+    dns_server.add("sel._domainkey.list.example", "TXT", dkimsign.dns_record(ED25519))
+
+    def signed(data: str) -> str:
+        raw = data[:-1].encode()
+        return (sign(raw, "list.example", [SigningKey("sel", ED25519)], now=time.time()) + raw).decode() + "."
+
+    c = raw_smtp(listener)
+    assert send(c, "bob@sender.example", signed(message("bob@sender.example", msgid="1@l"))) == (
+        "250 2.2.0 it is done")
+    [first] = inbox(alice)
+    assert (first.dkim_domains, list(first.dkim_rows.values_list("domain", flat=True))) == (
+        ["list.example"], ["list.example"])
+    mark(first, "$NotJunk")
+    assert send(c, "a@soft.example", signed(message("a@soft.example", msgid="2@l"))) == "250 2.2.0 it is done"
+    assert reason_of(inbox(alice)[-1]) == "dkimspf"
+    # Unsigned, the same message is turned away for its SPF softfail.
+    assert send(c, "a@soft.example", message("a@soft.example", msgid="3@l")) == "451 4.3.0 error processing"
