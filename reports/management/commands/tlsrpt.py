@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from mailcore.reports import tlsrpt
-from reports.management.commands._parsereport import ParseReportCommand
+from reports.management.parsereport import ParseReportCommand
 
 
 class Command(ParseReportCommand):
