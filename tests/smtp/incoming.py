@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 # sender.example and other.example pass SPF for 127.0.0.1 (sender.example with a DMARC
 # policy of reject), soft.example softfails it, client.example is the EHLO. The
 # smtp_listener fixture gives 127.0.0.1 a forward-confirmed name (iprev pass).
@@ -52,3 +54,16 @@ def reason_of(msg: Any) -> str:
     first = prefix_of(msg).split("\r\n", 1)[0]
     assert first.startswith("X-Mox-Reason: "), first
     return first.removeprefix("X-Mox-Reason: ")
+
+
+@pytest.fixture
+def listener(smtp_listener, dns_server):  # type: ignore[no-untyped-def]
+    """Port 25 as mail.example.test, with ZONE in the test DNS server (import it)."""
+    dns_server.add_zone(ZONE)
+    return smtp_listener(localserve=False, hostname="mail.example.test")
+
+
+def in_mailbox(account: Any, name: str = "Inbox") -> list[Any]:
+    from mailstore.models import Message
+
+    return list(Message.objects.filter(account=account, mailbox__name=name).order_by("id"))

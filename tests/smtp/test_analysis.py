@@ -8,18 +8,10 @@ import pytest
 from mailstore.files import read_message
 from mailstore.models import Message
 from tests.smtp.incoming import ZONE, message, prefix_of, reason_of, send
+from tests.smtp.incoming import in_mailbox as inbox
+from tests.smtp.incoming import listener  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def listener(smtp_listener, dns_server):  # type: ignore[no-untyped-def]
-    dns_server.add_zone(ZONE)
-    return smtp_listener(localserve=False, hostname="mail.example.test")
-
-
-def inbox(account) -> list[Message]:  # type: ignore[no-untyped-def]
-    return list(Message.objects.filter(account=account, mailbox__name="Inbox").order_by("id"))
 
 
 def test_it_accepts_aligned_mail_and_stores_authentication_results(listener, raw_smtp, alice):

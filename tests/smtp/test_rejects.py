@@ -12,15 +12,10 @@ from mailstore import actions
 from mailstore.actions import deliver_bytes, move
 from mailstore.files import message_path, read_message
 from mailstore.models import Mailbox, Message
-from tests.smtp.incoming import ZONE, message, reason_of, send
+from tests.smtp.incoming import message, reason_of, send
+from tests.smtp.incoming import listener  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def listener(smtp_listener, dns_server):  # type: ignore[no-untyped-def]
-    dns_server.add_zone(ZONE)
-    return smtp_listener(localserve=False, hostname="mail.example.test")
 
 
 def rejects(account) -> list[Message]:  # type: ignore[no-untyped-def]

@@ -12,18 +12,10 @@ from mailstore.actions import DeliveryInfo, deliver_bytes, set_flags
 from mailstore.models import Mailbox, Message, Recipient
 from smtpserver.reputation import Facts, Method, reputation
 from tests.smtp.incoming import ZONE, message, reason_of, send
+from tests.smtp.incoming import in_mailbox as inbox
+from tests.smtp.incoming import listener  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def listener(smtp_listener, dns_server):  # type: ignore[no-untyped-def]
-    dns_server.add_zone(ZONE)
-    return smtp_listener(localserve=False, hostname="mail.example.test")
-
-
-def inbox(account) -> list[Message]:  # type: ignore[no-untyped-def]
-    return list(Message.objects.filter(account=account, mailbox__name="Inbox").order_by("id"))
 
 
 def mark(msg: Message, flag: str) -> None:

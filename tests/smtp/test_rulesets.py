@@ -8,15 +8,10 @@ import pytest
 from mailstore import rulesets
 from mailstore.models import Message
 from mailstore.rulesets import MessageFacts, RulesetError
-from tests.smtp.incoming import ZONE, message, reason_of, send
+from tests.smtp.incoming import message, reason_of, send
+from tests.smtp.incoming import listener  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def listener(smtp_listener, dns_server):  # type: ignore[no-untyped-def]
-    dns_server.add_zone(ZONE)
-    return smtp_listener(localserve=False, hostname="mail.example.test")
 
 
 def stored(account) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
