@@ -9,8 +9,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from hypothesis import given
+from hypothesis import strategies as st
 
 from imapserver import listener
+from mailcore.imap.numset import compact
 from mailstore import actions
 from mailstore.changeprune import history_complete, prune_account, prune_all
 from mailstore.models import Change, Mailbox, Message
@@ -127,3 +130,23 @@ def test_the_command_refuses_bad_arguments(db):  # type: ignore[no-untyped-def]
         call_command("prunechanges", "--keep", "0")
     with pytest.raises(CommandError, match="no account 'nobody'"):
         call_command("prunechanges", "--account", "nobody")
+
+
+@given(st.sets(st.integers(1, 40)), st.sets(st.integers(1, 40)), st.lists(st.tuples(st.integers(1, 45),
+       st.integers(1, 45)), max_size=3), st.integers(0, 45))
+def test_vanished_ranges_match_a_brute_force_count(present, expunged, known_ranges, upto) -> None:  # type: ignore[no-untyped-def]
+    from mailcore.imap.numset import NumSet, vanished
+
+    known = NumSet(tuple(known_ranges)) if known_ranges else None
+    in_known = (lambda n: known.contains(n, upto)) if known is not None else (lambda n: True)  # noqa: E731
+    present_sorted = sorted(present)
+    # Pruned history: every UID up to `upto` in the known set that is not present.
+    got = vanished(None, present_sorted, known, upto)
+    want = [n for n in range(1, upto + 1) if n not in present and in_known(n)]
+    assert got == compact(want)
+    # Whole history: the expunged UIDs in the known set that are not present.
+    largest = max(upto, max(expunged, default=0))
+    in_known = (lambda n: known.contains(n, largest)) if known is not None else (lambda n: True)  # noqa: E731
+    assert vanished(sorted(expunged), present_sorted, known, upto) == compact(
+        n for n in expunged if n not in present and in_known(n)
+    )

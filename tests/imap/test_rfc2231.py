@@ -3,6 +3,11 @@
 `name*`, as Dovecot answers them."""
 from __future__ import annotations
 
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from mailcore.imap.mimeparams import merge_continuations
 from mailcore.message.structure import parse_structure
 from mailstore.actions import deliver_bytes
@@ -70,3 +75,18 @@ def test_bodystructure_over_the_wire(raw_alice, alice):
         ' ("INLINE" ("FILENAME" "a \\"q\\" b.txt")) NIL NIL) "MIXED" ("BOUNDARY" "xx") NIL NIL NIL))',
         "a2 OK FETCH done",
     ]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["NAME", "NAME*", "NAME*0", "NAME*0*", "NAME*1", "NAME*1*", "NAME*2",
+                                           "X", "X*9", "*", "*0", "N*A*0"]),
+                          st.text(alphabet="ab %'\"*=;\u20ac", max_size=6)), max_size=8))
+def test_merging_never_fails_and_keeps_plain_parameters(params: list[tuple[str, str]]) -> None:
+    out = merge_continuations([list(p) for p in params])
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in out)
+    # Parameters that are not continuation segments come out unchanged, in order; at most
+    # one merged parameter per segmented name is added.
+    plain = [p for p in params if re.fullmatch(r".+?\*\d{1,4}\*?", p[0]) is None]
+    rest = iter(out)
+    assert all(any(p == q for q in rest) for p in plain)
+    bases = {re.sub(r"\*\d+\*?$", "", k).lower() for k, _ in params if re.fullmatch(r".+?\*\d{1,4}\*?", k)}
+    assert len(out) - len(plain) <= len(bases)
