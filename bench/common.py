@@ -95,7 +95,7 @@ class Localserve:
         env.update(localserve_environment(self.data_dir.resolve(), "127.0.0.1", self.offset))
         return env
 
-    def start(self, timeout: float = 120) -> None:
+    def start(self, timeout: float = 300) -> None:
         env = child_env()
         env.update(self.extra_env)
         self.proc = subprocess.Popen(

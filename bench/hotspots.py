@@ -20,8 +20,14 @@ def parse(path: Path) -> list[tuple[list[str], int]]:
     return stacks
 
 
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = tuple(p.name + "/" for p in ROOT.iterdir() if (p / "__init__.py").exists() and p.name != "bench")
+
+
 def ours(frame: str) -> bool:
-    return "/.venv/" not in frame and "/lib/python3" not in frame and "(bench/" not in frame
+    """A frame of the project's code: "name (package/module.py:line)"."""
+    where = frame.rpartition(" (")[2]
+    return where.startswith(PACKAGES) or f"{ROOT}/" in where and "/.venv/" not in where
 
 
 def report(path: Path, top: int, everything: bool) -> str:

@@ -54,6 +54,31 @@ def ensure_installed() -> None:
                    env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
 
 
+def register_config_directory(conf: Path) -> None:
+    """`postfix -c DIR` is only allowed for directories the default main.cf names in
+    alternate_config_directories. One line names them all (a parameter given twice means
+    the last one), keeping only directories that still exist, under a lock, so instances
+    started at the same time do not drop each other."""
+    import fcntl
+
+    default = Path("/etc/postfix/main.cf")
+    with open("/etc/postfix/.moxweb-bench.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lines = default.read_text().splitlines() if default.exists() else []
+        dirs: list[str] = []
+        kept = []
+        for line in lines:
+            if line.replace(" ", "").startswith("alternate_config_directories="):
+                dirs += [d for d in line.split("=", 1)[1].replace(",", " ").split() if Path(d).is_dir()]
+            else:
+                kept.append(line)
+        dirs = sorted(set(dirs) | {str(conf)})
+        kept = [line for i, line in enumerate(kept) if line.strip() or (i and kept[i - 1].strip())]
+        while kept and not kept[-1].strip():
+            kept.pop()
+        default.write_text("\n".join([*kept, f"alternate_config_directories = {' '.join(dirs)}"]) + "\n")
+
+
 class Postfix:
     def __init__(self, directory: Path, port: int, relay_port: int | None = None, hold: bool = False) -> None:
         self.dir = directory
@@ -80,17 +105,13 @@ class Postfix:
         master = [f"127.0.0.1:{self.port} inet n - n - - smtpd" if line.startswith("smtp      inet") else line
                   for line in master]
         (self.conf / "master.cf").write_text("\n".join(master) + "\n")
-        # postfix -c DIR is only allowed for directories the default main.cf names.
-        default = Path("/etc/postfix/main.cf")
-        text = default.read_text() if default.exists() else ""
-        if str(self.conf) not in text:
-            default.write_text(text + f"\nalternate_config_directories = {self.conf}\n")
+        register_config_directory(self.conf)
         self.log = open(self.dir / "maillog", "wb")
         self.proc = subprocess.Popen(["postfix", "-c", str(self.conf), "start-fg"],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         import socket
 
-        for _ in range(100):
+        for _ in range(600):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
