@@ -124,6 +124,10 @@ def test_it_wakes_idle_across_processes_and_delivers_through_the_shared_worker(
     if channel == "redis":
         base["MOX_REDIS_URL"] = REDIS_URL
     dns_server.add("remote.test", "A", "192.0.2.1")
+    # The sending host has a forward-confirmed name: without iprev pass, a first message
+    # meets the junk filter's strict threshold (mox-v0.0.5 1.1.11 step 10).
+    dns_server.add("1.0.0.127.in-addr.arpa", "PTR", "client.remote.test.")
+    dns_server.add("client.remote.test", "A", "127.0.0.1")
 
     procs: dict[str, Runmail] = {}
     ports: dict[str, dict[str, int]] = {}
