@@ -584,8 +584,9 @@ def attempt(qm: QueuedMessage, resolver: Resolver | None = None) -> Result:
 def finish(qm: QueuedMessage, result: Result) -> str:
     """Record the attempt's result and send the DSN it calls for. Returns a word.
 
-    The row is removed or updated before a DSN is delivered, so a failing DSN can never
-    cause the message itself to be delivered again."""
+    A failing DSN never causes the message itself to be delivered again: delivery and
+    delayed DSNs follow the row's update, and a failure DSN precedes the row's removal
+    only so that a crash between the two cannot lose it (send() does not raise)."""
     out = result.outcome
     metrics.queue_attempt(out)
     now = timezone.now()
@@ -609,9 +610,13 @@ def finish(qm: QueuedMessage, result: Result) -> str:
             qm, Action.failed, error=out.text, reply=out.reply, code=out.code, status=out.status,
             permanent=out.permanent, remote_mta=result.remote_mta, now=now,
         )
+        # The failure DSN is stored before the row goes: a worker killed in between
+        # makes one more attempt (and perhaps a second DSN) instead of dropping the
+        # message without a word. A DSN that fails to deliver is logged, and the row
+        # goes all the same.
+        dsns.send(qm, Action.failed, data)
         _remove(qm)
         log.info("queue message failed", extra={"queue_id": qm.pk, "recipient": qm.recipient, "error": out.text})
-        dsns.send(qm, Action.failed, data)
         return "failed"
     fields: dict[str, object] = {"last_error": out.text, "claimed_until": None}
     if result.dialed_ips:
