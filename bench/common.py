@@ -196,6 +196,18 @@ def proc_status_kib(pid: int, field: str) -> int:
     return 0
 
 
+def open_files(pid: int) -> tuple[int, int]:
+    """Descriptors a process holds and its soft limit (0, 0 if it is gone)."""
+    try:
+        count = len(os.listdir(f"/proc/{pid}/fd"))
+        for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+            if line.startswith("Max open files"):
+                return count, int(line.split()[3])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0, 0
+
+
 def pss_kib(pid: int) -> int:
     """Proportional set size: shared pages split among the processes sharing them."""
     try:

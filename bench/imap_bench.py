@@ -35,11 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    RESULTS,
-    Profile,
-    exit_on_sigterm,
-    ROOT, Localserve, descendants, load, pss_kib, proc_status_kib, raise_fd_limit, ratio, source_address,
-    publish,
+    RESULTS, ROOT, Localserve, Profile, descendants, exit_on_sigterm, load, open_files, proc_status_kib, pss_kib,
+    publish, raise_fd_limit, ratio, source_address,
 )
 from bench.corpus import BODY_WORD, SUBJECT_WORD, expected_body, expected_subject  # noqa: E402
 from bench.dovecot_peer import Dovecot  # noqa: E402
@@ -64,6 +61,7 @@ class Target:
     deliverer: list[str]
     deliverer_env: dict[str, str] | None
     memory_kib: Callable[[], int]
+    pid: int = 0  # the one server process, when there is one
     figures: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -275,6 +273,9 @@ def hold_idle(t: Target, count: int, threads: int = 8) -> tuple[int, int, str]:
         time.sleep(2)
         during = t.memory_kib()
         why = f"stopped at {len(held)}: {failures[0]}" if failures else ""
+        if failures and t.pid:
+            count, limit = open_files(t.pid)
+            why += f" (the server held {count} open files, limit {limit})"
         return before, during, why
     finally:
         t.figures["idle connections held"] = len(held)
@@ -325,7 +326,7 @@ def run(args: argparse.Namespace) -> str:
                 dovecot_fill = fill_dovecot(dc, user, args.messages, args.work_messages)
                 mox = Target("moxweb", ls.imap_port, user, password, "INBOX",
                              [sys.executable, "bench/deliverer.py", "moxweb", "mox", "Idle"], ls.manage_env(),
-                             lambda: proc_status_kib(ls.pid, "VmRSS"))
+                             lambda: proc_status_kib(ls.pid, "VmRSS"), pid=ls.pid)
                 assert dc.pid is not None
                 master = dc.pid
                 dove = Target("Dovecot", dc.port, user, password, "INBOX",

@@ -25,9 +25,7 @@ import aiosmtplib
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    RESULTS,
-    exit_on_sigterm,
-    Localserve, free_offset, proc_status_kib, raise_fd_limit, ratio, source_address, publish,
+    RESULTS, Localserve, exit_on_sigterm, free_offset, proc_status_kib, publish, raise_fd_limit, ratio, source_address,
 )
 from bench.corpus import smtp_message as message  # noqa: E402
 
