@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import quopri
 from datetime import datetime, timezone
 from typing import Any
+
+from django.db import DatabaseError, connection
 
 from mailcore.imap.fetchatt import FetchAtt, FetchRequest, Section
 from mailcore.imap.render import bodystructure, envelope
@@ -16,6 +19,8 @@ from mailcore.message.headers import split_fields
 from mailcore.message.structure import VERSION, find_part, parse_structure
 from mailstore import files
 from mailstore.models import Message
+
+log = logging.getLogger(__name__)
 
 _CONTENT_ATTS = {"ENVELOPE", "BODYSTRUCTURE", "BODY", "BODY[]", "BINARY", "BINARY.SIZE", "RFC822",
                  "RFC822.HEADER", "RFC822.TEXT"}
@@ -60,12 +65,27 @@ class MessageData:
             parsed = self.message.parsed
             if not parsed or parsed.get("v") != VERSION:
                 parsed = parse_structure(self.data[self.shift :])
+                _store_upgraded(self.message, parsed)
             self._tree = parsed
         return self._tree
 
     def slice(self, rng: list[int], *, top_header: bool = False) -> bytes:
         start = 0 if top_header else rng[0] + self.shift
         return self.data[start : rng[1] + self.shift]
+
+
+def _store_upgraded(message: Any, parsed: dict[str, Any]) -> None:
+    """A row parsed by an older parser version gets the new structure saved, so only
+    its first FETCH after an upgrade pays for the parse (mox's "ensureparsed")."""
+    pk = message.__dict__.get("id")  # a model instance or an imapserver.rows.Row
+    if pk is None or connection.in_atomic_block:
+        return
+    try:
+        Message.objects.filter(pk=pk).update(parsed=parsed)
+    except DatabaseError:
+        log.warning("could not save the re-parsed structure", extra={"message": pk})
+        return
+    message.parsed = parsed
 
 
 def _header_fields(block: bytes, names: tuple[str, ...], negate: bool) -> bytes:

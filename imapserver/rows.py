@@ -17,7 +17,7 @@ from mailstore.models import Message
 
 _FLAG_FIELDS = tuple(Message.FLAG_NAMES)
 BASE_FIELDS = ("uid", "modseq", "received", "size", "keywords", *_FLAG_FIELDS)
-CONTENT_FIELDS = ("path", "prefix", "parsed")
+CONTENT_FIELDS = ("id", "path", "prefix", "parsed")
 SUMMARY_FIELDS = ("sent_date", "subject", "from_address", "to_addresses", "message_id")
 _JSON = {"keywords", "to_addresses", "parsed"}
 _DATES = {"received", "sent_date"}

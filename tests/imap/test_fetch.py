@@ -83,3 +83,17 @@ def test_it_fetches_binary_with_literal8(raw_alice, alice):
     assert raw_alice.line() == "* 1 FETCH (BINARY[2] ~{3}"
     assert raw_alice.file.read(3) == b"\x00\x01\x02"
     assert raw_alice.until_tagged("a2") == [" FLAGS (\\Seen))", "a2 OK FETCH done"]
+
+
+def test_a_structure_from_an_older_parser_is_reparsed_once_and_saved(raw_alice, alice):
+    from mailcore.message.structure import VERSION
+    from mailstore.models import Message
+
+    fresh = deliver_bytes(alice, "Inbox", NESTED)
+    old = deliver_bytes(alice, "Inbox", NESTED)
+    Message.objects.filter(pk=old.pk).update(parsed={"v": VERSION - 1})
+    raw_alice.cmd("a1 SELECT Inbox")
+    lines = raw_alice.cmd("a2 FETCH 1:2 (BODYSTRUCTURE)")
+    assert lines[0].split(" ", 3)[3] == lines[1].split(" ", 3)[3]  # same answer for both
+    assert Message.objects.get(pk=old.pk).parsed == Message.objects.get(pk=fresh.pk).parsed
+    assert Message.objects.get(pk=old.pk).parsed["v"] == VERSION
