@@ -303,24 +303,41 @@ async def _report(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path
         return None
 
 
+class _FilterError(Exception):
+    """The account's junk filter could not be opened (as opposed to failing to classify)."""
+
+
+def _classify(account: Any, path: Path) -> tuple[Any, Any] | None:
+    """In the connection's database thread, in one hop: the account's filter settings
+    and the message's classification, or None when the account has no filter."""
+    from mailstore import junk
+
+    try:
+        if not junk.enabled(account):
+            return None
+        params = junk.params_for(account)
+    except Exception as exc:  # noqa: BLE001 - reported as junk-filter-error
+        raise _FilterError(str(exc)) from exc
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_ANALYZE_SIZE)
+    return params, junk.classify(account, data)
+
+
 async def _junk(conn: SMTPConnection, account: Any, path: Path, a: Analysis,
                 suspicious: bool) -> tuple[bool, str, bool] | str | None:
     """Step 10: (accept, reason, subjectpass-eligible), an error reason, or None when
     the account has no filter. mox's jitter keeps us from being an oracle."""
-    from mailstore import junk
-
     try:
-        if not await conn.db(junk.enabled, account):
-            return None
-        params = await conn.db(junk.params_for, account)
-    except Exception:  # noqa: BLE001
+        classified = await conn.db(_classify, account, path)
+    except _FilterError:
         log.exception("junk filter failed", extra={"cid": conn.cid, "account": account.name})
         return "junk-filter-error"
-    try:
-        result = await conn.db(junk.classify, account, path.read_bytes()[:MAX_ANALYZE_SIZE])
     except Exception:  # noqa: BLE001
         log.exception("junk classify failed", extra={"cid": conn.cid, "account": account.name})
         return "junk-classify-error"
+    if classified is None:
+        return None
+    params, result = classified
     threshold = float(getattr(params, "threshold", 0.95)) + random.uniform(-0.05, 0.05)
     reason = "junk-content"
     if suspicious and threshold > 0.25:
