@@ -1,4 +1,5 @@
-"""Group commit: concurrent deliveries in one process share one database transaction.
+"""Group commit: concurrent deliveries in one process share one database transaction
+(used on SQLite; see `run`).
 
 Every acknowledged message needs a durable commit, and a commit costs an fsync (SQLite's
 WAL with synchronous=FULL, or PostgreSQL's WAL flush). Deliveries that arrive while a
@@ -106,5 +107,12 @@ committer = GroupCommitter()
 
 
 def run(fn: Callable[[], T], *, key: int = 0) -> T:
-    """Run `fn` through the process's group committer (see the module docstring)."""
+    """Run `fn` through the process's group committer (see the module docstring) on
+    SQLite, whose single writer lock and per-commit fsync make batching pay (measured
+    with 20 threads: 44 msg/s one transaction each, 95 msg/s grouped). PostgreSQL runs
+    transactions of different accounts in parallel and flushes concurrent commits
+    together by itself; there each unit gets its own transaction."""
+    if transaction.get_connection().vendor != "sqlite":
+        with transaction.atomic():
+            return fn()
     return committer.run(fn, key=key)

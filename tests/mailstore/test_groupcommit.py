@@ -123,3 +123,14 @@ def test_inside_a_transaction_the_unit_runs_inline() -> None:
     gc.run(lambda: _domain("inline.test"))
     assert gc.batches == 0
     assert Domain.objects.filter(name="inline.test").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_module_run_groups_only_on_sqlite() -> None:
+    from mailstore import groupcommit
+
+    before = groupcommit.committer.batches
+    pk = groupcommit.run(lambda: _domain("module.test").pk, key=3)
+    assert Domain.objects.get(pk=pk).name == "module.test"
+    grouped = groupcommit.committer.batches - before
+    assert grouped == (1 if connection.vendor == "sqlite" else 0)
