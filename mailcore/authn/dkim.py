@@ -342,10 +342,19 @@ async def verify(
     return [p.result for p in pending if p.result is not None]
 
 
+def _without_services(txt: bytes) -> bytes:
+    """The key record without its s= tag. RFC 6376 section 3.6.1 makes s= a colon
+    separated list ("email:tlsrpt"), which dkimpy compares as one value; `_check_key`
+    has already refused keys whose list lacks "email" and "*"."""
+    parts = txt.split(b";")
+    kept = [part for part in parts if part.split(b"=", 1)[0].strip() != b"s"]
+    return txt if len(kept) == len(parts) else b";".join(kept)
+
+
 def _verify_crypto(message: bytes, pending: list[_Pending], min_rsa_bits: int) -> None:
     d = dkimfast.FastDKIM(message, minkey=min_rsa_bits)
     for p in pending:
-        txt = p.record_txt
+        txt = _without_services(p.record_txt)
 
         def dnsfunc(name: bytes, timeout: float = 5, _txt: bytes = txt) -> bytes:
             return _txt

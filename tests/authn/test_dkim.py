@@ -295,3 +295,17 @@ async def test_sign_from_uses_the_from_domains_keys(keys: DNSTestServer) -> None
     assert statuses(await verify(keys.resolver(), header + MSG)) == [("pass", "")]
     other = MSG.replace(b"alice@example.test", b"alice@example.org")
     assert sign_from(other, by_domain) == b""
+
+
+async def test_a_key_for_email_among_other_services_verifies(dns_server: DNSTestServer) -> None:
+    """RFC 6376 3.6.1: s= is a colon list; dkimpy alone compares the whole value, so a
+    key shared with TLS reports (s=email:tlsrpt) would fail every signature."""
+    for sel, services in (("multi", "email:tlsrpt"), ("rpt", "tlsrpt:email"), ("star", "*")):
+        dns_server.add(f"{sel}._domainkey.example.test", "TXT",
+                       f"v=DKIM1; k=rsa; s={services}; p=" + dkimsign.dns_record(RSA_2048).split("p=")[1])
+    msg = MSG
+    for sel in ("multi", "rpt", "star"):
+        msg = sign(msg, "example.test", [SigningKey(sel, RSA_2048)], now=NOW) + msg  # type: ignore[list-item]
+    results = await verify(dns_server.resolver(), msg, now=NOW)
+    assert statuses(results) == [("pass", ""), ("pass", ""), ("pass", "")]
+    assert sorted(r.record.services for r in results) == [("*",), ("email", "tlsrpt"), ("tlsrpt", "email")]
