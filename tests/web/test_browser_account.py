@@ -5,7 +5,6 @@ keeps an event loop in this thread, where Django refuses ORM calls)."""
 from __future__ import annotations
 
 import imaplib
-from pathlib import Path
 
 import pytest
 
