@@ -25,7 +25,7 @@ import aiosmtplib
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    RESULTS, Localserve, exit_on_sigterm, free_offset, proc_status_kib, publish, raise_fd_limit, ratio, source_address,
+    RESULTS, Localserve, Profile, exit_on_sigterm, free_offset, proc_status_kib, publish, raise_fd_limit, ratio, source_address,
 )
 from bench.corpus import smtp_message as message  # noqa: E402
 
@@ -90,6 +90,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--idle", type=int, default=1000, help="idle sessions to hold for the memory figure")
     parser.add_argument("--no-postfix", action="store_true", help="measure moxweb only")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="directory for a py-spy profile of localserve during the ingest (needs py-spy)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where smtp_ingest.md goes")
     args = parser.parse_args()
     exit_on_sigterm()
@@ -103,7 +105,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="moxweb-bench-") as tmp, Localserve(Path(tmp)) as ls:
         if use_smtp_source:
-            elapsed = smtp_source(ls.smtp_port, args.messages, args.concurrency, args.size, "mox@localhost")
+            with Profile(ls.pid, args.profile / "smtp-ingest.txt" if args.profile else None):
+                elapsed = smtp_source(ls.smtp_port, args.messages, args.concurrency, args.size, "mox@localhost")
             ok, failed = args.messages, 0
         else:
             start = time.monotonic()
