@@ -901,11 +901,22 @@ def reject_present(account: Account, mailbox_name: str, message_id: str, message
     return bool(match) and Message.objects.filter(match, mailbox=mailbox).exists()
 
 
-@transaction.atomic
 def remove_rejects(account: Account, mailbox_name: str, message_id: str) -> int:
-    """After a successful delivery: the copies with this Message-ID leave Rejects."""
+    """After a successful delivery: the copies with this Message-ID leave Rejects.
+
+    Looked up first outside a transaction: nearly always there is none, and on SQLite
+    (transaction_mode IMMEDIATE) opening a transaction takes the database's write lock,
+    which every delivery would otherwise queue for a second time."""
     if not message_id:
         return 0
+    name = normalize_mailbox_name(mailbox_name)
+    if not Message.objects.filter(account=account, mailbox__name=name, message_id=message_id).exists():
+        return 0
+    return _remove_rejects(account, name, message_id)
+
+
+@transaction.atomic
+def _remove_rejects(account: Account, mailbox_name: str, message_id: str) -> int:
     mailbox = Mailbox.objects.filter(account=account, name=normalize_mailbox_name(mailbox_name)).first()
     if mailbox is None:
         return 0
