@@ -274,7 +274,7 @@ def parse_address(text: str, *, utf8: bool = True) -> Address:
     addr = _mailbox(sc)
     if not sc.empty():
         raise sc.error("unexpected text after address")
-    if not utf8 and not addr.is_ascii:
+    if not utf8 and not text.isascii():
         raise NonASCIIAddress("non-ascii address not permitted without smtputf8")
     return addr
 

@@ -168,8 +168,9 @@ def _strip_keyword(arg: str, keyword: str) -> str:
 def parse_mail(arg: str) -> MailCommand:
     """The argument of MAIL (`FROM:<path> [params]`). Non-ASCII senders without
     SMTPUTF8 raise NonASCIIAddress (mox answers 550 5.6.7)."""
-    rest = _strip_keyword(arg, "FROM:")
-    sender, rest = parse_path(rest, allow_null=True)
+    path = _strip_keyword(arg, "FROM:")
+    sender, rest = parse_path(path, allow_null=True)
+    path = path[: len(path) - len(rest)]
     mp = MailParams()
     for key, value in parse_params(rest):
         if key == "SIZE":
@@ -208,15 +209,18 @@ def parse_mail(arg: str) -> MailCommand:
             mp.requiretls = True
         else:
             raise UnknownParameter(f"unrecognized parameter {key}")
-    if sender is not None and not mp.smtputf8 and not sender.is_ascii:
+    # RFC 6531 section 3.4: UTF-8 on the wire needs SMTPUTF8; an IDNA A-label domain
+    # (xn--...) is plain ASCII and does not.
+    if sender is not None and not mp.smtputf8 and not path.isascii():
         raise NonASCIIAddress("non-ascii address not permitted without smtputf8")
     return MailCommand(sender, mp)
 
 
 def parse_rcpt(arg: str, *, smtputf8: bool) -> RcptCommand:
     """The argument of RCPT (`TO:<path> [params]`); `<Postmaster>` alone is allowed."""
-    rest = _strip_keyword(arg, "TO:")
-    recipient, rest = parse_path(rest, allow_postmaster=True)
+    path = _strip_keyword(arg, "TO:")
+    recipient, rest = parse_path(path, allow_postmaster=True)
+    path = path[: len(path) - len(rest)]
     assert recipient is not None
     rp = RcptParams()
     for key, value in parse_params(rest):
@@ -242,6 +246,6 @@ def parse_rcpt(arg: str, *, smtputf8: bool) -> RcptCommand:
             rp.orcpt, rp.orcpt_type, rp.orcpt_address = v, addr_type.lower(), decoded
         else:
             raise UnknownParameter(f"unrecognized parameter {key}")
-    if not smtputf8 and not recipient.is_ascii:
+    if not smtputf8 and not path.isascii():
         raise NonASCIIAddress("non-ascii address not permitted without smtputf8")
     return RcptCommand(recipient, rp)

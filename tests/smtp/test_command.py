@@ -108,3 +108,15 @@ def test_only_parse_error_escapes_for_parameter_combinations(params, head):
             parse_rcpt(arg, smtputf8=False)
     except ParseError:
         pass
+
+
+def test_idna_a_label_domains_need_no_smtputf8_but_u_labels_do():
+    """RFC 6531 section 3.4: only UTF-8 on the wire needs SMTPUTF8; xn-- labels are ASCII."""
+    rcpt = parse_rcpt("TO:<x@xn--mnchen-3ya.test>", smtputf8=False).recipient
+    assert (rcpt.domain.ascii, rcpt.domain.unicode) == ("xn--mnchen-3ya.test", "münchen.test")
+    assert parse_mail("FROM:<x@xn--mnchen-3ya.test>").sender.domain.unicode == "münchen.test"
+    with pytest.raises(NonASCIIAddress):
+        parse_rcpt("TO:<x@münchen.test>", smtputf8=False)
+    with pytest.raises(NonASCIIAddress):
+        parse_mail("FROM:<x@münchen.test>")
+    assert parse_mail("FROM:<x@münchen.test> SMTPUTF8").sender.domain.ascii == "xn--mnchen-3ya.test"
