@@ -24,6 +24,7 @@ from mailcore.ratelimit import (
 from imapserver.session import APPENDLIMIT, Session, State
 from mailcore.imap.reader import literal_request
 from mailstore.notify import hub
+from moxweb import logging as moxlog
 from moxweb import metrics
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,7 @@ class Connection:
         self.spooled.clear()
 
     async def run(self) -> None:
+        moxlog.bind(cid=secrets.token_hex(8), remote=self.remote, listener="imap")
         metrics.IMAP_CONNECTIONS_OPEN.inc()
         async with ThreadSensitiveContext():
             try:

@@ -28,6 +28,7 @@ from mailcore.imap.numset import compact
 from mailcore.imap.response import flags as format_flags
 from mailstore.models import Change
 from mailstore.notify import hub
+from moxweb import logging as moxlog
 from moxweb import metrics
 
 log = logging.getLogger(__name__)
@@ -399,6 +400,7 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
         if self.auth_limiter is not None and self.remote:
             self.auth_limiter.reset(self.remote)
         self.account = account
+        moxlog.bind(account=account.name)
         self.account_id = account.pk
         self.state = State.AUTHENTICATED
         self.event = hub.subscribe(account.pk)

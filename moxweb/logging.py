@@ -7,8 +7,30 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+# Fields every record logged in this context carries: a connection binds its id and
+# remote IP (and the account once logged in), so lines logged anywhere on its behalf,
+# in its database thread too (sync_to_async copies the context), can be found together.
+_context: ContextVar[dict[str, object]] = ContextVar("moxweb_log_context", default={})
+
+
+def bind(**fields: object) -> None:
+    """Add fields to the current context's log lines (an asyncio task's own context:
+    one connection's binding does not leak into another's)."""
+    _context.set({**_context.get(), **fields})
+
+
+class ContextFilter(logging.Filter):
+    """Copies the bound fields onto each record, unless the call passed its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _context.get().items():
+            if key not in record.__dict__:
+                setattr(record, key, value)
+        return True
 
 
 def _extras(record: logging.LogRecord) -> dict[str, object]:
@@ -95,8 +117,10 @@ def logging_config(fmt: str, level: str, component_levels: dict[str, str]) -> di
             "text": {"()": "moxweb.logging.KeyValueFormatter"},
             "json": {"()": "moxweb.logging.JSONFormatter"},
         },
+        "filters": {"context": {"()": "moxweb.logging.ContextFilter"}},
         "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": "json" if fmt == "json" else "text"},
+            "console": {"class": "logging.StreamHandler", "formatter": "json" if fmt == "json" else "text",
+                        "filters": ["context"]},
         },
         "root": {"handlers": ["console"], "level": "WARNING"},
         "loggers": loggers,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mailcore.sasl import server as sasl
 from mailcore.smtp import codes
 from mailcore.smtp.codes import SMTPError, reply
+from moxweb import logging as moxlog
 from moxweb import metrics
 from smtpserver import store
 
@@ -118,6 +119,7 @@ class AuthMixin:
             await self._auth_failure(self.username, err.reply)
             return
         self.account = account
+        moxlog.bind(account=account.name)
         self.auth_failed = 0
         self.slow = False
         self.config.limiters.auth_failures.reset(self.remote_ip)

@@ -26,6 +26,7 @@ from mailcore.smtp.codes import SMTPError, Reply, reply
 from mailcore.smtp.command import MailCommand, RcptParams, parse_mail, parse_rcpt
 from mailcore.smtp.data import DataError, DataReader
 from mailcore.smtp.errors import NonASCIIAddress, ParseError, UnknownParameter
+from moxweb import logging as moxlog
 from moxweb import metrics
 from smtpserver import store
 from smtpserver.auth import AuthMixin
@@ -236,6 +237,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
     # --- the command loop ----------------------------------------------------------
 
     async def _handle_client(self) -> None:
+        moxlog.bind(cid=self.cid, remote=self.remote_ip, listener=self.config.kind)
         self.config.active.add(self)
         metrics.SMTP_CONNECTIONS.labels(self.config.kind).inc()
         try:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from moxweb.logging import logging_config, parse_component_levels
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,3 +73,41 @@ def test_bad_levels_are_a_check_error_not_a_crash() -> None:
     assert "MOX_LOG_LEVEL='CHATTY' is not one of CRITICAL, ERROR, WARNING, INFO, DEBUG" in out.stderr
     assert "MOX_LOG_LEVELS level 'LOUD' for smtpserver" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lines_logged_for_a_connection_carry_its_id_remote_ip_and_account(
+        smtp_listener, raw_smtp, alice, smtp_tls_context, tls_files, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Fields bound by the connection reach lines logged in its database thread too
+    (mailqueue's "queued" line), and another connection's lines carry their own."""
+    import base64
+    import logging
+
+    from moxweb.logging import ContextFilter
+
+    caplog.handler.addFilter(ContextFilter())
+    caplog.set_level(logging.INFO)
+    srv = smtp_listener(kind="submissions", localserve=False, tls=smtp_tls_context(), hostname="mail.example.test")
+    first = raw_smtp(srv, tls=tls_files.client_context())
+    second = raw_smtp(srv, tls=tls_files.client_context())
+    for c in (first, second):
+        c.cmd("EHLO client.example")
+    auth = base64.b64encode(b"\0alice@example.test\0alicepassword").decode()
+    assert first.cmd(f"AUTH PLAIN {auth}") == "235 2.7.0 nice"
+    assert first.cmd("MAIL FROM:<alice@example.test>") == "250 2.1.0 looking good"
+    assert first.cmd("RCPT TO:<bob@example.org>").startswith("250")
+    assert first.cmd("DATA") == "354 see you at the bare dot"
+    assert first.cmd("From: alice@example.test\r\nTo: bob@example.org\r\nSubject: s\r\n\r\nbody\r\n.").startswith("250")
+    assert second.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdAB3cm9uZw==").startswith("535")
+    first.cmd("QUIT")
+    second.cmd("QUIT")
+    authenticated = [r for r in caplog.records if r.getMessage() == "authenticated"]
+    queued = [r for r in caplog.records if r.name.startswith("mailqueue")]
+    failed = [r for r in caplog.records if "failed authentication" in r.getMessage()]
+    assert len(authenticated) == 1 and queued and failed
+    cid = authenticated[0].cid  # type: ignore[attr-defined]
+    for record in queued:
+        assert (record.cid, record.remote, record.account, record.listener) == (  # type: ignore[attr-defined]
+            cid, "127.0.0.1", "alice", "submissions")
+    assert failed[0].cid != cid  # type: ignore[attr-defined]
+    assert not hasattr(failed[0], "account")
