@@ -541,14 +541,15 @@ def _wire_domain(domain: str) -> str:
         return domain
 
 
-def _prepare(qm: QueuedMessage, now: datetime) -> Attempt | Result:
+def _prepare(qm: QueuedMessage, now: datetime, routes: dict[tuple[object, ...], Transport | None]
+             ) -> Attempt | Result:
     """The attempt to make over the network, or the result already known (a local
     recipient delivered into the store, a missing transport, an unreadable file)."""
     local = deliver_local(qm)
     if local is not None:
         return local
     try:
-        transport = select_transport(qm)
+        transport = select_transport(qm, routes)
     except RouteError as e:
         return Result(Outcome(False, permanent=True, status="5.3.5", text=str(e)))
     try:
@@ -561,7 +562,8 @@ def attempt_batch(qms: list[QueuedMessage], resolver: Resolver | None = None) ->
     """One delivery attempt for each claimed message, over shared connections; no
     database writes. None for a message the batch had no time left for."""
     now = timezone.now()
-    prepared = [_prepare(qm, now) for qm in qms]
+    routes: dict[tuple[object, ...], Transport | None] = {}
+    prepared = [_prepare(qm, now, routes) for qm in qms]
     atts = [p for p in prepared if isinstance(p, Attempt)]
     ran: list[Result | None] = []
     if atts:
@@ -661,11 +663,15 @@ def deliver_queued(pk: int, token: datetime | None = None, resolver: Resolver | 
         if r is None:
             unclaim(m)
             continue
-        word = finish(m, r)
-        # For the console's recent deliveries (queue rows go once delivered or failed).
-        record_attempt(
-            time=timezone.now(), queue_id=m.pk, attempt=m.attempts, sender=m.sender, recipient=m.recipient,
-            result=word, remote_mta=r.remote_mta, transport=m.transport, detail=r.outcome.text,
-        )
+        # One commit per message for its outcome, DSN, TLS results and log row (they
+        # were four): a crash leaves the message claimed and attempted again, not half
+        # finished.
+        with transaction.atomic():
+            word = finish(m, r)
+            # For the console's recent deliveries (queue rows go once delivered or failed).
+            record_attempt(
+                time=timezone.now(), queue_id=m.pk, attempt=m.attempts, sender=m.sender, recipient=m.recipient,
+                result=word, remote_mta=r.remote_mta, transport=m.transport, detail=r.outcome.text,
+            )
         words.append(word)
     return words[0]

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.actions import postmaster_destination
@@ -180,7 +181,9 @@ def send(qm: QueuedMessage, action: Action, data: bytes | None) -> bool:
     if data is None:
         return False
     try:
-        deliver_dsn(qm, data)
+        # A savepoint: a database error here must not break the caller's transaction.
+        with transaction.atomic():
+            deliver_dsn(qm, data)
     except Exception:  # noqa: BLE001 - see docstring
         log.exception("delivering dsn failed", extra={"queue_id": qm.pk, "action": str(action)})
         return False

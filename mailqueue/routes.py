@@ -53,14 +53,21 @@ def candidate_routes(qm: QueuedMessage) -> list[Route]:
     return routes
 
 
-def select_transport(qm: QueuedMessage) -> Transport | None:
-    """The transport for this attempt; None means direct delivery."""
+def select_transport(qm: QueuedMessage, cache: dict[tuple[object, ...], Transport | None] | None = None
+                     ) -> Transport | None:
+    """The transport for this attempt; None means direct delivery. `cache`, kept for
+    one batch of attempts, answers messages alike in everything routes look at (the
+    batch's messages share a recipient domain) without asking the database again."""
+    key = (qm.transport, qm.account_id, qm.sender_domain, qm.recipient_domain, qm.attempts)
+    if cache is not None and key in cache:
+        return cache[key]
     if qm.transport:
         t = Transport.objects.filter(name=qm.transport).first()
         if t is None:
             raise RouteError(f"cannot find transport {qm.transport!r}")
-        return t
-    for route in candidate_routes(qm):
-        if route_matches(route, qm):
-            return route.transport
-    return None
+        chosen: Transport | None = t
+    else:
+        chosen = next((route.transport for route in candidate_routes(qm) if route_matches(route, qm)), None)
+    if cache is not None:
+        cache[key] = chosen
+    return chosen

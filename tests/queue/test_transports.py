@@ -157,6 +157,23 @@ def test_routes_are_account_then_domain_then_global_first_match_wins(alice, doma
     assert select_transport(qm) == b
 
 
+def test_a_batch_asks_the_database_for_routes_once_per_kind_of_message(alice, domain, django_assert_num_queries):
+    from mailqueue.routes import select_transport
+
+    a = Transport.objects.create(name="a", kind=Transport.Kind.SMTP, host="a")
+    Route.objects.create(account=alice, to_domains=[".example.org"], transport=a)
+    cache: dict = {}  # type: ignore[type-arg]
+    qm = QueuedMessage(account=alice, sender_domain="example.test", recipient_domain="sub.example.org", attempts=1)
+    with django_assert_num_queries(3):  # account, domain and global routes
+        assert select_transport(qm, cache) == a
+    with django_assert_num_queries(0):
+        assert select_transport(qm, cache) == a
+    other = QueuedMessage(account=alice, sender_domain="example.test", recipient_domain="example.com", attempts=1)
+    with django_assert_num_queries(3):
+        assert select_transport(other, cache) is None
+    assert len(cache) == 2
+
+
 def test_transport_configuration_errors_are_reported():
     from django.core.exceptions import ValidationError
 
