@@ -31,6 +31,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 # Words per query: below SQLite's limit on query parameters, small enough for any database.
 CHUNK = 500
+_T = TypeVar("_T")
 
 __all__ = [
     "JunkFilterDisabled",
@@ -87,9 +89,9 @@ def params_for(account: Account) -> Params:
     return Params.from_dict(account.junk_filter)
 
 
-def _chunks(words: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(words), CHUNK):
-        yield words[i : i + CHUNK]
+def _chunks(items: Sequence[_T]) -> Iterable[Sequence[_T]]:
+    for i in range(0, len(items), CHUNK):
+        yield items[i : i + CHUNK]
 
 
 def _select_counts(account_id: int, words: Sequence[str]) -> list[tuple[int, str, int, int]]:
@@ -301,7 +303,11 @@ def _apply(account_id: int, totals_row: JunkWord, words: Sequence[str], changes:
     # The totals row is written anew, with a new id: the generation of the counts
     # that classification caches (see the module docstring).
     create: list[JunkWord] = [JunkWord(account_id=account_id, word=TOTALS_WORD, ham=totals.ham, spam=totals.spam)]
-    update: list[JunkWord] = []
+    # Changed rows grouped by how much they change: a message's words nearly all move
+    # by the same amounts, so a few `SET ham = ham + d` statements do what bulk_update's
+    # CASE per row did (which cost ~0.5 s a message once an account had 10,000 words).
+    # Relative updates are exact here: the rows are read and written under _lock.
+    update: dict[tuple[int, int], list[int]] = {}
     delete: list[int] = [totals_row.pk]
     for word, counts in new.items():
         row = rows.get(word)
@@ -312,13 +318,13 @@ def _apply(account_id: int, totals_row: JunkWord, words: Sequence[str], changes:
             # Words no message is trained with any more take no room (mox does the same).
             delete.append(row.pk)
         elif counts != (row.ham, row.spam):
-            row.ham, row.spam = counts
-            update.append(row)
+            update.setdefault((counts.ham - row.ham, counts.spam - row.spam), []).append(row.pk)
     for i in range(0, len(delete), CHUNK):
         JunkWord.objects.filter(pk__in=delete[i : i + CHUNK]).delete()
     JunkWord.objects.bulk_create(create, batch_size=CHUNK)
-    if update:
-        JunkWord.objects.bulk_update(update, ["ham", "spam"], batch_size=CHUNK)
+    for (d_ham, d_spam), pks in update.items():
+        for chunk in _chunks(pks):
+            JunkWord.objects.filter(pk__in=chunk).update(ham=F("ham") + d_ham, spam=F("spam") + d_spam)
 
 
 def _current_state(message: Message) -> tuple[bool, bool | None, bool, bool]:
