@@ -651,6 +651,11 @@ def deliver_queued(pk: int, token: datetime | None = None, resolver: Resolver | 
     same connection when they end up at the same host."""
     qm = claim(pk, token=token)
     if qm is None:
+        if token is not None:
+            # Our reservation could not be claimed (its domain was busy, say): give it
+            # back now, or it would block the message and count against its domain's
+            # limit until it expired (MOX_QUEUE_RESERVE_SECONDS).
+            QueuedMessage.objects.filter(pk=pk, claimed_until=token).update(claimed_until=None)
         return "skipped"
     batch = [qm] + claim_companions(qm, messages_per_connection() - 1)
     try:
