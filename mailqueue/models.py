@@ -80,6 +80,9 @@ class Route(models.Model):
 class QueuedMessage(models.Model):
     """One recipient of one outgoing message. Retry state lives here, claimed atomically."""
 
+    # The rows of one message queued for several recipients share the first row's id
+    # (mox v0.0.10 BaseID): due together to one domain, they go in one transaction.
+    base_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     account = models.ForeignKey(Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="queued")
     sender_localpart = models.CharField(max_length=255, blank=True, default="")
     sender_domain = models.CharField(max_length=255, blank=True, default="")
