@@ -16,6 +16,7 @@ moxweb's mailbox is filled through mailstore's deliver verb in a separate proces
 
     .venv/bin/python bench/imap_bench.py [--messages 100000] [--clients 10] [--duration 20]
         [--idle-deliveries 1000] [--idle-connections 10000] [--dovecot-idle-connections 1000]
+        [--parts login,large,mixed,idle,connections]
 
 Prints a table and writes bench/results/imap_bench.md.
 """
@@ -42,6 +43,7 @@ from bench.corpus import BODY_WORD, SUBJECT_WORD, expected_body, expected_subjec
 from bench.dovecot_peer import Dovecot  # noqa: E402
 from bench.imap_wire import ProtocolError, Wire, search_count  # noqa: E402
 
+PARTS = ("login", "large", "mixed", "idle", "connections")
 LARGE_COMMANDS = (
     ("SELECT", "SELECT INBOX"),
     ("UID FETCH 1:* (FLAGS)", "UID FETCH 1:* (FLAGS)"),
@@ -336,21 +338,26 @@ def run(args: argparse.Namespace) -> str:
                 def profile(phase: str) -> Profile:
                     return Profile(ls.pid, args.profile / f"imap-{phase}.txt" if args.profile else None)
 
-                with profile("login"):
-                    login_time(mox)
-                login_time(dove)
-                with profile("large"):
-                    large_mailbox(mox, args.messages)
-                large_mailbox(dove, args.messages)
-                with profile("mixed"):
-                    mixed_workload(mox, args.clients, args.duration)
-                mixed_workload(dove, args.clients, args.duration)
-                with profile("idle"):
-                    idle_latency(mox, args.idle_deliveries)
-                idle_latency(dove, args.idle_deliveries)
-                with profile("connections"):
-                    idle_memory(mox, args.idle_connections)
-                idle_memory(dove, args.dovecot_idle_connections)
+                if "login" in args.parts:
+                    with profile("login"):
+                        login_time(mox)
+                    login_time(dove)
+                if "large" in args.parts:
+                    with profile("large"):
+                        large_mailbox(mox, args.messages)
+                    large_mailbox(dove, args.messages)
+                if "mixed" in args.parts:
+                    with profile("mixed"):
+                        mixed_workload(mox, args.clients, args.duration)
+                    mixed_workload(dove, args.clients, args.duration)
+                if "idle" in args.parts:
+                    with profile("idle"):
+                        idle_latency(mox, args.idle_deliveries)
+                    idle_latency(dove, args.idle_deliveries)
+                if "connections" in args.parts:
+                    with profile("connections"):
+                        idle_memory(mox, args.idle_connections)
+                    idle_memory(dove, args.dovecot_idle_connections)
         finally:
             ls.stop()
     return table(args, mox, dove, moxweb_fill, dovecot_fill, fd_limit)
@@ -365,7 +372,8 @@ def table(args: argparse.Namespace, mox: Target, dove: Target, mox_fill: float, 
     lines = [
         f"IMAP, moxweb (localserve, SQLite) beside Dovecot (Maildir), {args.messages} messages in the large "
         f"mailbox; {args.clients} clients for {args.duration:.0f} s; {args.idle_deliveries} IDLE deliveries; "
-        f"idle connections: moxweb {args.idle_connections}, Dovecot {args.dovecot_idle_connections}.",
+        f"idle connections: moxweb {args.idle_connections}, Dovecot {args.dovecot_idle_connections}; "
+        f"parts run: {', '.join(p for p in PARTS if p in args.parts)}.",
         "",
         "| figure | moxweb | Dovecot | moxweb/Dovecot | better |",
         "|---|---|---|---|---|",
@@ -398,6 +406,8 @@ def table(args: argparse.Namespace, mox: Target, dove: Target, mox_fill: float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--parts", type=lambda v: set(v.split(",")), default=set(PARTS),
+                        help=f"comma-separated parts to run, of {','.join(PARTS)} (default all)")
     parser.add_argument("--work-messages", type=int, default=100, help="messages in the mixed workload's mailbox")
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of the mixed workload")
