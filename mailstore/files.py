@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -77,6 +78,47 @@ class TempMessageFile:
     ) -> None:
         if exc_type is not None or not self.finished:
             self.discard()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _writer_pid(name: str) -> int | None:
+    """The process that named a temp file: `<pid>-<hex>` (a message being received or
+    queued) or `export-<pid>-<hex>`. An import upload (`import-<job>...`) belongs to its
+    job, not to a process, and has no writer pid."""
+    head = name.removeprefix("export-").split("-", 1)[0]
+    return int(head) if head.isdigit() and "-" in name else None
+
+
+def abandoned_temp_files(is_alive: Callable[[int], bool] = _pid_alive) -> list[Path]:
+    """Files in tmp/ whose writing process no longer runs: left by a crash or kill -9
+    between receiving a message and storing it (nothing was acknowledged for them)."""
+    root = data_dir() / "tmp"
+    if not root.is_dir():
+        return []
+    found = []
+    for entry in os.scandir(root):
+        pid = _writer_pid(entry.name)
+        if entry.is_file() and pid is not None and pid != os.getpid() and not is_alive(pid):
+            found.append(Path(entry.path))
+    return sorted(found)
+
+
+def sweep_temp_files(is_alive: Callable[[int], bool] = _pid_alive) -> int:
+    """Remove abandoned temp files (runmail and localserve do this as they start)."""
+    removed = 0
+    for path in abandoned_temp_files(is_alive):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def write_temp(data: bytes) -> Path:

@@ -7,14 +7,17 @@ the configured database) and on a backup directory holding its own `moxweb.db`.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from django.db import connections
 
 from accounts.models import Account
 from mailstore.dbalias import data_dir_database, sqlite_alias
+from mailstore.files import fsync_dir
 from mailstore.models import Mailbox, Message, Store
 
 
@@ -30,6 +33,9 @@ class Report:
     files: int = 0
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Files under accounts/*/msg/ without a row (paths relative to data_dir), also
+    # listed in problems; `quarantine_orphans` moves old ones aside.
+    orphans: dict[str, str] = field(default_factory=dict)  # path -> its problem line
 
 
 def verify_data(data_dir: Path, progress: Callable[[str], None] | None = None) -> Report:
@@ -125,4 +131,38 @@ def _walk(data_dir: Path, account_dir: object, known: set[str], report: Report, 
             rel = (Path(root) / name).relative_to(data_dir).as_posix()
             report.files += 1
             if rel not in known:
-                report.problems.append(f"orphan file {rel}: {why}")
+                line = f"orphan file {rel}: {why}"
+                report.problems.append(line)
+                report.orphans[rel] = line
+
+
+# A delivery links its file into place seconds before committing its row; an orphan
+# this old was left by a crash between the two (nothing was acknowledged for it).
+ORPHAN_MIN_AGE = 600.0
+
+
+def quarantine_orphans(report: Report, now: float | None = None, min_age: float = ORPHAN_MIN_AGE) -> list[tuple[str, str]]:
+    """Move the report's orphan files older than `min_age` seconds to
+    `orphans/<time>/<same relative path>` under the data directory (kept, not deleted:
+    an orphan may also be the file of a row lost with a restored database), and drop
+    their problem lines. Returns (from, to) relative paths."""
+    now = time.time() if now is None else now
+    stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    moved: list[tuple[str, str]] = []
+    for rel in list(report.orphans):
+        source = report.data_dir / rel
+        try:
+            if now - source.stat().st_mtime < min_age:
+                continue
+        except FileNotFoundError:
+            continue
+        target_rel = f"orphans/{stamp}/{rel}"
+        target = report.data_dir / target_rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        fsync_dir(target.parent)
+        fsync_dir(source.parent)
+        moved.append((rel, target_rel))
+    gone = {report.orphans.pop(rel) for rel, _ in moved}
+    report.problems = [line for line in report.problems if line not in gone]
+    return moved

@@ -210,8 +210,14 @@ class WorkerSupervisor:
 
 async def serve(bound: list[Bound], *, banner: str = "") -> None:
     """Serve until SIGTERM or SIGINT, then stop every listener and the worker."""
+    from mailstore.files import sweep_temp_files
     from mailstore.notify import hub
 
+    # Temp files of a process that was killed mid-message: nothing was acknowledged
+    # for them (the 250 comes after the row's commit), so they only take space.
+    swept = await asyncio.to_thread(sweep_temp_files)
+    if swept:
+        log.info("removed temp files left by processes that no longer run", extra={"files": swept})
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     background: list[asyncio.Task[object]] = []

@@ -59,9 +59,15 @@ def test_it_keeps_every_acknowledged_message_across_kill_9(tmp_path) -> None:
     for t in threads:
         t.join(10)
     assert len(acknowledged) >= 40, "too few deliveries before the kill to prove anything"
+    killed = ls.proc.pid if ls.proc else 0
+    # A message being received at the kill leaves its temp file; one is planted so the
+    # sweep at the next start is always exercised.
+    (ls.data_dir / "tmp" / f"{killed}-planted").write_bytes(b"half a message")
 
     ls.start()
     try:
+        left = sorted(p.name for p in (ls.data_dir / "tmp").iterdir() if p.name.startswith(f"{killed}-"))
+        assert left == [], f"temp files of the killed process were not swept at start: {left}"
         check_inbox(ls, acknowledged, attempted)
     finally:
         ls.stop()
