@@ -52,7 +52,8 @@ def enqueue(
 
     Each row gets its own hard link (or copy) of `source` under queue/, with the
     directory fsynced before the rows commit, so the worker can remove a delivered
-    copy without touching the others. `source` stays for the caller to remove.
+    copy without touching the others. `source` stays for the caller to remove. The
+    rows share `next_attempt` and, with several recipients, a `base_id`.
     """
     placed: list[tuple[str, Path]] = []
     try:
@@ -85,6 +86,12 @@ def enqueue(
                 )
                 for rcpt, (rel, _dest) in zip(recipients, placed)
             ]
+            if len(rows) > 1:
+                # One message, several recipients: a group that may share a
+                # transaction when due together to one domain (mox v0.0.10 BaseID).
+                QueuedMessage.objects.filter(pk__in=[r.pk for r in rows]).update(base_id=rows[0].pk)
+                for r in rows:
+                    r.base_id = rows[0].pk
     except BaseException:
         for _rel, dest in placed:
             dest.unlink(missing_ok=True)

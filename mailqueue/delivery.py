@@ -18,11 +18,15 @@ recipient domain, over shared connections (`mailqueue.session.Pool`), each with
 PIPELINING when offered. Each connection's TLS result is kept for TLS reports
 (RFC 8460, `TLSResult` rows).
 
-todo: several recipients of one message in one transaction.
+Recipients of one message (rows sharing a `base_id`) in one batch, at the same
+attempt number with the same transport, go in one transaction (mox v0.0.10): the
+message is sent once, and each recipient gets its own outcome (delivered, retried
+or failed with a DSN) from its RCPT reply.
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 from dataclasses import dataclass, field
@@ -52,7 +56,9 @@ from mailqueue.scheduler import (
     unclaim,
 )
 from mailqueue.session import Pool
-from mailqueue.transports import Auth, Envelope, Outcome, Peer, TLSMode, smtp_transaction, verified_context
+from mailqueue.transports import (
+    Auth, Envelope, GroupRecipient, Outcome, Peer, TLSMode, smtp_transaction, verified_context,
+)
 from moxweb import metrics
 
 log = logging.getLogger(__name__)
@@ -376,7 +382,7 @@ async def _deliver_host(
             log.info("tls failed, retrying without tls", extra={"host": host, "ip": ip, "error": outcome.text})
             outcome = await _dial(att, host, ip, port, TLSMode.none, ehlo, tlsa, socks)
             log_tls(outcome, ip)
-        if outcome.ok or outcome.permanent or outcome.code:
+        if outcome.ok or outcome.permanent or outcome.code or outcome.per_rcpt:
             if outcome.permanent and att.attempts == 1 and _dual_stack(ips) and enhanced_status(outcome.code, outcome.reply.partition(" ")[2]).startswith("5.7."):
                 # mox: a policy refusal on the first attempt to a dual-stack host may be
                 # about the address family we came from (e.g. IPv6 without reverse
@@ -508,11 +514,11 @@ async def run_batch(atts: list[Attempt], resolver: Resolver) -> list[Result | No
     return results
 
 
-def _attempt_for(qm: QueuedMessage, transport: Transport | None, now: datetime) -> Attempt:
+def _attempt_for(qm: QueuedMessage, transport: Transport | None, now: datetime, data: bytes | None = None) -> Attempt:
     env = Envelope(
         mail_from=smtp_path(qm.sender_localpart, _wire_domain(qm.sender_domain)),
         rcpt_to=smtp_path(qm.recipient_localpart, _wire_domain(qm.recipient_domain)),
-        data=dsns.message_bytes(qm),
+        data=dsns.message_bytes(qm) if data is None else data,
         has_8bit=qm.has_8bit,
         smtputf8=qm.smtputf8,
         requiretls=bool(qm.requiretls),
@@ -541,10 +547,11 @@ def _wire_domain(domain: str) -> str:
         return domain
 
 
-def _prepare(qm: QueuedMessage, now: datetime, routes: dict[tuple[object, ...], Transport | None]
-             ) -> Attempt | Result:
+def _prepare(qm: QueuedMessage, now: datetime, routes: dict[tuple[object, ...], Transport | None],
+             data: dict[int, bytes]) -> Attempt | Result:
     """The attempt to make over the network, or the result already known (a local
-    recipient delivered into the store, a missing transport, an unreadable file)."""
+    recipient delivered into the store, a missing transport, an unreadable file).
+    `data` keeps the bytes of grouped messages, read once for all their rows."""
     local = deliver_local(qm)
     if local is not None:
         return local
@@ -553,27 +560,67 @@ def _prepare(qm: QueuedMessage, now: datetime, routes: dict[tuple[object, ...], 
     except RouteError as e:
         return Result(Outcome(False, permanent=True, status="5.3.5", text=str(e)))
     try:
-        return _attempt_for(qm, transport, now)
+        att = _attempt_for(qm, transport, now, data.get(qm.base_id) if qm.base_id is not None else None)
     except OSError as e:
         return Result(Outcome(False, text=f"reading queued message: {e}"))
+    if qm.base_id is not None:
+        data.setdefault(qm.base_id, att.env.data)
+    return att
+
+
+def group_key(qm: QueuedMessage, att: Attempt) -> tuple[object, ...] | None:
+    """Rows with equal keys go in one transaction: one message, one recipient domain,
+    the same attempt number, transport and REQUIRETLS wish (mox v0.0.10 deliver)."""
+    if qm.base_id is None:
+        return None
+    return (qm.base_id, qm.recipient_domain, qm.attempts, att.transport.pk if att.transport else None, qm.requiretls)
+
+
+def member_result(r: Result | None, pos: int) -> Result | None:
+    """The result of the recipient at `pos` of a grouped attempt. The connection's
+    MTA-STS update and TLS results go with the first recipient only, to be stored once."""
+    if r is None:
+        return None
+    out = r.outcome.per_rcpt[pos] if r.outcome.per_rcpt else dataclasses.replace(r.outcome)
+    if pos == 0:
+        return dataclasses.replace(r, outcome=out)
+    return Result(out, remote_mta=r.remote_mta, dialed_ips=r.dialed_ips, local=r.local)
 
 
 def attempt_batch(qms: list[QueuedMessage], resolver: Resolver | None = None) -> list[Result | None]:
-    """One delivery attempt for each claimed message, over shared connections; no
-    database writes. None for a message the batch had no time left for."""
+    """One delivery attempt for each claimed message, over shared connections, the
+    recipients of one message together (`group_key`); no database writes. None for a
+    message the batch had no time left for."""
     now = timezone.now()
     routes: dict[tuple[object, ...], Transport | None] = {}
-    prepared = [_prepare(qm, now, routes) for qm in qms]
-    atts = [p for p in prepared if isinstance(p, Attempt)]
-    ran: list[Result | None] = []
+    data: dict[int, bytes] = {}
+    prepared = [_prepare(qm, now, routes, data) for qm in qms]
+    leaders: dict[tuple[object, ...], int] = {}
+    place: list[tuple[int, int]] = []  # (index of the leading attempt, position in its group)
+    for j, (qm, p) in enumerate(zip(qms, prepared)):
+        key = group_key(qm, p) if isinstance(p, Attempt) else None
+        lead = leaders.setdefault(key, j) if key is not None else j
+        lead_att = prepared[lead]
+        if lead != j and isinstance(p, Attempt) and isinstance(lead_att, Attempt):
+            lead_att.env.group.append(GroupRecipient(p.env.rcpt_to, p.env.dsn_notify, p.env.dsn_orcpt))
+            place.append((lead, len(lead_att.env.group)))
+        else:
+            place.append((j, 0))
+    atts = [p for j, p in enumerate(prepared) if isinstance(p, Attempt) and place[j][0] == j]
+    ran: dict[int, Result | None] = {}
     if atts:
         if resolver is None:
             from moxweb.resolver import get_resolver
 
             resolver = get_resolver()
-        ran = asyncio.run(run_batch(atts, resolver))
-    it = iter(ran)
-    return [next(it) if isinstance(p, Attempt) else p for p in prepared]
+        ran = {id(a): r for a, r in zip(atts, asyncio.run(run_batch(atts, resolver)))}
+    out: list[Result | None] = []
+    for p, (lead, pos) in zip(prepared, place):
+        if isinstance(p, Result):
+            out.append(p)
+        else:
+            out.append(member_result(ran[id(prepared[lead])], pos))
+    return out
 
 
 def attempt(qm: QueuedMessage, resolver: Resolver | None = None) -> Result:

@@ -170,21 +170,30 @@ def _count_attempt(qm: QueuedMessage, now: datetime) -> bool:
     return bool(updated)
 
 
+# RFC 5321 section 4.5.3.1.8: a server takes at least 100 recipients per transaction.
+GROUP_MAX = 100
+
+
 def claim_companions(qm: QueuedMessage, limit: int, now: datetime | None = None) -> list[QueuedMessage]:
-    """Claim up to `limit` more due messages that go where `qm` goes (same recipient
-    domain, transport and REQUIRETLS wish), for the same worker to deliver over the
-    same connection. Counted as attempts like `claim`; the domain's concurrency limit
-    is the first message's."""
-    if limit <= 0:
-        return []
+    """Claim more due messages that go where `qm` goes (same recipient domain,
+    transport and REQUIRETLS wish), for the same worker to deliver over the same
+    connection: first the other recipients of the same message at the same attempt
+    (its group, up to GROUP_MAX, for one transaction), then up to `limit` other
+    messages. Counted as attempts like `claim`; the domain's concurrency limit is the
+    first message's."""
     now = now or timezone.now()
     with transaction.atomic():
-        rows = list(
+        due = (
             QueuedMessage.objects.select_for_update()
             .filter(due_filter(now), recipient_domain=qm.recipient_domain, transport=qm.transport, requiretls=qm.requiretls)
             .exclude(pk=qm.pk)
-            .order_by("next_attempt", "id")[:limit]
+            .order_by("next_attempt", "id")
         )
+        rows: list[QueuedMessage] = []
+        if qm.base_id is not None:
+            rows = list(due.filter(base_id=qm.base_id, attempts=qm.attempts - 1)[: GROUP_MAX - 1])
+        if limit > 0:
+            rows += list(due.exclude(pk__in=[r.pk for r in rows])[:limit])
         taken = [row for row in rows if _count_attempt(row, now)]
     for row in taken:
         row.refresh_from_db()

@@ -56,6 +56,18 @@ class Envelope:
     dsn_notify: list[str] = field(default_factory=list)
     dsn_orcpt: str = ""
     extra_rcpts: list[str] = field(default_factory=list)  # more "<c@d>" (sendmail)
+    # More queued recipients of the same message, each with its own outcome.
+    group: list[GroupRecipient] = field(default_factory=list)
+
+
+@dataclass
+class GroupRecipient:
+    """Another recipient of a queued message sent in the same transaction (mox v0.0.10),
+    with its own DSN parameters (RFC 3461 section 4.1-4.2)."""
+
+    path: str  # "<c@d>"
+    notify: list[str] = field(default_factory=list)
+    orcpt: str = ""
 
 
 @dataclass
@@ -78,6 +90,9 @@ class Outcome:
     # RFC 8460 section 4.3: "success" after a TLS handshake that met the policy, a
     # failure result type, or "" when TLS was not tried.
     tls_result: str = ""
+    # For an envelope with a group: each recipient's outcome (rcpt_to first) when they
+    # differ; empty when this outcome is every recipient's.
+    per_rcpt: list[Outcome] = field(default_factory=list)
 
 
 def reply_text(code: int, message: str) -> str:
@@ -381,22 +396,111 @@ async def send_envelope(session: Session, env: Envelope) -> Outcome:
             return Outcome(False, permanent=True, status="5.7.10", text="REQUIRETLS not supported by remote")
         mail_params.append("REQUIRETLS")
     remote_dsn = session.supports("dsn")
-    rcpt_params: list[str] = []
     if remote_dsn:
         # RFC 3461 section 4: pass the DSN requests on, the peer reports from now.
         if env.dsn_ret:
             mail_params.append(f"RET={env.dsn_ret}")
         if env.dsn_envid:
             mail_params.append(f"ENVID={xtext_encode(env.dsn_envid)}")
-        if env.dsn_notify:
-            rcpt_params.append("NOTIFY=" + ",".join(env.dsn_notify))
-        if env.dsn_orcpt:
-            kind, _, addr = env.dsn_orcpt.partition(";")
-            if addr:
-                rcpt_params.append(f"ORCPT={kind.strip()};{xtext_encode(addr.strip())}")
+    first = Recipient(env.rcpt_to, _rcpt_params(remote_dsn, env.dsn_notify, env.dsn_orcpt))
+    if env.group:
+        group = [first] + [Recipient(g.path, _rcpt_params(remote_dsn, g.notify, g.orcpt)) for g in env.group]
+        return await send_group(session, env, mail_params, group, remote_dsn)
     paths = [env.rcpt_to, *env.extra_rcpts]
-    r = await session.transaction(env.mail_from, mail_params, [Recipient(p, rcpt_params) for p in paths], env.data)
+    rcpts = [first] + [Recipient(p, first.params) for p in env.extra_rcpts]
+    r = await session.transaction(env.mail_from, mail_params, rcpts, env.data)
     return transaction_outcome(r, paths, remote_dsn)
+
+
+def _rcpt_params(remote_dsn: bool, notify: list[str], orcpt: str) -> list[str]:
+    params: list[str] = []
+    if remote_dsn and notify:
+        params.append("NOTIFY=" + ",".join(notify))
+    if remote_dsn and orcpt:
+        kind, _, addr = orcpt.partition(";")
+        if addr:
+            params.append(f"ORCPT={kind.strip()};{xtext_encode(addr.strip())}")
+    return params
+
+
+def rcpt_max(session: Session) -> int:
+    """RCPTMAX of the LIMITS extension (RFC 9422 section 4.2), 0 when not announced."""
+    for item in session.extensions.get("limits", "").split():
+        name, _, value = item.partition("=")
+        if name.upper() == "RCPTMAX" and value.isdigit():
+            return int(value)
+    return 0
+
+
+# "Too many recipients" (RFC 5321 section 4.5.3.1.10; 552 for historic reasons, as mox).
+TOO_MANY_RECIPIENTS = (452, 552)
+
+
+async def send_group(session: Session, env: Envelope, mail_params: list[str], rcpts: list[Recipient],
+                     remote_dsn: bool) -> Outcome:
+    """Several queued recipients of one message: as few transactions as the server
+    allows (at most its RCPTMAX recipients each), the message sent once per
+    transaction. A recipient after the first refused with "too many recipients" goes
+    into the next transaction at once (mox v0.0.10). Each recipient gets its outcome."""
+    outcomes: list[Outcome | None] = [None] * len(rcpts)
+    todo = list(range(len(rcpts)))
+    limit = rcpt_max(session) or len(rcpts)
+    first = True
+    while todo:
+        chunk, rest = todo[:limit], todo[limit:]
+        try:
+            if not first and not await session.reset():
+                raise SessionError("connection lost between transactions")
+            first = False
+            r = await session.transaction(env.mail_from, mail_params, [rcpts[i] for i in chunk], env.data)
+        except SessionError as e:
+            for i in todo:
+                outcomes[i] = Outcome(False, text=str(e))
+            break
+        again = []
+        for pos, i in enumerate(chunk):
+            reply = r.rcpts[pos]
+            if pos > 0 and reply is not None and reply.code in TOO_MANY_RECIPIENTS:
+                again.append(i)
+            else:
+                outcomes[i] = recipient_outcome(r, pos, remote_dsn)
+        todo = again + rest
+    done = [o for o in outcomes if o is not None]
+    return combine(done)
+
+
+def combine(outcomes: list[Outcome]) -> Outcome:
+    """One outcome for the transaction: the recipients' own when all are alike, else a
+    summary (ok when any was delivered) that carries each in `per_rcpt`."""
+    head = outcomes[0]
+    if all((o.ok, o.permanent, o.code, o.text) == (head.ok, head.permanent, head.code, head.text) for o in outcomes):
+        return head
+    delivered = sum(o.ok for o in outcomes)
+    coded = next((o for o in outcomes if o.code), head)
+    return Outcome(
+        delivered > 0, permanent=all(o.permanent for o in outcomes), code=coded.code, reply=coded.reply,
+        text=f"{delivered} of {len(outcomes)} recipients delivered; {coded.text}", per_rcpt=outcomes,
+    )
+
+
+def recipient_outcome(r: TransactionReplies, pos: int, remote_dsn: bool) -> Outcome:
+    """The outcome for the recipient at `pos` of a transaction: MAIL's refusal, its
+    own RCPT refusal, else DATA's verdict."""
+    if r.mail.code != 250:
+        return _reply_outcome("MAIL FROM", r.mail.code, r.mail.text)
+    reply = r.rcpts[pos]
+    if reply is None:
+        return Outcome(False, text="RCPT TO: no reply")
+    if reply.code not in (250, 251):
+        return _reply_outcome("RCPT TO", reply.code, reply.text)
+    if r.data is None or r.data.code != 354:
+        code, text = (r.data.code, r.data.text) if r.data else (0, "no reply")
+        return _reply_outcome("DATA", code, text)
+    final = r.final
+    if final is None or final.code != 250:
+        return _reply_outcome("DATA", final.code if final else 0, final.text if final else "no reply")
+    text = reply_text(final.code, final.text)
+    return Outcome(True, code=final.code, text=text, reply=text, remote_dsn=remote_dsn)
 
 
 def transaction_outcome(r: TransactionReplies, paths: list[str], remote_dsn: bool) -> Outcome:
@@ -410,11 +514,4 @@ def transaction_outcome(r: TransactionReplies, paths: list[str], remote_dsn: boo
             if len(paths) > 1:
                 out.text = f"RCPT TO {path}: {out.reply}"
             return out
-    if r.data is None or r.data.code != 354:
-        code, text = (r.data.code, r.data.text) if r.data else (0, "no reply")
-        return _reply_outcome("DATA", code, text)
-    final = r.final
-    if final is None or final.code != 250:
-        return _reply_outcome("DATA", final.code if final else 0, final.text if final else "no reply")
-    reply = reply_text(final.code, final.text)
-    return Outcome(True, code=final.code, text=reply, reply=reply, remote_dsn=remote_dsn)
+    return recipient_outcome(r, 0, remote_dsn)

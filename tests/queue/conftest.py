@@ -180,6 +180,22 @@ def queue_message(account: Any, sender: str, rcpt: str, data: bytes, **kwargs: A
     return qm
 
 
+def queue_group(account: Any, sender: str, rcpts: list[str], data: bytes, **kwargs: Any) -> list[Any]:
+    """One message queued for several recipients in one call (as a submission does)."""
+    from mailqueue.actions import QueueRecipient, enqueue
+    from mailstore import files
+
+    notify = kwargs.pop("notify", {})
+    local, _, domain = sender.rpartition("@")
+    path = files.write_temp(data)
+    try:
+        return enqueue(account, local, domain, [
+            QueueRecipient(r.rpartition("@")[0], r.rpartition("@")[2], notify.get(r, [])) for r in rcpts
+        ], path, **kwargs)
+    finally:
+        path.unlink(missing_ok=True)
+
+
 MESSAGE = (
     b"From: Alice <alice@example.test>\r\n"
     b"To: Carol <carol@example.org>\r\n"

@@ -24,8 +24,13 @@ class Stored:
 
 class RecordingSMTP:
     def __init__(self, *, pipelining: bool = True, rcpt_reply: Callable[[str], str | None] | None = None,
-                 data_without_recipients: bool = False) -> None:
+                 data_without_recipients: bool = False, extensions: tuple[str, ...] = (),
+                 max_rcpts: int = 0) -> None:
         self.pipelining = pipelining
+        self.extensions = extensions  # more EHLO keywords, e.g. "DSN", "LIMITS RCPTMAX=2"
+        # Refuse recipients beyond this many in one transaction with 452 (RFC 5321
+        # section 4.5.3.1.10), without announcing it.
+        self.max_rcpts = max_rcpts
         # Answer DATA with 354 even when no recipient was accepted (RFC 2920 section 3.1
         # allows it; the client must then send an empty message).
         self.data_without_recipients = data_without_recipients
@@ -34,7 +39,8 @@ class RecordingSMTP:
         self.messages: list[Stored] = []
 
     def _ehlo(self) -> bytes:
-        lines = ["rec.example", *(["PIPELINING"] if self.pipelining else []), "8BITMIME", "SIZE 1000000"]
+        lines = ["rec.example", *(["PIPELINING"] if self.pipelining else []), "8BITMIME", "SIZE 1000000",
+                 *self.extensions]
         return b"".join(f"250{'-' if i < len(lines) - 1 else ' '}{t}\r\n".encode() for i, t in enumerate(lines))
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -80,6 +86,8 @@ class RecordingSMTP:
                     elif verb == "RCPT":
                         addr = text[len("RCPT TO:"):].split(" ")[0].strip("<>")
                         reply = self.rcpt_reply(addr) if self.rcpt_reply else None
+                        if not reply and self.max_rcpts and len(rcpts) >= self.max_rcpts:
+                            reply = "452 4.5.3 too many recipients"
                         if reply:
                             out.append(reply.encode() + b"\r\n")
                         else:
