@@ -95,6 +95,10 @@ class Message(models.Model):
     to_addresses = models.JSONField(default=list, blank=True)
     sent_date = models.DateTimeField(null=True, blank=True)
     parsed = models.JSONField(default=dict, blank=True)
+    # What SEARCH matches (mailcore/imap/searchtext.py): the decoded bodies and the decoded
+    # header fields, lower-cased; None (older rows, text with NUL) means read the file.
+    search_body = models.TextField(null=True, blank=True, default=None)
+    search_header = models.TextField(null=True, blank=True, default=None)
 
     # Envelope and connection details for reputation (mox Message fields).
     remote_ip = models.CharField(max_length=64, blank=True, default="")
