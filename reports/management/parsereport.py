@@ -24,8 +24,18 @@ class ParseReportCommand(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         p = sub.add_parser("parsereportmsg", help=f"print the {self.kind} report in each message file as JSON")
         p.add_argument("files", nargs="+", metavar="FILE", help="a report message (RFC 5322, as received)")
+        self.add_subcommands(sub)
+
+    def add_subcommands(self, sub: Any) -> None:
+        """More subcommands of the command (DNS lookups)."""
+
+    def handle_subcommand(self, options: dict[str, Any]) -> None:
+        raise CommandError(f"unknown subcommand {options['action']}")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] != "parsereportmsg":
+            self.handle_subcommand(options)
+            return
         failed = parse_files(options["files"], type(self).parse, self.stdout.write, self.stderr.write)
         if failed:
             raise CommandError(f"{failed} of {len(options['files'])} file(s) had no readable {self.kind} report")

@@ -1,4 +1,5 @@
-"""`manage.py dkim genkey|list|sign|unsign DOMAIN ...`: a domain's DKIM keys."""
+"""`manage.py dkim genkey|list|sign|unsign DOMAIN ...`: a domain's DKIM keys;
+`dkim lookup SELECTOR DOMAIN` and `dkim verify FILE`: DKIM as the server sees it."""
 from __future__ import annotations
 
 from argparse import ArgumentParser
@@ -9,6 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.actions import find_domain
 from accounts.dkimkeys import DKIMKeyError, add_key, set_signing, txt_record_line
 from accounts.models import DKIMKey
+from moxweb import lookups
+from moxweb.management.lookupcommand import read_message_file, run_lookup
 
 
 class Command(BaseCommand):
@@ -17,7 +20,9 @@ class Command(BaseCommand):
         "[--sign]: make a key (RSA-2048 or Ed25519; selector <year><letter> by default) and print the "
         "DNS record to publish; it signs only with --sign or after `dkim sign`, so publish the record "
         "first. list DOMAIN: every key with its record. sign/unsign DOMAIN SELECTOR: turn signing "
-        "with a key on or off (keep an old key published a few days after unsign)."
+        "with a key on or off (keep an old key published a few days after unsign). lookup SELECTOR "
+        "DOMAIN: print and check the key record in DNS. verify FILE: verify every DKIM-Signature of "
+        "a message file (- for stdin) through the configured resolver."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -33,8 +38,21 @@ class Command(BaseCommand):
             p = sub.add_parser(name, help=f"{name} outgoing mail with a key")
             p.add_argument("domain")
             p.add_argument("selector")
+        lookup = sub.add_parser("lookup", help="print the key record SELECTOR._domainkey.DOMAIN")
+        lookup.add_argument("selector")
+        lookup.add_argument("domain")
+        verify = sub.add_parser("verify", help="verify the DKIM signatures of a message file")
+        verify.add_argument("file", help="the message as received (RFC 5322), - for stdin")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "lookup":
+            selector, name = options["selector"], options["domain"]
+            run_lookup(self, lambda r: lookups.dkim_lookup(r, selector, name))
+            return
+        if options["action"] == "verify":
+            message = read_message_file(options["file"])
+            run_lookup(self, lambda r: lookups.dkim_verify(r, message))
+            return
         domain = find_domain(options["domain"])
         if domain is None:
             raise CommandError(f"domain {options['domain']} is not configured")
