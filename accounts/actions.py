@@ -161,10 +161,10 @@ def set_password(account: Account, password: str) -> None:
 def delete_account(account: Account) -> None:
     from mailstore.actions import remove_account_files
 
-    name = account.name
+    name, account_id = account.name, account.pk  # delete() sets pk to None
     with transaction.atomic():
         account.delete()
-    remove_account_files(account.pk)
+    remove_account_files(account_id)
     log.info("account deleted", extra={"account": name})
 
 

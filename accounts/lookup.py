@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from accounts.actions import AccountError, account_for_login
-from accounts.models import Account
+from accounts.models import Account, Address
 
 
 def find_account(name: str) -> Account:
@@ -13,3 +13,22 @@ def find_account(name: str) -> Account:
     if account is None:
         raise AccountError(f"no account {name!r} (give an account name or one of its addresses)")
     return account
+
+
+def find_address(text: str) -> Address:
+    """The configured address `localpart@domain` (or `@domain`, the catchall), with the
+    domain's case rule applied to the localpart, as deliveries match it."""
+    from accounts.actions import find_domain
+
+    localpart, at, domain_name = text.rpartition("@")
+    if not at or not domain_name:
+        raise AccountError(f"{text!r} is not an email address (localpart@domain, or @domain for the catchall)")
+    domain = find_domain(domain_name)
+    if domain is None:
+        raise AccountError(f"domain {domain_name} is not configured")
+    if not domain.localpart_case_sensitive:
+        localpart = localpart.lower()
+    address = Address.objects.select_related("account", "domain").filter(domain=domain, localpart=localpart).first()
+    if address is None:
+        raise AccountError(f"no address {text} is configured")
+    return address

@@ -1,0 +1,30 @@
+"""`manage.py removedomain DOMAIN`: remove a domain (mox config domain rm)."""
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.actions import find_domain
+from webadmin.actions import ConsoleError, remove_domain
+
+
+class Command(BaseCommand):
+    help = (
+        "Remove DOMAIN with its DKIM keys and routes. Refused while an account still has an address "
+        "in it or belongs to it: remove those addresses or accounts first."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("domain")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        domain = find_domain(options["domain"])
+        if domain is None:
+            raise CommandError(f"domain {options['domain']} is not configured")
+        try:
+            remove_domain(domain)
+        except ConsoleError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"domain {domain.name} removed")
