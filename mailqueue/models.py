@@ -102,7 +102,7 @@ class QueuedMessage(models.Model):
 
     size = models.BigIntegerField()
     prefix = models.BinaryField(default=b"", blank=True)
-    path = models.CharField(max_length=255)
+    path = models.CharField(max_length=255, db_index=True)  # checked when a row goes (shared files)
     message_id = models.CharField(max_length=998, blank=True, default="")
     has_8bit = models.BooleanField(default=False)
     smtputf8 = models.BooleanField(default=False)
