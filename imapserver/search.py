@@ -1,196 +1,232 @@
-"""SEARCH evaluation (RFC 9051 section 6.4.4) over a mailbox's rows, run in the
-connection's database thread. Text keys match case-insensitively on headers (decoded
-encoded-words) and on bodies decoded from their transfer encoding (UTF-8)."""
+"""SEARCH evaluation (RFC 9051 section 6.4.4), run in the connection's database thread.
+
+Keys are answered in SQL where the stored columns hold the answer: flags, dates, sizes,
+modseqs as column conditions (AND, OR and NOT of them in one query), and the text keys
+(BODY, TEXT, HEADER and SUBJECT, FROM, TO, CC, BCC) as exact substring tests (instr /
+strpos, no pattern characters) on the lower-cased decoded text stored at delivery
+(`search_body`, `search_header`, see mailcore/imap/searchtext.py). Text matches are
+case-insensitive (both sides lower-cased) on header values with RFC 2047 words decoded
+and on bodies decoded from their transfer encoding and charset. A header key is checked
+on the stored header text of the rows the substring test keeps (it must match inside
+the named field's value). Rows without stored text (delivered before the columns
+existed) are searched from their files, and get their columns stored then.
+
+Sequence-number and UID sets, keywords and the saved result ($, RFC 5182) are sets
+computed here; everything is a set of UIDs of the session's view, combined by AND,
+OR and NOT.
+"""
 from __future__ import annotations
 
-import email.header
-from datetime import date, datetime, timedelta, timezone
+import json
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from imapserver.fetch import MessageData, decoded_part, FetchError
-from mailcore.imap.numset import NumSet
+from django.db import DatabaseError, connection
+
+from imapserver.fetch import MessageData
+from imapserver.rows import CONTENT_FIELDS, rows
 from mailcore.imap.searchkey import Key
-from mailcore.message.headers import split_fields, field_value
-from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, rows
+from mailcore.imap.searchtext import any_header_match, body_text, header_fields, header_match, header_text, storable
 from mailstore.models import Message
 
-_TEXT_KEYS = {"HEADER", "BODY", "TEXT"}
+_TABLE = Message._meta.db_table
+Sql = tuple[str, list[Any]]
 
 
-def _needs_content(key: Key) -> bool:
-    name = key[0]
-    if name == "HEADER" and key[1] == "Subject" and key[2]:
-        return False
-    if name in _TEXT_KEYS or name in ("SENTBEFORE", "SENTON", "SENTSINCE"):
-        return name in _TEXT_KEYS
-    if name == "AND":
-        return any(_needs_content(k) for k in key[1])
-    if name == "NOT":
-        return _needs_content(key[1])
-    if name == "OR":
-        return _needs_content(key[1]) or _needs_content(key[2])
-    return False
+def _day(d: date) -> Any:
+    return connection.ops.adapt_datetimefield_value(datetime.combine(d, time(), tzinfo=timezone.utc))
 
 
-def _decode_header(value: str) -> str:
-    try:
-        return str(email.header.make_header(email.header.decode_header(value)))
-    except Exception:  # noqa: BLE001 - undecodable words are searched as they are
-        return value
+def _when(t: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(t)
 
 
-def _body_text(md: MessageData, node: dict[str, Any], path: tuple[int, ...], out: list[str]) -> None:
-    if node.get("parts"):
-        for i, child in enumerate(node["parts"], 1):
-            _body_text(md, child, path + (i,), out)
-        return
-    if "msg" in node:
-        msg = node["msg"]
-        out.append(md.slice(msg["h"]).decode("utf-8", "replace"))
-        _body_text(md, msg, path + (1,) if not msg.get("parts") else path, out)
-        return
-    if node.get("t") not in ("TEXT", "MESSAGE", None) and node.get("t") != "":
-        return
-    try:
-        raw = decoded_part(md, path) if path else md.slice(node["b"])
-    except FetchError:
-        raw = md.slice(node["b"])
-    charset = next((v for k, v in node.get("p") or [] if k == "CHARSET"), "utf-8").strip('"')
-    try:
-        out.append(raw.decode(charset, "replace"))
-    except LookupError:
-        out.append(raw.decode("utf-8", "replace"))
+def _contains(column: str) -> str:
+    """SQL true when `column` contains the parameter as a substring, byte for byte."""
+    fn = "strpos" if connection.vendor == "postgresql" else "instr"
+    return f"{fn}({column}, %s) > 0"
 
 
-class Evaluator:
-    def __init__(self, uids: list[int], saved: list[int], now: datetime) -> None:
+def _date_sql(column: str, op: str, d: date, nullable: bool) -> Sql:
+    guard = f"{column} IS NOT NULL AND " if nullable else ""
+    if op == "BEFORE":
+        return f"({guard}{column} < %s)", [_day(d)]
+    if op == "ON":
+        return f"({guard}{column} >= %s AND {column} < %s)", [_day(d), _day(d + timedelta(days=1))]
+    return f"({guard}{column} >= %s)", [_day(d)]
+
+
+class Search:
+    def __init__(self, mailbox_id: int, uids: list[int], saved: list[int], now: datetime) -> None:
+        self.mailbox_id = mailbox_id
         self.uids = uids
-        self.seq_of = {u: i + 1 for i, u in enumerate(uids)}
+        self.known = set(uids)
         self.saved = set(saved)
         self.now = now
-        self.max_uid = uids[-1] if uids else 0
-        self._md: MessageData | None = None
-        self._headers: list[tuple[str, bytes]] | None = None
-        self._body: str | None = None
+        self.lo, self.hi = uids[0], uids[-1]
 
-    def reset(self, message: Any) -> None:
-        self.message = message
-        self._md = None
-        self._headers = None
-        self._body = None
+    # --- SQL -------------------------------------------------------------------------
 
-    @property
-    def md(self) -> MessageData:
-        if self._md is None:
-            self._md = MessageData(self.message)
-        return self._md
-
-    def headers(self) -> list[tuple[str, bytes]]:
-        if self._headers is None:
-            tree = self.md.tree
-            self._headers = split_fields(self.md.slice(tree["h"], top_header=True))
-        return self._headers
-
-    def body(self) -> str:
-        if self._body is None:
-            out: list[str] = []
-            tree = self.md.tree
-            _body_text(self.md, tree, (), out)
-            self._body = "\n".join(out).lower()
-        return self._body
-
-    def _seq_match(self, ns: NumSet, n: int, largest: int) -> bool:
-        return ns.contains(n, largest)
-
-    def match(self, key: Key) -> bool:
-        m = self.message
+    def sql(self, key: Key) -> Sql | None:
+        """An SQL condition exactly equal to `key` (never NULL), or None."""
         name = key[0]
-        if name == "ALL":
-            return True
-        if name == "AND":
-            return all(self.match(k) for k in key[1])
+        if name in ("ALL", "OLD"):
+            return "1 = 1", []
+        if name in ("NEW", "RECENT"):
+            return "1 = 0", []  # \Recent is not supported (as mox).
+        if name in ("AND", "OR"):
+            parts = [self.sql(k) for k in (key[1] if name == "AND" else key[1:])]
+            if any(p is None for p in parts):
+                return None
+            joiner = " AND " if name == "AND" else " OR "
+            return "(" + joiner.join(p[0] for p in parts) + ")", [v for p in parts for v in p[1]]  # type: ignore[index]
         if name == "NOT":
-            return not self.match(key[1])
-        if name == "OR":
-            return self.match(key[1]) or self.match(key[2])
-        if name == "SEQ":
-            if key[1].search_result:
-                return m.uid in self.saved
-            return key[1].contains(self.seq_of[m.uid], len(self.uids))
-        if name == "UID":
-            if key[1].search_result:
-                return m.uid in self.saved
-            return key[1].contains(m.uid, self.max_uid)
-        if name == "FLAG":
+            inner = self.sql(key[1])
+            return None if inner is None else (f"NOT ({inner[0]})", inner[1])
+        if name in ("FLAG", "KEYWORD"):
             field = Message.SYSTEM_FLAGS.get(key[1].lower())
-            value = bool(getattr(m, field)) if field else False
-            return value == key[2]
+            if field is None:
+                if name == "KEYWORD":
+                    return None
+                return ("1 = 0", []) if key[2] else ("1 = 1", [])
+            return f"{field} = %s", [bool(key[2])]
+        if name in ("BEFORE", "ON", "SINCE"):
+            return _date_sql("received", name, key[1], False)
+        if name in ("SENTBEFORE", "SENTON", "SENTSINCE"):
+            return _date_sql("sent_date", name[4:], key[1], True)
+        if name == "LARGER":
+            return "size > %s", [key[1]]
+        if name == "SMALLER":
+            return "size < %s", [key[1]]
+        if name == "MODSEQ":
+            return "modseq >= %s", [key[1]]
+        if name == "OLDER":
+            return "received <= %s", [_when(self.now - timedelta(seconds=key[1]))]
+        if name == "YOUNGER":
+            return "received >= %s", [_when(self.now - timedelta(seconds=key[1]))]
+        return None
+
+    def query(self, columns: str, where: str, params: list[Any], column_params: tuple[Any, ...] = ()
+              ) -> list[tuple[Any, ...]]:
+        sql = (f"SELECT {columns} FROM {_TABLE} WHERE mailbox_id = %s AND uid >= %s AND uid <= %s AND ({where})"
+               " ORDER BY uid")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*column_params, self.mailbox_id, self.lo, self.hi, *params])
+            return [r for r in cursor.fetchall() if r[0] in self.known]
+
+    def where(self, cond: Sql) -> set[int]:
+        return {r[0] for r in self.query("uid", *cond)}
+
+    # --- sets ------------------------------------------------------------------------
+
+    def matching(self, key: Key) -> set[int]:
+        cond = self.sql(key)
+        if cond is not None:
+            return self.where(cond)
+        name = key[0]
+        if name == "AND":
+            in_sql = [k for k in key[1] if self.sql(k) is not None]
+            rest = [k for k in key[1] if self.sql(k) is None]
+            out = self.where(self.sql(("AND", in_sql))) if in_sql else set(self.known)  # type: ignore[arg-type]
+            for k in rest:
+                if not out:
+                    break
+                out &= self.matching(k)
+            return out
+        if name == "OR":
+            return self.matching(key[1]) | self.matching(key[2])
+        if name == "NOT":
+            return self.known - self.matching(key[1])
+        if name in ("SEQ", "UID"):
+            if key[1].search_result:
+                return self.known & self.saved
+            if name == "UID":
+                return {u for u in self.uids if key[1].contains(u, self.hi)}
+            count = len(self.uids)
+            return {u for i, u in enumerate(self.uids, 1) if key[1].contains(i, count)}
         if name == "KEYWORD":
             flag = key[1].lower()
-            field = Message.SYSTEM_FLAGS.get(flag)
-            present = bool(getattr(m, field)) if field else flag in m.keywords
-            return present == key[2]
-        if name in ("NEW", "RECENT"):
-            return False  # \Recent is not supported (as mox).
-        if name == "OLD":
-            return True
-        if name in ("BEFORE", "ON", "SINCE"):
-            return _date_cmp(name, m.received.astimezone(timezone.utc).date(), key[1])
-        if name in ("SENTBEFORE", "SENTON", "SENTSINCE"):
-            if m.sent_date is None:
-                return False
-            return _date_cmp(name[4:], m.sent_date.date(), key[1])
-        if name == "LARGER":
-            return m.size > key[1]
-        if name == "SMALLER":
-            return m.size < key[1]
-        if name == "MODSEQ":
-            return m.modseq >= key[1]
-        if name == "OLDER":
-            return m.received <= self.now - timedelta(seconds=key[1])
-        if name == "YOUNGER":
-            return m.received >= self.now - timedelta(seconds=key[1])
-        if name == "HEADER" and key[1] == "Subject" and key[2]:
-            # The decoded subject is stored at delivery; no need to read the file.
-            return key[2].lower() in m.subject.lower()
+            rows_ = self.query("uid, keywords", "1 = 1", [])
+            present = {uid for uid, kw in rows_ if flag in (json.loads(kw) if isinstance(kw, (str, bytes)) else kw)}
+            return present if key[2] else self.known - present
         if name == "HEADER":
-            field_name, needle = key[1].lower(), key[2].lower()
-            values = [raw for n, raw in self.headers() if n.lower() == field_name]
-            if not values:
-                return False
-            if needle == "":
-                return True
-            return any(needle in _decode_header(field_value(raw)).lower() for raw in values)
+            return self.header(key[1].lower(), key[2].lower())
         if name == "BODY":
-            return key[1].lower() in self.body()
+            return self.body(key[1].lower())
         if name == "TEXT":
-            needle = key[1].lower()
-            if any(needle in _decode_header(field_value(raw)).lower() for _, raw in self.headers()):
-                return True
-            return needle in self.body()
+            return self.text(key[1].lower())
         raise ValueError(f"unknown search key {name}")
 
+    def header(self, field: str, needle: str) -> set[int]:
+        found = self.query(
+            "uid, search_header", f"search_header IS NULL OR {_contains('search_header')}", [needle]
+        )
+        out = {uid for uid, text in found if text is not None and header_match(text, field, needle)}
+        return out | self.from_files(
+            [uid for uid, text in found if text is None],
+            lambda f: any(needle in v for n, v in f.headers if n == field),
+        )
 
-def _date_cmp(op: str, day: date, wanted: date) -> bool:
-    if op == "BEFORE":
-        return day < wanted
-    if op == "ON":
-        return day == wanted
-    return day >= wanted
+    def body(self, needle: str) -> set[int]:
+        found = self.query("uid, search_body IS NULL", f"search_body IS NULL OR {_contains('search_body')}", [needle])
+        out = {uid for uid, missing in found if not missing}
+        return out | self.from_files([uid for uid, missing in found if missing], lambda f: needle in f.body)
+
+    def text(self, needle: str) -> set[int]:
+        # TEXT: the header or the body (RFC 9051 6.4.4).
+        found = self.query(
+            f"uid, search_header, search_body IS NULL OR search_header IS NULL, {_contains('search_body')}",
+            f"search_body IS NULL OR search_header IS NULL OR {_contains('search_body')}"
+            f" OR {_contains('search_header')}",
+            [needle, needle],
+            (needle,),
+        )
+        out = {uid for uid, head, missing, in_body in found if not missing and (in_body or any_header_match(head, needle))}
+        return out | self.from_files(
+            [uid for uid, _, missing, _ in found if missing],
+            lambda f: needle in f.body or any(needle in v for _, v in f.headers),
+        )
+
+    def from_files(self, uids: list[int], test: Callable[[FileText], bool]) -> set[int]:
+        """Rows without stored search text: read the file, store the text, test it."""
+        if not uids:
+            return set()
+        wanted = set(uids)
+        out = set()
+        for row in rows(self.mailbox_id, uids[0], uids[-1], ("uid",) + CONTENT_FIELDS):
+            if row.uid in wanted:
+                f = FileText(row)
+                if test(f):
+                    out.add(row.uid)
+                f.store()
+        return out
+
+
+class FileText:
+    """A message's searchable text read from its file (the fallback path)."""
+
+    def __init__(self, row: Any) -> None:
+        md = MessageData(row)
+        self.row = row
+        data = md.data[md.shift:]
+        self.body = body_text(data, md.tree)
+        block = md.slice(md.tree["h"], top_header=True)
+        self.headers = header_fields(block)
+        self.header_text = header_text(block)
+
+    def store(self) -> None:
+        if connection.in_atomic_block:
+            return
+        try:
+            Message.objects.filter(pk=self.row.id, search_body__isnull=True).update(
+                search_body=storable(self.body), search_header=storable(self.header_text))
+        except DatabaseError:
+            pass
 
 
 def search(mailbox_id: int, uids: list[int], key: Key, saved: list[int]) -> list[int]:
     """The UIDs (of `uids`, the session's view) matching `key`, ascending."""
-    evaluator = Evaluator(uids, saved, datetime.now(timezone.utc))
-    known = set(uids)
     if not uids:
         return []
-    fields = BASE_FIELDS + ("sent_date", "subject") + (CONTENT_FIELDS if _needs_content(key) else ())
-    out = []
-    for message in rows(mailbox_id, uids[0], uids[-1], fields):
-        if message.uid not in known:
-            continue
-        evaluator.reset(message)
-        if evaluator.match(key):
-            out.append(message.uid)
-    return out
+    return sorted(Search(mailbox_id, uids, saved, datetime.now(timezone.utc)).matching(key))

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from mailcore.message.summary import summarize
-from mailstore import files, groupcommit
+from mailstore import files, groupcommit, searchcolumns
 from mailstore.models import Change, Mailbox, Message, MessageDKIMDomain, Store, Subscription
 from mailstore.notify import notify_changed
 
@@ -195,6 +195,7 @@ def _parse_bytes(data: bytes) -> tuple[dict[str, object], object]:
         parsed = structure.parse_structure(data)
     except ImportError:
         parsed = {}
+    searchcolumns.attach(summary, data, parsed)
     return parsed, summary
 
 
@@ -293,6 +294,7 @@ def _create_message_row(
         mailbox_orig=mailbox.pk,
         mailbox_destined=destined,
         **info.reputation_fields(),
+        **searchcolumns.columns(prefix, summary),
         **flag_fields,
     )
     _add_dkim_rows(message)

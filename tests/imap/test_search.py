@@ -59,3 +59,57 @@ def test_it_answers_esearch_and_saves_results(raw_alice, alice):
     raw_alice.cmd("a7 ENABLE IMAP4rev2")
     assert raw_alice.cmd("a8 SEARCH 4") == ['* ESEARCH (TAG "a8") ALL 4', "a8 OK SEARCH done"]
     assert raw_alice.cmd("a9 SORT (REVERSE SUBJECT) UTF-8 ALL") == ["* SORT 5 4 3 2 1", "a9 OK SORT done"]
+
+
+B64 = (
+    "Subject: =?utf-8?b?w4lUw4k=?= 50% off_now\r\nX-Tag: first\r\nX-Tag: second\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    + __import__("base64").b64encode("Grüße AUS Köln\r\nzweite Zeile\r\n".encode()).decode() + "\r\n"
+).encode()
+
+TEXT_CASES = [
+    ('BODY "köln"', "2"),  # base64 top-level body, decoded, UTF-8 case-folded
+    ('BODY "GRÜSSE"', ""),  # lower-casing, not case folding (ß stays ß)
+    ('BODY "grüße"', "2"),
+    ('BODY "köln zweite"', ""),  # a line break is not a space
+    ('SUBJECT "été"', "2"),  # encoded-word subject decoded
+    ('SUBJECT "50% off_now"', "2"),  # no pattern characters: % and _ are literal
+    ('SUBJECT "50_ off"', ""),
+    ('SUBJECT "%"', "2"),
+    ('HEADER X-Tag ""', "2"),  # present field, empty needle
+    ('HEADER X-Other ""', ""),
+    ("HEADER X-Tag second", "2"),
+    ("HEADER X-Tag first", "2"),
+    ("HEADER Subject x-tag", ""),  # a needle that spans fields does not match
+    ('TEXT "x-tag:"', ""),
+    ("TEXT second", "2"),
+    ("TEXT PIZZA", "1"),
+    ("TEXT remote.test", "1"),
+    ("NOT TEXT pizza", "2"),
+    ('OR BODY "köln" FROM carol', "1 2"),
+    ("NOT SENTBEFORE 1-Jan-2030", "2"),  # no Date: never matches SENT*, so NOT matches
+    ("SENTBEFORE 1-Jan-2030", "1"),
+    ('UID 2 BODY "köln"', "2"),
+    ('1 BODY "köln"', ""),
+]
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["columns", "files"])
+def test_text_keys_match_decoded_case_insensitive_substrings(raw_alice, alice, stored):
+    from mailstore.models import Message
+
+    deliver_bytes(alice, "Inbox", msg("Lunch", "pizza tonight?"))
+    deliver_bytes(alice, "Inbox", B64)
+    if not stored:
+        # Rows made before the search columns existed are searched from their files.
+        Message.objects.update(search_body=None, search_header=None)
+    raw_alice.cmd("a0 SELECT Inbox")
+    got = {}
+    for i, (key, _) in enumerate(TEXT_CASES):
+        lines = raw_alice.cmd(f"b{i} SEARCH CHARSET UTF-8 {key}")
+        assert lines[-1] == f"b{i} OK SEARCH done", (key, lines)
+        got[key] = lines[0].removeprefix("* SEARCH").strip()
+    assert got == dict(TEXT_CASES)
+    # The file path stored what it computed: the columns are filled again.
+    assert not Message.objects.filter(search_body__isnull=True).exists()
+    assert Message.objects.get(uid=2).search_header.startswith("\nsubject:été 50% off_now\nx-tag:first\nx-tag:second")
