@@ -8,11 +8,13 @@ column values with the attributes and `flag_list()` of `mailstore.models.Message
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any
 
 from django.db import connection
 
+from mailcore.imap.thread import ThreadMessage
 from mailstore.models import Message
 
 _FLAG_FIELDS = tuple(Message.FLAG_NAMES)
@@ -31,21 +33,33 @@ def _date(value: Any) -> datetime | None:
 
 
 class Row:
+    """One message's columns as attributes. JSON and date columns are decoded on first
+    use, so a FETCH FLAGS of 100,000 rows pays only for the columns it reads."""
+
     def __init__(self, values: dict[str, Any]) -> None:
         self.__dict__.update(values)
 
     def __getattr__(self, name: str) -> Any:
-        # JSON columns are decoded on first use (SQLite hands back text).
-        raw = self.__dict__.get("_raw_" + name, None)
-        if name in _JSON and ("_raw_" + name) in self.__dict__:
+        d = self.__dict__
+        key = "_raw_" + name
+        if key not in d:
+            raise AttributeError(name)
+        raw = d[key]
+        if name in _DATES:
+            value = _date(raw)
+        else:
             value = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
-            self.__dict__[name] = value
-            return value
-        raise AttributeError(name)
+        d[name] = value
+        return value
 
     def flag_list(self) -> list[str]:
         d = self.__dict__
-        return [name for field, name in Message.FLAG_NAMES.items() if d[field]] + list(self.keywords)
+        out = [name for field, name in _FLAG_ITEMS if d[field]]
+        keywords = self.keywords
+        return out + list(keywords) if keywords else out
+
+
+_FLAG_ITEMS = tuple(Message.FLAG_NAMES.items())
 
 
 def rows(mailbox_id: int, lo: int, hi: int, fields: tuple[str, ...], *, changedsince: int | None = None) -> list[Row]:
@@ -56,6 +70,10 @@ def rows(mailbox_id: int, lo: int, hi: int, fields: tuple[str, ...], *, changeds
         sql += " AND modseq > %s"
         params.append(changedsince)
     sql += " ORDER BY uid"
+    # Columns decoded later are stored under "_raw_<name>" (see Row.__getattr__).
+    names = tuple("_raw_" + f if f in _JSON or f in _DATES else f for f in fields)
+    has_prefix = "prefix" in fields
+    has_keywords = "keywords" in fields
     out = []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -64,18 +82,43 @@ def rows(mailbox_id: int, lo: int, hi: int, fields: tuple[str, ...], *, changeds
             if not batch:
                 break
             for values in batch:
-                d: dict[str, Any] = {}
-                for name, value in zip(fields, values):
-                    if name in _JSON:
-                        if value == "[]" or value == []:
-                            d[name] = []
-                        else:
-                            d["_raw_" + name] = value
-                    elif name in _DATES:
-                        d[name] = _date(value)
-                    elif name == "prefix":
-                        d[name] = bytes(value) if value is not None else b""
-                    else:
-                        d[name] = value
+                d = dict(zip(names, values))
+                if has_keywords and d["_raw_keywords"] in ("[]", []):
+                    d["keywords"] = []
+                if has_prefix:
+                    prefix = d["prefix"]
+                    d["prefix"] = bytes(prefix) if prefix is not None else b""
                 out.append(Row(d))
+    return out
+
+
+_MSGID = re.compile(r"<[^<>\s]+>")
+
+
+def thread_messages(mailbox_id: int, uids: list[int], with_references: bool) -> list[ThreadMessage]:
+    """THREAD's view of the messages `uids` (ascending), numbered by UID: base subject
+    source, sent date (else the internal date, RFC 5256 section 2.2), Message-ID and, for
+    REFERENCES, the Message IDs of References and of In-Reply-To (read from the file)."""
+    from imapserver.fetch import MessageData
+    from mailcore.message.headers import header_values
+
+    if not uids:
+        return []
+    wanted = set(uids)
+    fields = ("uid", "received", "sent_date", "subject", "message_id") + (CONTENT_FIELDS if with_references else ())
+    out = []
+    for row in rows(mailbox_id, uids[0], uids[-1], fields):
+        if row.uid not in wanted:
+            continue
+        refs: list[str] = []
+        in_reply_to: list[str] = []
+        if with_references:
+            md = MessageData(row)
+            header = md.slice(md.tree["h"], top_header=True)
+            for value in header_values(header, "References"):
+                refs.extend(_MSGID.findall(value))
+            for value in header_values(header, "In-Reply-To"):
+                in_reply_to.extend(_MSGID.findall(value))
+        out.append(ThreadMessage(row.uid, row.subject, row.sent_date or row.received, row.message_id, refs,
+                                 in_reply_to))
     return out

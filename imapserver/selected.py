@@ -3,7 +3,6 @@
 SEARCHRES), FETCH, STORE (RFC 7162 UNCHANGEDSINCE), COPY, MOVE (RFC 6851), SORT (RFC 5256)."""
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from imapserver import db
@@ -15,8 +14,8 @@ from mailcore.imap.fetchatt import FetchAtt
 from mailcore.imap.numset import NumSet, compact, compact_ordered, vanished
 from mailcore.imap.response import flags as format_flags
 from mailcore.imap.searchkey import Key
-from mailcore.imap.thread import ThreadMessage, format_threads, ordered_subject, references
-from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, SUMMARY_FIELDS, Row, rows
+from mailcore.imap.thread import format_threads, ordered_subject, references
+from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, SUMMARY_FIELDS, Row, rows, thread_messages
 from mailstore.models import Message
 
 if TYPE_CHECKING:
@@ -291,7 +290,7 @@ class SelectedCommands:
         if cmd.args["charset"] not in ("US-ASCII", "UTF-8"):
             raise no("unsupported charset", "BADCHARSET (US-ASCII UTF-8)")
         uids = await self.db(searching.search, sel.id, list(sel.uids), cmd.args["key"], list(self.saved_result))
-        infos = await self.db(_thread_messages, sel.id, uids, algorithm == "REFERENCES")
+        infos = await self.db(thread_messages, sel.id, uids, algorithm == "REFERENCES")
         if not cmd.uid:
             for info in infos:
                 info.number = sel.seq(info.number)
@@ -307,23 +306,6 @@ def _copy_or_move(move: bool, account_id: int, mailbox_id: int, uids: list[int],
 
     verb = actions.move if move else actions.copy
     return verb(Account.objects.get(pk=account_id), mailbox_id, uids, dest)
-
-
-def _thread_messages(mailbox_id: int, uids: list[int], with_references: bool) -> list[ThreadMessage]:
-    from imapserver.fetch import MessageData
-    from mailcore.message.headers import header_values
-
-    out = []
-    for row in _load_messages(mailbox_id, uids, content=with_references, changedsince=None):
-        refs: list[str] = []
-        if with_references:
-            md = MessageData(row)
-            header = md.slice(md.tree["h"], top_header=True)
-            for value in header_values(header, "References") + header_values(header, "In-Reply-To"):
-                refs.extend(re.findall(r"<[^>]*>", value))
-        # RFC 5256 section 2.2: the sent date, else the internal date.
-        out.append(ThreadMessage(row.uid, row.subject, row.sent_date or row.received, row.message_id, refs))
-    return out
 
 
 def _base_subject(subject: str) -> str:

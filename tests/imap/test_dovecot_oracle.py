@@ -180,3 +180,68 @@ def test_envelope_and_bodystructure_match_dovecot(dovecot_answers, imap, alice):
         dovecot_answers[i][item] = _put(dovecot_answers[i][item], where, "<documented difference>")
     for name, mine, theirs in zip(names, ours, dovecot_answers):
         assert mine == theirs, name
+
+
+def _thread_message(n: int, subject: str, day: int, msgid: str | None, refs: str = "", irt: str = "") -> bytes:
+    date = f"{day:02d} Jan 2024 10:00:00 +0000"
+    head = f"From: t{n}@example.org\r\nSubject: {subject}\r\nDate: Mon, {date}\r\n"
+    if msgid:
+        head += f"Message-ID: {msgid}\r\n"
+    if refs:
+        head += f"References: {refs}\r\n"
+    if irt:
+        head += f"In-Reply-To: {irt}\r\n"
+    return f"{head}\r\nbody {n}\r\n".encode()
+
+
+# RFC 5256 section 4's cases: missing parents (dummies), a dummy root with several
+# children, In-Reply-To without References, a reply arriving before its parent, a loop,
+# duplicate and missing Message-IDs, roots merged by base subject (reply under
+# original, two originals under a dummy), equal dates ordered by sequence number.
+THREAD_CORPUS = [
+    _thread_message(1, "Plans", 3, "<a@x>"),
+    _thread_message(2, "Other", 1, "<b@x>"),
+    _thread_message(3, "Re: plans", 4, "<c@x>", "<a@x>"),
+    _thread_message(4, "Re: Re: Plans", 5, "<d@x>", "<a@x> <c@x>"),
+    _thread_message(5, "Changed subject", 6, "<e@x>", "<a@x>"),
+    _thread_message(6, "Re: lost", 7, "<f@x>", "<gone@x> <gone2@x>"),
+    _thread_message(7, "Re: lost", 8, "<g@x>", "<gone@x>"),
+    _thread_message(8, "Re: Other", 9, "<h@x>", "", "<b@x> <zzz@x>"),
+    _thread_message(9, "Early reply", 2, "<i@x>", "<j@x>"),
+    _thread_message(10, "Late parent", 10, "<j@x>"),
+    _thread_message(11, "Loop A", 11, "<k@x>", "<l@x>"),
+    _thread_message(12, "Loop B", 11, "<l@x>", "<k@x>"),
+    _thread_message(13, "Dup", 12, "<a@x>"),
+    _thread_message(14, "No id", 12, None, "<b@x>"),
+    _thread_message(15, "Fwd: Plans", 13, "<m@x>"),
+    _thread_message(16, "Plans", 2, "<n@x>"),
+    _thread_message(17, "[list] Topic (fwd)", 14, "<o@x>"),
+    _thread_message(18, "Topic", 14, "<p@x>"),
+    _thread_message(19, "Orphans", 15, "<q@x>", "<gone3@x>"),
+    _thread_message(20, "Orphans", 15, "<r@x>", "<gone4@x>"),
+    _thread_message(21, "RE:", 16, "<s@x>"),
+    _thread_message(22, "", 16, "<t@x>", "<s@x>"),
+]
+
+
+def _threads(host: str, port: int, user: str, password: str) -> list[str]:
+    wire = Wire(host, port)
+    try:
+        wire.command("t1", f"LOGIN {user} {password}")
+        wire.command("t2", "EXAMINE Threads")
+        return [wire.command(f"t{i}", cmd)[0] for i, cmd in enumerate([
+            "THREAD REFERENCES UTF-8 ALL", "THREAD ORDEREDSUBJECT UTF-8 ALL",
+            "THREAD REFERENCES UTF-8 NOT SUBJECT plans", "UID THREAD REFERENCES UTF-8 SINCE 8-Jan-2020",
+        ], 3)]
+    finally:
+        wire.close()
+
+
+def test_threads_match_dovecot(dovecot, imap, alice):
+    for data in THREAD_CORPUS:
+        deliver_bytes(alice, "Threads", data)
+    dovecot.fill_maildir("alice", THREAD_CORPUS, mailbox="Threads")
+    ours = _threads(imap.host, imap.port, "alice@example.test", "alicepassword")
+    theirs = _threads(dovecot.host, dovecot.port, "alice", "alicepassword")
+    assert ours == theirs
+    assert ours[0].startswith(b"* THREAD (")

@@ -13,7 +13,10 @@ from tests.fixtures_imap import imap_db
 def test_it_computes_base_subjects():
     assert base_subject("Re: [list] Fwd: Hello   World (fwd)") == "hello world"
     assert base_subject("[Fwd: re: x]") == "x"
-    assert base_subject("RE:") == "re:"
+    # A leader is removed even when nothing is left (only a blob must leave something).
+    assert base_subject("RE:") == ""
+    assert base_subject("[list]") == "[list]"
+    assert base_subject("[a] [b] Re[2]: x") == "x"
 
 
 def test_it_formats_thread_lists():
