@@ -12,16 +12,17 @@ def _addresses(addrs: list[list[str | None]] | None) -> bytes:
     if not addrs:
         return b"NIL"
     # RFC 9051 section 9: env-from = "(" 1*address ")" / nil; addresses are not separated.
-    return b"(" + b"".join(paren(nstring(x) for x in a) for a in addrs) + b")"
+    return b"(" + b"".join(
+        b"(%s %s %s %s)" % (nstring(a[0]), nstring(a[1]), nstring(a[2]), nstring(a[3])) for a in addrs
+    ) + b")"
 
 
 def envelope(env: list[Any] | None) -> bytes:
     if not env:
-        env = [None] * 10
-    return paren(
-        [nstring(env[0]), nstring(env[1])]
-        + [_addresses(env[i]) for i in range(2, 8)]
-        + [nstring(env[8]), nstring(env[9])]
+        return b"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
+    return b"(%s %s %s %s %s %s %s %s %s %s)" % (
+        nstring(env[0]), nstring(env[1]), _addresses(env[2]), _addresses(env[3]), _addresses(env[4]),
+        _addresses(env[5]), _addresses(env[6]), _addresses(env[7]), nstring(env[8]), nstring(env[9]),
     )
 
 
