@@ -1,7 +1,7 @@
 """The ORM work of IMAP sessions, as plain synchronous functions.
 
-Sessions call these through `sync_to_async` inside their connection's
-ThreadSensitiveContext; nothing here touches sockets.
+Sessions call these in a thread of the shared pool (imapserver.dbpool); nothing here
+touches sockets.
 """
 from __future__ import annotations
 

@@ -12,9 +12,8 @@ import socket
 import ssl
 from pathlib import Path
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
-
 from imapserver import db
+from imapserver.dbpool import pool
 from mailcore.ratelimit import (
     Limiter,
     connection_rate_limiter,
@@ -219,38 +218,35 @@ class Connection:
     async def run(self) -> None:
         moxlog.bind(cid=secrets.token_hex(8), remote=self.remote, listener="imap")
         metrics.IMAP_CONNECTIONS_OPEN.inc()
-        async with ThreadSensitiveContext():
+        pool.session_started()
+        try:
+            await self._serve()
+        except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError, ssl.SSLError, LineTooLong) as exc:
+            if isinstance(exc, LineTooLong):
+                self.write(b"* BYE line too long\r\n")
+            elif isinstance(exc, asyncio.TimeoutError):
+                self.write(b"* BYE inactive\r\n")
             try:
-                await self._serve()
-            except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError, ssl.SSLError, LineTooLong) as exc:
-                if isinstance(exc, LineTooLong):
-                    self.write(b"* BYE line too long\r\n")
-                elif isinstance(exc, asyncio.TimeoutError):
-                    self.write(b"* BYE inactive\r\n")
-                try:
-                    await self.flush()
-                except (ConnectionError, ssl.SSLError, RuntimeError):
-                    pass
-            except asyncio.CancelledError:
-                try:
-                    self.write(b"* BYE shutting down\r\n")
-                    await asyncio.wait_for(self.flush(), 1)
-                except (ConnectionError, ssl.SSLError, RuntimeError, asyncio.TimeoutError, asyncio.CancelledError):
-                    pass
-                raise
-            except Exception:
-                log.exception("imap connection failed", extra={"remote": self.remote})
-            finally:
-                metrics.IMAP_CONNECTIONS_OPEN.dec()
-                self.discard_spooled()
-                if getattr(self, "_counted", False):
-                    self.limits.open_connections.subtract(self.remote)
-                self.session.close()
-                try:
-                    await sync_to_async(db.close_connection, thread_sensitive=True)()
-                except Exception:  # noqa: BLE001
-                    pass
-                self.writer.close()
+                await self.flush()
+            except (ConnectionError, ssl.SSLError, RuntimeError):
+                pass
+        except asyncio.CancelledError:
+            try:
+                self.write(b"* BYE shutting down\r\n")
+                await asyncio.wait_for(self.flush(), 1)
+            except (ConnectionError, ssl.SSLError, RuntimeError, asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+            raise
+        except Exception:
+            log.exception("imap connection failed", extra={"remote": self.remote})
+        finally:
+            metrics.IMAP_CONNECTIONS_OPEN.dec()
+            self.discard_spooled()
+            if getattr(self, "_counted", False):
+                self.limits.open_connections.subtract(self.remote)
+            self.session.close()
+            pool.session_ended()
+            self.writer.close()
 
     def _admit(self) -> str | None:
         """The BYE text when this connection is over a limit (mox wording)."""

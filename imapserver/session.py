@@ -2,8 +2,8 @@
 (RFC 9051 section 6, RFC 3501 for IMAP4rev1 clients), independent of sockets.
 
 The connection (imapserver.listener) gives it an `IO` to write response lines, read
-continuation lines and start TLS. Database work runs through `self.db(...)`, i.e.
-sync_to_async in the connection's ThreadSensitiveContext.
+continuation lines and start TLS. Database work runs through `self.db(...)`, in a thread
+of the process's bounded pool (imapserver.dbpool), borrowed for that call only.
 """
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, Protocol, TypeVar
 
-from asgiref.sync import sync_to_async
 from django.db import DatabaseError
 
 from imapserver import db
 from imapserver.auth import AuthCommands
+from imapserver.dbpool import pool
 from imapserver.errors import CloseConnection, CommandError, bad, no
 from imapserver.mailboxes import MailboxCommands
 from imapserver.selected import SelectedCommands
@@ -132,7 +132,7 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
     # Plumbing.
 
     async def db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await sync_to_async(func, thread_sensitive=True)(*args, **kwargs)
+        return await pool.run(func, *args, **kwargs)
 
     def write(self, line: bytes | str) -> None:
         if isinstance(line, str):
@@ -204,10 +204,9 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
             raise
         except DatabaseError:
             # The database is unreachable or locked: a temporary failure (RFC 5530
-            # UNAVAILABLE). The connection is dropped so the next command reconnects.
+            # UNAVAILABLE). The pool thread dropped its connection; the next job reconnects.
             log.warning("imap command failed: database unavailable", exc_info=True,
                         extra={"command": cmd.name, "remote": self.remote})
-            await self.db(db.close_connection)
             self.write(f"{cmd.tag} NO [UNAVAILABLE] temporary database error, try again later")
         except Exception:
             # A bug must not take the connection down, nor hide: log it, answer NO.
