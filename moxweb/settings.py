@@ -216,6 +216,7 @@ INSTALLED_APPS = [
     "wellknown",
     "deliverylog",
     "reports",
+    "webserver",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,111 @@
+"""The web server in front of Django (reference 1.3.8): requests that Django's own URLs
+do not claim (admin, account, autoconfig, MTA-STS, ACME: built-in handlers come first,
+as in mox) are matched against the whole-domain redirects, then the web handlers in
+order; whatever matches nothing goes on to Django (a 404 page)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django import db
+from django.conf import settings
+from django.urls import Resolver404, resolve
+
+from webserver import config
+from webserver.forward import forward
+from webserver.redirect import redirect_location
+from webserver.responses import Receive, Scope, Send, error, header, respond
+from webserver.static import serve_static
+
+log = logging.getLogger("webserver")
+
+
+def request_host(scope: Scope) -> str:
+    """The Host header's name: lower case, ASCII (IDNA), without port."""
+    host = header(scope, b"host").strip().lower()
+    if host.startswith("["):
+        return host.split("]")[0] + "]"
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    host = host.rstrip(".")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return ""
+    return host
+
+
+def _builtin(path: str) -> bool:
+    if path in ("/admin", "/account") or path.startswith("/" + settings.STATIC_URL.lstrip("/")):
+        return True  # Django redirects the first two to their slash; static files are ours
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+def _load() -> config.Config:
+    """Outside Django's request cycle nothing closes this thread's connection: close it
+    (at most one load per CACHE_SECONDS), as a request's end would."""
+    try:
+        return config.current()
+    finally:
+        db.connection.close()
+
+
+def _https_url(host: str, scope: Scope) -> str:
+    raw = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string", b"")
+    return f"https://{host}{raw.decode('latin-1')}" + (f"?{query.decode('latin-1')}" if query else "")
+
+
+class WebserverApp:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _builtin(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        cfg = config.fresh() or await sync_to_async(_load)()
+        if not cfg.redirects and not cfg.handlers:
+            await self.app(scope, receive, send)
+            return
+        if not await self.handle(cfg, scope, receive, send):
+            await self.app(scope, receive, send)
+
+    async def handle(self, cfg: config.Config, scope: Scope, receive: Receive, send: Send) -> bool:
+        host = request_host(scope)
+        head = scope["method"] == "HEAD"
+        target = cfg.redirects.get(host)
+        if target:
+            await respond(send, 308, headers=[("Location", _https_url(target, scope))], head=head)
+            return True
+        for h in cfg.handlers:
+            if h.domain != host:
+                continue
+            m = h.path.match(scope["path"])
+            if m is None:
+                continue
+            if scope.get("scheme") != "https" and not h.dont_redirect_plain_http:
+                await respond(send, 308, headers=[("Location", _https_url(h.domain, scope))], head=head)
+                return True
+            if h.static is not None:
+                if await serve_static(h.static, h.response_headers, scope, send):
+                    return True
+            elif h.redirect is not None:
+                found = redirect_location(h.redirect, scope)
+                if found is None:
+                    continue
+                status, location = found
+                if status == 404:
+                    await error(send, 404, "not found", head=head)
+                else:
+                    await respond(send, status, headers=[("Location", location), *h.response_headers], head=head)
+                return True
+            elif h.forward is not None:
+                await forward(h.forward, h.response_headers, m.group(0), scope, receive, send)
+                return True
+        return False
