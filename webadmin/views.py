@@ -27,6 +27,7 @@ from webadmin.domaincheck import run_check
 from webadmin.dnsrecords import domain_records, zone_text
 from webadmin.forms import AccountCreateForm, AccountLimitsForm, AddressAddForm, DomainAddForm, SetPasswordForm
 from webadmin.queuechart import queue_chart
+from webadmin.queuelist import queue_rows
 
 log = logging.getLogger(__name__)
 
@@ -288,18 +289,8 @@ def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @staff_required
 def queue(request: HttpRequest) -> HttpResponse:
-    rows = QueuedMessage.objects.only(
-        "sender_localpart", "sender_domain", "recipient_localpart", "recipient_domain", "size",
-        "attempts", "max_attempts", "hold", "claimed_until", "next_attempt", "last_error",
-    )
     q = request.GET.get("q", "").strip()
-    if q:
-        rows = rows.filter(
-            Q(recipient_localpart__icontains=q)
-            | Q(recipient_domain__icontains=q)
-            | Q(sender_localpart__icontains=q)
-            | Q(sender_domain__icontains=q)
-        )
+    rows = queue_rows(q)
     page = Paginator(rows, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "webadmin/queue.html", {"page": page, "q": q, "now": timezone.now()})
 
