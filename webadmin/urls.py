@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from webadmin import routing, views
+from webadmin import routing, status, views
 
 app_name = "webadmin"
 
@@ -34,4 +34,6 @@ urlpatterns = [
     path("routes/add/", routing.route_edit, name="route_add"),
     path("routes/<int:pk>/", routing.route_edit, name="route_edit"),
     path("routes/<int:pk>/delete/", routing.route_delete, name="route_delete"),
+    path("mtasts/", status.mtasts_policies, name="mtasts_policies"),
+    path("dnsbl/", status.dnsbl_status, name="dnsbl_status"),
 ]

@@ -1,0 +1,76 @@
+"""Console status pages mox's admin has beside its configuration (reference 1.3.2):
+the MTA-STS policies the queue has cached for recipient domains, and whether our own
+IPs are listed in the configured DNS block lists."""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from mailcore.authn import dnsbl
+from mailcore.dns import Resolver, lookup_ips
+from mailqueue.models import MTASTSPolicy
+from moxweb.resolver import get_resolver
+from webadmin.views import staff_required
+
+
+@require_GET
+@staff_required
+def mtasts_policies(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    rows = [
+        {"policy": p, "expired": p.valid_until <= now}
+        for p in MTASTSPolicy.objects.order_by("domain")
+    ]
+    return render(request, "webadmin/mtasts_policies.html", {"rows": rows})
+
+
+@dataclass(frozen=True)
+class ListingRow:
+    ip: str
+    zone: str
+    status: str  # pass, fail or temperror (RFC 5782 lookups)
+    detail: str
+
+
+async def outgoing_ips(resolver: Resolver, listen_ips: list[str], hostname: str) -> list[str]:
+    """The IPs our mail leaves from, as far as we know: listener IPs that are set
+    (not 0.0.0.0 or ::) and the addresses of our host name."""
+    ips = {ip for ip in listen_ips if not ipaddress.ip_address(ip).is_unspecified}
+    found = await lookup_ips(resolver, hostname)
+    return sorted(ips | set(found.records), key=lambda ip: (ipaddress.ip_address(ip).version, ipaddress.ip_address(ip)))
+
+
+async def listings(resolver: Resolver, ips: list[str], zones: list[str]) -> list[ListingRow]:
+    """Every (IP, zone) pair looked up concurrently."""
+    pairs = [(ip, zone) for ip in ips for zone in zones]
+    results = await asyncio.gather(*(dnsbl.lookup(resolver, zone, ip) for ip, zone in pairs))
+    rows = []
+    for (ip, zone), r in zip(pairs, results):
+        if r.status == dnsbl.DNSBLStatus.fail:
+            detail = ", ".join(r.addresses) + (f": {r.explanation}" if r.explanation else "")
+        else:
+            detail = r.error
+        rows.append(ListingRow(ip, zone, str(r.status), detail))
+    return rows
+
+
+@require_GET
+@staff_required
+def dnsbl_status(request: HttpRequest) -> HttpResponse:
+    zones = list(settings.MOX_DNSBL_ZONES)
+    resolver = get_resolver()
+
+    async def check() -> tuple[list[str], list[ListingRow]]:
+        ips = await outgoing_ips(resolver, list(settings.MOX_LISTEN_IPS), settings.MOX_HOSTNAME)
+        return ips, await listings(resolver, ips, zones)
+
+    ips, rows = async_to_sync(check)()
+    return render(request, "webadmin/dnsbl_status.html", {"zones": zones, "ips": ips, "rows": rows})
