@@ -27,6 +27,7 @@ could be seen.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -45,8 +46,11 @@ from mailcore.junk import (
     Tokens,
     adjust,
     adjusted,
+    RankKey,
     bad_content_type_result,
     decide,
+    decide_ranked,
+    rank_key,
     tokenize,
     word_scores,
 )
@@ -121,12 +125,31 @@ MAX_GENERATION_CHANGES = 3
 
 
 @dataclass
+class _Ranked:
+    """Per filter parameters, what classification needs of the words of one
+    generation: the decide rank keys (mailcore.junk.rank_key) of the significant ones."""
+
+    # Words whose spamminess was computed (significant or not).
+    done: set[str] = field(default_factory=set)
+    spammy: dict[str, RankKey] = field(default_factory=dict)
+    hammy: dict[str, RankKey] = field(default_factory=dict)
+
+
+@dataclass
 class _Generation:
     generation: int
     totals: Counts
     counts: dict[str, Counts | None] = field(default_factory=dict)
-    # Per filter parameters, each counted word's spamminess (mailcore.junk.word_scores).
-    scores: dict[Params, dict[str, float | None]] = field(default_factory=dict)
+    # Per filter parameters (an account's rarely change; a few are kept).
+    scores: dict[Params, _Ranked] = field(default_factory=dict)
+
+    def ranked(self, params: Params) -> _Ranked:
+        ranked = self.scores.get(params)
+        if ranked is None:
+            if len(self.scores) >= 4:
+                self.scores = {}
+            ranked = self.scores.setdefault(params, _Ranked())
+        return ranked
 
 
 _cache: dict[int, _Generation] = {}
@@ -177,11 +200,19 @@ class DatabaseWordStore:
     def _cached_lookup(self, words: Sequence[str]) -> Mapping[str, Counts] | None:
         """Counts through the cache, all of one generation; None when training kept
         changing them meanwhile, or when the account was never trained."""
+        entry = self._cached_entry(words)
+        if entry is None:
+            return None
+        return {w: c for w in words if (c := entry.counts.get(w)) is not None}
+
+    def _cached_entry(self, words: Sequence[str]) -> _Generation | None:
+        """The cache entry of the current generation, holding the counts (or their
+        absence) of all the words; None as for _cached_lookup."""
         entry = _cache.get(self.account_id)
         changes = 0
         while True:
             counts = entry.counts if entry is not None else {}
-            need = [w for w in words if w not in counts]
+            need = list(itertools.filterfalse(counts.__contains__, words))
             chunk = need[: CHUNK - 1]
             rows = _select_counts(self.account_id, [TOTALS_WORD, *chunk])
             totals_row = next((r for r in rows if r[1] == TOTALS_WORD), None)
@@ -202,33 +233,41 @@ class DatabaseWordStore:
                 entry = _Generation(entry.generation, entry.totals)
                 _remember(self.account_id, entry)
                 complete = False
-            got = {word: Counts(ham, spam) for _id, word, ham, spam in rows if word != TOTALS_WORD}
-            for w in chunk:
-                entry.counts[w] = got.get(w)
+            if chunk:
+                got = {word: Counts(ham, spam) for _id, word, ham, spam in rows if word != TOTALS_WORD}
+                for w in chunk:
+                    entry.counts[w] = got.get(w)
             if complete:
                 break
         self._totals = entry.totals
         self.entry = entry
-        return {w: c for w in words if (c := entry.counts.get(w)) is not None}
+        return entry
 
-    def scored(self, words: Sequence[str], params: Params) -> list[tuple[str, float]]:
-        """(word, spamminess) of the words that say something, as classify_words
-        computes them; through the cache, each word's is computed once per
-        generation."""
-        known = self.lookup(words)
-        entry = self.entry
+    def classify(self, words: Sequence[str], params: Params, threshold: float | None = None) -> Result:
+        """mailcore.junk.classify_words over these counts, for distinct words. Through
+        the cache each word's spamminess and rank are computed once per generation,
+        and a message's significant words are picked with a few dictionary lookups."""
+        entry = self._cached_entry(words) if self.cache and not connection.in_atomic_block else None
         if entry is None:
+            known = self._uncached_lookup(words)
             scores = word_scores(known, self.totals(), params)
-        else:
-            scores = entry.scores.get(params)
-            if scores is None:
-                if len(entry.scores) >= 4:  # an account's parameters rarely change
-                    entry.scores = {}
-                scores = entry.scores.setdefault(params, {})
-            new = {w: c for w, c in known.items() if w not in scores}
-            if new:
-                scores.update(word_scores(new, entry.totals, params))
-        return [(w, r) for w in known if (r := scores[w]) is not None]
+            return decide(((w, r) for w, r in scores.items() if r is not None), params, threshold)
+        ranked = entry.ranked(params)
+        new = list(itertools.filterfalse(ranked.done.__contains__, words))
+        if new:
+            counts = entry.counts
+            known = {w: c for w in new if (c := counts.get(w)) is not None}
+            for w, r in word_scores(known, entry.totals, params).items():
+                key = None if r is None else rank_key(w, r)
+                if key is not None:
+                    (ranked.spammy if r > 0.5 else ranked.hammy)[w] = key  # type: ignore[operator]
+            ranked.done.update(new)
+        return decide_ranked(
+            list(filter(None, map(ranked.spammy.get, words))),
+            list(filter(None, map(ranked.hammy.get, words))),
+            params,
+            threshold,
+        )
 
     def totals(self) -> Counts:
         if self._totals is None:
@@ -262,7 +301,7 @@ def classify(account: Account, data: bytes, *, threshold: float | None = None) -
     tokens = _tokens(data, params)
     if tokens.bad_content_type:
         return bad_content_type_result()
-    return decide(DatabaseWordStore(account.pk).scored(tokens.words, params), params, threshold)
+    return DatabaseWordStore(account.pk).classify(tokens.words, params, threshold)
 
 
 def wanted_training(junk: bool, notjunk: bool) -> bool | None:

@@ -165,10 +165,24 @@ def word_scores(known: Mapping[str, Counts], totals: Counts, params: Params) -> 
     return out
 
 
+# decide's ordering of a significant word: (-r, -len, word) for spammy words, (r, -len,
+# word) for hammy ones; the smallest keys are the strongest words.
+RankKey = tuple[float, int, str]
+
+
+def rank_key(word: str, r: float) -> RankKey | None:
+    """The word's key among the spammy (r > 0.5) or hammy (r < 0.5) words; None at 0.5."""
+    if r < 0.5:
+        return (r, -len(word), word)
+    if r > 0.5:
+        return (-r, -len(word), word)
+    return None
+
+
 def decide(scored: Iterable[tuple[str, float]], params: Params, threshold: float | None = None) -> Result:
     """The result from the significant words' spamminess (see classify_words)."""
-    hams: list[tuple[float, int, str]] = []
-    spams: list[tuple[float, int, str]] = []
+    hams: list[RankKey] = []
+    spams: list[RankKey] = []
     for w, r in scored:
         # Strongest first; on equal strength longer words first (as mox), then by
         # spelling so the outcome does not depend on order.
@@ -176,6 +190,13 @@ def decide(scored: Iterable[tuple[str, float]], params: Params, threshold: float
             hams.append((r, -len(w), w))
         elif r > 0.5:
             spams.append((-r, -len(w), w))
+    return decide_ranked(spams, hams, params, threshold)
+
+
+def decide_ranked(
+    spams: Iterable[RankKey], hams: Iterable[RankKey], params: Params, threshold: float | None = None
+) -> Result:
+    """decide, from the rank keys (rank_key) of the spammy and the hammy words."""
     top = params.top_words
     significant = tuple(
         [WordScore(w, -r) for r, _, w in heapq.nsmallest(top, spams)]

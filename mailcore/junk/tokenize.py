@@ -27,20 +27,26 @@ Deliberate differences from mox v0.0.5:
   are returned. Words longer than MAX_WORD_LENGTH are dropped (mox drops words longer
   than its database's key limit).
 
+The parts are found by mailcore.junk.mime, which cuts a message as the email package's
+parser does, without its line-by-line work; words are found per whitespace-separated
+piece of text, and each piece's words are remembered across messages. Both give the
+words the email package and a regular expression over whole texts gave
+(tests/junk/test_tokenize_equivalence.py), except beyond MAX_DEPTH levels of nesting.
+
 Never raises on any input: parts that cannot be decoded give what could be read.
 """
 from __future__ import annotations
 
 import email.header
 import email.message
-import email.parser
-import email.policy
 import html
 import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mailcore.junk import mime
+from mailcore.junk.mime import Entity, decoded_body
 from mailcore.junk.params import Params
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -118,22 +124,55 @@ def _raw_words(text: str) -> list[str]:
     return _WORD_RE.findall(text.replace("_", " ").replace("\u2019", "'").lower())
 
 
-def _distinct_kept(raw: Iterable[str]) -> list[str]:
-    """The distinct words worth keeping, in order of first appearance."""
-    get = _verdicts.get
-    return [w for w in dict.fromkeys(raw) if (keep := get(w)) or (keep is None and _kept(w))]
+# The kept words of a whitespace-separated piece of text ("Price," gives ("price",)),
+# shared by all messages: the pieces of one message are mostly pieces seen before, and
+# one dictionary lookup per distinct piece replaces the regular expression and the
+# keep/drop verdicts. A word never spans whitespace (no whitespace character is a
+# letter, digit or apostrophe, and lower-casing never crosses it), so the words of a
+# text are the words of its pieces in order. Emptied when full; long pieces are not
+# kept.
+_piece_words: dict[str, tuple[str, ...]] = {}
+PIECES_MAX = 100_000
+PIECE_MAX_LENGTH = 64
+
+
+def _words_of_piece(piece: str) -> tuple[str, ...]:
+    words = tuple(w for w in _raw_words(piece) if _kept(w))
+    if len(piece) <= PIECE_MAX_LENGTH:
+        if len(_piece_words) >= PIECES_MAX:
+            _piece_words.clear()
+        _piece_words[piece] = words
+    return words
+
+
+def _kept_sequence(text: str) -> list[str]:
+    """The kept words of a text in order, repeats included (for n-grams)."""
+    get = _piece_words.get
+    out: list[str] = []
+    for piece in text.split():
+        words = get(piece)
+        out.extend(words if words is not None else _words_of_piece(piece))
+    return out
+
+
+def _distinct_kept_of(pieces: Iterable[str]) -> Iterable[str]:
+    """The distinct kept words of whitespace-separated pieces (in order of first
+    appearance of the pieces), with repeats: a piece's words are those of its first
+    appearance, so the order of first appearance of the words is kept."""
+    distinct = dict.fromkeys(pieces)
+    found = list(map(_piece_words.get, distinct))
+    if None in found:
+        found = [w if w is not None else _words_of_piece(p) for p, w in zip(distinct, found)]
+    return itertools.chain.from_iterable(found)  # type: ignore[arg-type]
 
 
 def tokenize_text(text: str, params: Params) -> list[str]:
     """Distinct words of a text (with 2- and 3-grams per params), in order of appearance."""
-    raw = _raw_words(text)
     if not params.twograms and not params.threegrams:
-        return _distinct_kept(raw) if params.onegrams else []
+        return list(dict.fromkeys(_distinct_kept_of(text.split()))) if params.onegrams else []
     out: dict[str, None] = {}
     prev = prev2 = ""
-    for w in raw:
-        if not _kept(w):
-            continue
+    for w in _kept_sequence(text):
         if params.threegrams and prev2:
             out[f"{prev2} {prev} {w}"] = None
         if params.twograms and prev:
@@ -199,17 +238,17 @@ def _media_type(part: email.message.Message) -> tuple[str, bool]:
     return (media if "/" in media else ""), False
 
 
-def _part_text(part: email.message.Message, limit: int) -> str:
-    try:
-        payload = part.get_payload(decode=True)
-    except Exception:  # noqa: BLE001
+def _part_text(part: Entity, limit: int) -> str:
+    if part.parts is not None:
         return ""
-    if not isinstance(payload, bytes):
+    try:
+        payload = decoded_body(part)
+    except Exception:  # noqa: BLE001
         return ""
     payload = payload[: limit * 4]
     charset = "utf-8"
     try:
-        charset = part.get_content_charset() or "utf-8"
+        charset = part.header.get_content_charset() or "utf-8"
         text = payload.decode(charset, "replace")
     except Exception:  # noqa: BLE001 - unknown or non-text codecs: read as UTF-8
         text = payload.decode("utf-8", "replace")
@@ -220,44 +259,47 @@ class _Walker:
     def __init__(self, params: Params) -> None:
         self.params = params
         self._words: dict[str, None] = {}
-        # Single words only (the default): the raw words of all texts, filtered once at
-        # the end, since a text part and its HTML alternative share most words.
-        self._raw: list[list[str]] | None = None if params.twograms or params.threegrams else []
+        # Single words only (the default): the whitespace-separated pieces of all
+        # texts, made words once at the end, since a text part and its HTML
+        # alternative share most of them.
+        self._pieces: list[list[str]] | None = None if params.twograms or params.threegrams else []
         self.budget = MAX_TEXT_CHARS
         self.bad_content_type = False
 
     def add_text(self, text: str) -> None:
         self.budget -= len(text)
-        if self._raw is None:
+        if self._pieces is None:
             self._words.update(dict.fromkeys(tokenize_text(text, self.params)))
         elif self.params.onegrams:
-            self._raw.append(_raw_words(text))
+            self._pieces.append(text.split())
 
-    def words(self) -> list[str]:
+    def words(self) -> dict[str, None]:
         """Distinct words of all texts added, in order of first appearance."""
-        if self._raw:
-            self._words.update(dict.fromkeys(_distinct_kept(itertools.chain.from_iterable(self._raw))))
-            self._raw = []
-        return list(self._words)
+        if self._pieces:
+            words = _distinct_kept_of(itertools.chain.from_iterable(self._pieces))
+            if self._words:
+                self._words.update(dict.fromkeys(words))
+            else:
+                self._words = dict.fromkeys(words)
+            self._pieces = []
+        return self._words
 
-    def walk(self, part: email.message.Message, depth: int) -> None:
+    def walk(self, part: Entity, depth: int) -> None:
         if depth > MAX_DEPTH or self.budget <= 0:
             return
-        media, bad = _media_type(part)
+        media, bad = _media_type(part.header)
         if bad:
             self.bad_content_type = True
             return
-        payload = part.get_payload()
         if media == "text/html":
             self.add_text(html_text(_part_text(part, self.budget)))
         elif media == "" or media.startswith("text/"):
-            if not isinstance(payload, list):
+            if part.parts is None:
                 self.add_text(_part_text(part, self.budget))
-        elif isinstance(payload, list):
-            # Multiparts, and message/rfc822 whose payload is the nested message.
-            for sub in payload:
-                if isinstance(sub, email.message.Message):
-                    self.walk(sub, depth + 1)
+        elif part.parts is not None:
+            # Multiparts, and message/rfc822 whose part is the nested message.
+            for sub in part.parts:
+                self.walk(sub, depth + 1)
 
 
 def _header_words(msg: email.message.Message, params: Params) -> dict[str, None]:
@@ -279,21 +321,21 @@ def tokenize(data: bytes, params: Params | None = None) -> Tokens:
     params = params or Params()
     data = data[:MAX_MESSAGE_BYTES]
     try:
-        msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
-    except Exception:  # noqa: BLE001 - e.g. RecursionError on absurd nesting
+        msg: Entity | None = mime.parse(data, max_depth=MAX_DEPTH)
+    except Exception:  # noqa: BLE001 - never expected; read as text then
         msg = None
     walker = _Walker(params)
     if msg is None:
         # Read what cannot be parsed as plain text, as mox's fallback part does.
         walker.add_text(data[:MAX_TEXT_CHARS].decode("utf-8", "replace"))
-        return Tokens(tuple(walker.words()[:MAX_WORDS]))
+        return Tokens(tuple(walker.words())[:MAX_WORDS])
     try:
-        header = _header_words(msg, params)
+        header = _header_words(msg.header, params)
     except Exception:  # noqa: BLE001
         header = {}
     try:
         walker.walk(msg, 0)
     except Exception:  # noqa: BLE001 - keep the words found before the failure
         pass
-    words = list({**header, **dict.fromkeys(walker.words())})
-    return Tokens(tuple(words[:MAX_WORDS]), walker.bad_content_type)
+    header.update(walker.words())
+    return Tokens(tuple(header)[:MAX_WORDS], walker.bad_content_type)
