@@ -99,6 +99,9 @@ class Message(models.Model):
     # header fields, lower-cased; None (older rows, text with NUL) means read the file.
     search_body = models.TextField(null=True, blank=True, default=None)
     search_header = models.TextField(null=True, blank=True, default=None)
+    # FETCH ENVELOPE's answer, rendered at delivery: b"<structure version>:" + the
+    # envelope (mailcore/imap/render.py stored_envelope); another version is ignored.
+    envelope = models.BinaryField(null=True, blank=True, default=None)
 
     # Envelope and connection details for reputation (mox Message fields).
     remote_ip = models.CharField(max_length=64, blank=True, default="")

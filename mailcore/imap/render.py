@@ -73,3 +73,18 @@ def bodystructure(node: dict[str, Any], *, extended: bool = True) -> bytes:
         out += [nstring(node.get("md5")), _disposition(node.get("disp")), _language(node.get("lang")),
                 nstring(node.get("loc"))]
     return paren(out)
+
+
+def stored_envelope(tree: dict[str, Any]) -> bytes:
+    """ENVELOPE kept with a message (Message.envelope): tagged with the structure version
+    of `tree`, so a row parsed by an older parser is answered from a fresh parse."""
+    return b"%d:" % int(tree.get("v") or 0) + envelope(tree.get("env"))
+
+
+def envelope_from_store(stored: bytes | memoryview | None, version: int) -> bytes | None:
+    """The ENVELOPE of a `stored_envelope` value made at `version`, else None."""
+    if stored is None:
+        return None
+    data = bytes(stored)
+    tag = b"%d:" % version
+    return data[len(tag):] if data.startswith(tag) else None
