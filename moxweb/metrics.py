@@ -35,6 +35,10 @@ AUTH_FAILURES = Counter(
     "mox_authentication_failures", "Failed login attempts, by protocol (smtp, imap).", ["protocol"])
 IMAP_CONNECTIONS_OPEN = Gauge("mox_imap_connections_open", "IMAP connections open now in this process.")
 IMAP_COMMANDS = Counter("mox_imap_command", "IMAP commands run, by command name.", ["cmd"])
+WEB_REQUESTS = Counter(
+    "mox_httpserver_request",
+    "Requests answered by the web server's domain redirects and web handlers (not the built-in "
+    "pages), by handler (its log name or id, or (domainredirect)) and status code.", ["handler", "code"])
 QUEUE_DELIVERIES = Counter(
     "mox_queue_delivery",
     "Outgoing delivery attempts by result: success, temporary_failure, permanent_failure.", ["result"])

@@ -12,6 +12,7 @@ from django import db
 from django.conf import settings
 from django.urls import Resolver404, resolve
 
+from moxweb.metrics import WEB_REQUESTS
 from webserver import config
 from webserver.forward import forward
 from webserver.redirect import redirect_location
@@ -77,12 +78,27 @@ class WebserverApp:
             await self.app(scope, receive, send)
 
     async def handle(self, cfg: config.Config, scope: Scope, receive: Receive, send: Send) -> bool:
+        status = [0]
+
+        async def counting_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        name = await self._dispatch(cfg, scope, receive, counting_send)
+        if name is None:
+            return False
+        WEB_REQUESTS.labels(name, str(status[0])).inc()
+        return True
+
+    async def _dispatch(self, cfg: config.Config, scope: Scope, receive: Receive, send: Send) -> str | None:
+        """The name of the redirect or handler that answered, None when none did."""
         host = request_host(scope)
         head = scope["method"] == "HEAD"
         target = cfg.redirects.get(host)
         if target:
             await respond(send, 308, headers=[("Location", _https_url(target, scope))], head=head)
-            return True
+            return "(domainredirect)"
         for h in cfg.handlers:
             if h.domain != host:
                 continue
@@ -91,10 +107,10 @@ class WebserverApp:
                 continue
             if scope.get("scheme") != "https" and not h.dont_redirect_plain_http:
                 await respond(send, 308, headers=[("Location", _https_url(h.domain, scope))], head=head)
-                return True
+                return h.name
             if h.static is not None:
                 if await serve_static(h.static, h.response_headers, scope, send):
-                    return True
+                    return h.name
             elif h.redirect is not None:
                 found = redirect_location(h.redirect, scope)
                 if found is None:
@@ -104,8 +120,8 @@ class WebserverApp:
                     await error(send, 404, "not found", head=head)
                 else:
                     await respond(send, status, headers=[("Location", location), *h.response_headers], head=head)
-                return True
+                return h.name
             elif h.forward is not None:
                 await forward(h.forward, h.response_headers, m.group(0), scope, receive, send)
-                return True
-        return False
+                return h.name
+        return None

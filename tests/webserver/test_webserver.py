@@ -133,6 +133,20 @@ def test_static_files_directories_listings_and_no_escape(servers, site):
     assert (status, headers["content-length"], body) == (200, "10", b"")
 
 
+def test_answers_are_counted_per_handler_and_status(servers, site):
+    from prometheus_client import REGISTRY
+
+    def count(code: str) -> float:
+        return REGISTRY.get_sample_value("mox_httpserver_request_total", {"handler": "site", "code": code}) or 0.0
+
+    before = (count("200"), count("404"))
+    handler(log_name="site", domain="example.test", path_regexp="^/", kind="static", static_root=str(site))
+    servers.request("GET", "/style.css", "example.test", https=True)
+    servers.request("GET", "/nope", "example.test", https=True)
+    servers.request("GET", "/nope", "nobody.test")  # no handler: Django's 404, not counted
+    assert (count("200"), count("404")) == (before[0] + 1, before[1] + 1)
+
+
 def test_static_ranges_and_conditional_requests(servers, site):
     handler(domain="example.test", path_regexp="^/", kind="static", static_root=str(site))
     status, headers, body = servers.request("GET", "/docs/a.txt", "example.test", https=True, headers={"Range": "bytes=2-4"})
