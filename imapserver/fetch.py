@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import quopri
 from datetime import datetime, timezone
@@ -11,8 +12,9 @@ from typing import Any
 
 from django.db import DatabaseError, connection
 
+from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, date_value, rows
 from mailcore.imap.fetchatt import FetchAtt, FetchRequest, Section
-from mailcore.imap.render import bodystructure, envelope
+from mailcore.imap.render import bodystructure, envelope, envelope_from_store, stored_envelope
 from mailcore.imap.response import flags as format_flags
 from mailcore.imap.response import literal
 from mailcore.message.headers import split_fields
@@ -81,7 +83,7 @@ def _store_upgraded(message: Any, parsed: dict[str, Any]) -> None:
     if pk is None or connection.in_atomic_block:
         return
     try:
-        Message.objects.filter(pk=pk).update(parsed=parsed)
+        Message.objects.filter(pk=pk).update(parsed=parsed, envelope=stored_envelope(parsed))
     except DatabaseError:
         log.warning("could not save the re-parsed structure", extra={"message": pk})
         return
@@ -169,7 +171,8 @@ def render_att(att: FetchAtt, md: MessageData, *, condstore: bool) -> bytes:
     if name == "MODSEQ":
         return b"MODSEQ (%d)" % m.modseq
     if name == "ENVELOPE":
-        return b"ENVELOPE " + envelope(md.tree.get("env"))
+        stored = envelope_from_store(m.__dict__.get("envelope"), VERSION)
+        return b"ENVELOPE " + (stored if stored is not None else envelope(md.tree.get("env")))
     if name == "BODYSTRUCTURE":
         return b"BODYSTRUCTURE " + bodystructure(md.tree)
     if name == "BODY":
@@ -199,12 +202,8 @@ def fetch_lines(
     flags_changed: set[int],
 ) -> list[bytes]:
     """`* seq FETCH (...)` lines, in the order of `messages` (seq, row)."""
-    atts = list(req.atts)
-    names = {a.name for a in atts}
-    if uid_command and "UID" not in names:
-        atts.insert(0, FetchAtt("UID"))
-    if condstore and "MODSEQ" not in names and (req.changedsince is not None):
-        atts.append(FetchAtt("MODSEQ"))
+    atts = _with_implicit(req, uid_command=uid_command, condstore=condstore)
+    names = {a.name for a in req.atts}
     out = []
     for seq, message in messages:
         md = MessageData(message)
@@ -214,3 +213,106 @@ def fetch_lines(
             items.append(render_att(FetchAtt("FLAGS"), md, condstore=condstore))
         out.append(b"* %d FETCH (" % seq + b" ".join(items) + b")")
     return out
+
+
+# Items answered from columns alone: no structure, no file.
+_COLUMN_ATTS = {"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ"}
+_COLUMN_OF = {"INTERNALDATE": "received", "RFC822.SIZE": "size", "MODSEQ": "modseq"}
+
+
+def fetch_responses(
+    mailbox_id: int, pairs: list[tuple[int, int]], req: FetchRequest, *, uid_command: bool, condstore: bool,
+    flags_changed: set[int],
+) -> list[bytes]:
+    """`* seq FETCH (...)` lines for the (seq, uid) pairs, in UID order: column items
+    (UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ) from one narrow query over plain
+    tuples, anything else through rows and `fetch_lines`."""
+    if not pairs:
+        return []
+    seq_of = {u: s for s, u in pairs}
+    lo, hi = min(seq_of), max(seq_of)
+    atts = _with_implicit(req, uid_command=uid_command, condstore=condstore)
+    if all(a.name in _COLUMN_ATTS for a in atts):
+        return _column_lines(mailbox_id, lo, hi, seq_of, atts, req.changedsince, flags_changed)
+    fields = BASE_FIELDS + (CONTENT_FIELDS if needs_content(req) else ())
+    messages = [m for m in rows(mailbox_id, lo, hi, fields, changedsince=req.changedsince) if m.uid in seq_of]
+    return fetch_lines([(seq_of[m.uid], m) for m in messages], req, uid_command=uid_command, condstore=condstore,
+                       flags_changed=flags_changed)
+
+
+def _with_implicit(req: FetchRequest, *, uid_command: bool, condstore: bool) -> list[FetchAtt]:
+    """The requested items plus UID for UID FETCH (RFC 9051 6.4.9) and MODSEQ with
+    CHANGEDSINCE (RFC 7162 3.1.4.1)."""
+    atts = list(req.atts)
+    names = {a.name for a in atts}
+    if uid_command and "UID" not in names:
+        atts.insert(0, FetchAtt("UID"))
+    if condstore and "MODSEQ" not in names and (req.changedsince is not None):
+        atts.append(FetchAtt("MODSEQ"))
+    return atts
+
+
+def _column_lines(
+    mailbox_id: int, lo: int, hi: int, seq_of: dict[int, int], atts: list[FetchAtt], changedsince: int | None,
+    flags_changed: set[int],
+) -> list[bytes]:
+    names = [a.name for a in atts]
+    flag_fields = tuple(Message.FLAG_NAMES)
+    extra = [_COLUMN_OF[n] for n in names if n in _COLUMN_OF]
+    columns = ("uid", "keywords", *flag_fields, *extra)
+    sql = (f"SELECT {', '.join(columns)} FROM {Message._meta.db_table}"
+           " WHERE mailbox_id = %s AND uid >= %s AND uid <= %s")
+    params: list[Any] = [mailbox_id, lo, hi]
+    if changedsince is not None:
+        sql += " AND modseq > %s"
+        params.append(changedsince)
+    sql += " ORDER BY uid"
+    nflags = len(flag_fields)
+    flag_cache: dict[tuple[Any, ...], bytes] = {}
+    flag_names = tuple(Message.FLAG_NAMES.values())
+    want_flags = "FLAGS" in names
+    out: list[bytes] = []
+
+    def flags_item(row: tuple[Any, ...]) -> bytes:
+        key = row[1:2 + nflags]
+        item = flag_cache.get(key)
+        if item is None:
+            keywords = row[1]
+            if isinstance(keywords, (str, bytes)):
+                keywords = json.loads(keywords)
+            set_flags = [n for n, v in zip(flag_names, row[2:2 + nflags]) if v]
+            item = flag_cache[key] = b"FLAGS " + format_flags(set_flags + list(keywords or []))
+        return item
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while True:
+            batch = cursor.fetchmany(5000)
+            if not batch:
+                break
+            for row in batch:
+                uid = row[0]
+                seq = seq_of.get(uid)
+                if seq is None:
+                    continue
+                items = []
+                k = 2 + nflags
+                for name in names:
+                    if name == "UID":
+                        items.append(b"UID %d" % uid)
+                    elif name == "FLAGS":
+                        items.append(flags_item(row))
+                    elif name == "INTERNALDATE":
+                        items.append(b"INTERNALDATE " + internaldate(date_value(row[k])).encode())  # type: ignore[arg-type]
+                        k += 1
+                    elif name == "RFC822.SIZE":
+                        items.append(b"RFC822.SIZE %d" % row[k])
+                        k += 1
+                    else:
+                        items.append(b"MODSEQ (%d)" % row[k])
+                        k += 1
+                if not want_flags and uid in flags_changed:
+                    items.append(flags_item(row))
+                out.append(b"* %d FETCH (" % seq + b" ".join(items) + b")")
+    return out
+

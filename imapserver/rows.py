@@ -19,13 +19,13 @@ from mailstore.models import Message
 
 _FLAG_FIELDS = tuple(Message.FLAG_NAMES)
 BASE_FIELDS = ("uid", "modseq", "received", "size", "keywords", *_FLAG_FIELDS)
-CONTENT_FIELDS = ("id", "path", "prefix", "parsed")
+CONTENT_FIELDS = ("id", "path", "prefix", "parsed", "envelope")
 SUMMARY_FIELDS = ("sent_date", "subject", "from_address", "to_addresses", "message_id")
 _JSON = {"keywords", "to_addresses", "parsed"}
 _DATES = {"received", "sent_date"}
 
 
-def _date(value: Any) -> datetime | None:
+def date_value(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
     parsed = datetime.fromisoformat(str(value))
@@ -46,7 +46,7 @@ class Row:
             raise AttributeError(name)
         raw = d[key]
         if name in _DATES:
-            value = _date(raw)
+            value = date_value(raw)
         else:
             value = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
         d[name] = value

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from imapserver import db
 from imapserver import search as searching
 from imapserver.errors import bad, no
-from imapserver.fetch import FetchError, fetch_lines, needs_content
+from imapserver.fetch import FetchError, fetch_responses
 from mailcore.imap.command import Command
 from mailcore.imap.fetchatt import FetchAtt
 from mailcore.imap.numset import NumSet, compact, compact_ordered, vanished
@@ -115,11 +115,8 @@ class SelectedCommands:
                 if result.changed:
                     self.own_modseqs.add(result.modseq)
                     flags_changed = set(result.changed)
-        messages = _load_messages(mailbox_id, uids, content=needs_content(req), changedsince=req.changedsince)
-        seq_of = dict((u, s) for s, u in pairs)
-        return fetch_lines(
-            [(seq_of[m.uid], m) for m in messages], req, uid_command=cmd.uid, condstore=self.condstore,
-            flags_changed=flags_changed,
+        return fetch_responses(
+            mailbox_id, pairs, req, uid_command=cmd.uid, condstore=self.condstore, flags_changed=flags_changed
         )
 
     async def do_fetch(self: Session, cmd: Command) -> None:
