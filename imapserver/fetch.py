@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import DatabaseError, connection
 
-from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, date_value, rows
+from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, date_value, rows, tuples
 from mailcore.imap.fetchatt import FetchAtt, FetchRequest, Section
 from mailcore.imap.render import bodystructure, envelope, envelope_from_store, stored_envelope
 from mailcore.imap.response import flags as format_flags
@@ -260,13 +260,6 @@ def _column_lines(
     flag_fields = tuple(Message.FLAG_NAMES)
     extra = [_COLUMN_OF[n] for n in names if n in _COLUMN_OF]
     columns = ("uid", "keywords", *flag_fields, *extra)
-    sql = (f"SELECT {', '.join(columns)} FROM {Message._meta.db_table}"
-           " WHERE mailbox_id = %s AND uid >= %s AND uid <= %s")
-    params: list[Any] = [mailbox_id, lo, hi]
-    if changedsince is not None:
-        sql += " AND modseq > %s"
-        params.append(changedsince)
-    sql += " ORDER BY uid"
     nflags = len(flag_fields)
     flag_cache: dict[tuple[Any, ...], bytes] = {}
     flag_names = tuple(Message.FLAG_NAMES.values())
@@ -274,45 +267,39 @@ def _column_lines(
     out: list[bytes] = []
 
     def flags_item(row: tuple[Any, ...]) -> bytes:
-        key = row[1:2 + nflags]
+        keywords = row[1]  # JSON text (SQLite) or a decoded list (PostgreSQL)
+        key = (keywords if isinstance(keywords, (str, bytes)) else tuple(keywords), *row[2:2 + nflags])
         item = flag_cache.get(key)
         if item is None:
-            keywords = row[1]
             if isinstance(keywords, (str, bytes)):
                 keywords = json.loads(keywords)
             set_flags = [n for n, v in zip(flag_names, row[2:2 + nflags]) if v]
             item = flag_cache[key] = b"FLAGS " + format_flags(set_flags + list(keywords or []))
         return item
 
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        while True:
-            batch = cursor.fetchmany(5000)
-            if not batch:
-                break
-            for row in batch:
-                uid = row[0]
-                seq = seq_of.get(uid)
-                if seq is None:
-                    continue
-                items = []
-                k = 2 + nflags
-                for name in names:
-                    if name == "UID":
-                        items.append(b"UID %d" % uid)
-                    elif name == "FLAGS":
-                        items.append(flags_item(row))
-                    elif name == "INTERNALDATE":
-                        items.append(b"INTERNALDATE " + internaldate(date_value(row[k])).encode())  # type: ignore[arg-type]
-                        k += 1
-                    elif name == "RFC822.SIZE":
-                        items.append(b"RFC822.SIZE %d" % row[k])
-                        k += 1
-                    else:
-                        items.append(b"MODSEQ (%d)" % row[k])
-                        k += 1
-                if not want_flags and uid in flags_changed:
-                    items.append(flags_item(row))
-                out.append(b"* %d FETCH (" % seq + b" ".join(items) + b")")
+    for row in tuples(mailbox_id, lo, hi, columns, changedsince=changedsince):
+        uid = row[0]
+        seq = seq_of.get(uid)
+        if seq is None:
+            continue
+        items = []
+        k = 2 + nflags
+        for name in names:
+            if name == "UID":
+                items.append(b"UID %d" % uid)
+            elif name == "FLAGS":
+                items.append(flags_item(row))
+            elif name == "INTERNALDATE":
+                items.append(b"INTERNALDATE " + internaldate(date_value(row[k])).encode())  # type: ignore[arg-type]
+                k += 1
+            elif name == "RFC822.SIZE":
+                items.append(b"RFC822.SIZE %d" % row[k])
+                k += 1
+            else:
+                items.append(b"MODSEQ (%d)" % row[k])
+                k += 1
+        if not want_flags and uid in flags_changed:
+            items.append(flags_item(row))
+        out.append(b"* %d FETCH (" % seq + b" ".join(items) + b")")
     return out
 

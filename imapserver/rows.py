@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -62,7 +63,11 @@ class Row:
 _FLAG_ITEMS = tuple(Message.FLAG_NAMES.items())
 
 
-def rows(mailbox_id: int, lo: int, hi: int, fields: tuple[str, ...], *, changedsince: int | None = None) -> list[Row]:
+def tuples(
+    mailbox_id: int, lo: int, hi: int, fields: tuple[str, ...], *, changedsince: int | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """The columns `fields` of the mailbox's messages with UIDs lo..hi (optionally only
+    those changed after `changedsince`), in UID order, as plain tuples."""
     table = Message._meta.db_table
     sql = f"SELECT {', '.join(fields)} FROM {table} WHERE mailbox_id = %s AND uid >= %s AND uid <= %s"
     params: list[Any] = [mailbox_id, lo, hi]
@@ -70,25 +75,29 @@ def rows(mailbox_id: int, lo: int, hi: int, fields: tuple[str, ...], *, changeds
         sql += " AND modseq > %s"
         params.append(changedsince)
     sql += " ORDER BY uid"
-    # Columns decoded later are stored under "_raw_<name>" (see Row.__getattr__).
-    names = tuple("_raw_" + f if f in _JSON or f in _DATES else f for f in fields)
-    has_prefix = "prefix" in fields
-    has_keywords = "keywords" in fields
-    out = []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         while True:
             batch = cursor.fetchmany(5000)
             if not batch:
                 break
-            for values in batch:
-                d = dict(zip(names, values))
-                if has_keywords and d["_raw_keywords"] in ("[]", []):
-                    d["keywords"] = []
-                if has_prefix:
-                    prefix = d["prefix"]
-                    d["prefix"] = bytes(prefix) if prefix is not None else b""
-                out.append(Row(d))
+            yield from batch
+
+
+def rows(mailbox_id: int, lo: int, hi: int, fields: tuple[str, ...], *, changedsince: int | None = None) -> list[Row]:
+    # Columns decoded later are stored under "_raw_<name>" (see Row.__getattr__).
+    names = tuple("_raw_" + f if f in _JSON or f in _DATES else f for f in fields)
+    has_prefix = "prefix" in fields
+    has_keywords = "keywords" in fields
+    out = []
+    for values in tuples(mailbox_id, lo, hi, fields, changedsince=changedsince):
+        d = dict(zip(names, values))
+        if has_keywords and d["_raw_keywords"] in ("[]", []):
+            d["keywords"] = []
+        if has_prefix:
+            prefix = d["prefix"]
+            d["prefix"] = bytes(prefix) if prefix is not None else b""
+        out.append(Row(d))
     return out
 
 
