@@ -1,6 +1,7 @@
 """Messages per second the junk filter classifies for a trained account, on one core.
 
     .venv/bin/python scripts/perf/junk_perf.py [--messages 300] [--train 400] [--rounds 5] [--profile out.prof]
+        [--flags 50]
 
 Uses a scratch data directory and database: SQLite in it by default, or the
 PostgreSQL database named by --database-url (tables are created by migrate; the
@@ -11,7 +12,9 @@ words: delivered with $NotJunk/$Junk, then retrained from the flags), then class
 transaction, as the SMTP server does), as the SMTP server
 does for each recipient account. Prints CPU time per message (time.process_time, the
 best of --rounds passes after a first pass that fills the caches, since the machine
-may be shared) and the messages per second that makes on one core.
+may be shared) and the messages per second that makes on one core. With --flags N,
+also the time training takes on N flag changes made as IMAP STORE makes them, and a
+retrain of the account (`manage.py retrain`).
 """
 from __future__ import annotations
 
@@ -54,10 +57,12 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", default="", help="write a cProfile of the measured passes to this file")
+    parser.add_argument("--flags", type=int, default=0, help="also time training on this many flag changes and retrain")
     args = parser.parse_args()
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="junkperf-") as data_dir:
         setup(args.database_url, data_dir)
-        run(args.messages, args.train, args.profile, args.rounds)
+        run(args.messages, args.train, args.profile, args.rounds, args.flags)
 
 
 def _pass(call: Callable[[bytes], object], messages: list[bytes]) -> float:
@@ -68,7 +73,38 @@ def _pass(call: Callable[[bytes], object], messages: list[bytes]) -> float:
     return (time.process_time() - c0) * 1000 / len(messages)
 
 
-def run(n: int, n_train: int, profile: str, rounds: int) -> None:
+def _timed(what: str, count: int, call: Callable[[], object]) -> None:
+    w0, c0 = time.perf_counter(), time.process_time()
+    call()
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    print(f"{what}: {wall:.2f} s wall, {cpu:.2f} s CPU; {wall * 1000 / count:.1f} ms wall per message")
+
+
+def measure_training(account: object, n: int) -> None:
+    """Training on flag changes as IMAP STORE makes them (one message per STORE, then
+    one STORE on all), and `manage.py retrain`'s rebuild of all trained messages."""
+    from mailstore import junk
+    from mailstore.actions import set_flags
+    from mailstore.models import Mailbox, Message
+
+    archive = Mailbox.objects.get(account=account, name="Archive")
+    uids = list(Message.objects.filter(mailbox=archive).order_by("uid").values_list("uid", flat=True)[:n])
+
+    def one_by_one() -> None:
+        for uid in uids:
+            set_flags(archive.account_id, archive.pk, [uid], "replace", ["$Junk"])
+
+    _timed(f"flag change trains, {len(uids)} STOREs of one message (ham -> junk)", len(uids), one_by_one)
+    _timed(
+        f"flag change trains, one STORE of {len(uids)} messages (junk -> ham)",
+        len(uids),
+        lambda: set_flags(archive.account_id, archive.pk, uids, "replace", ["$NotJunk"]),
+    )
+    trained = Message.objects.filter(account=account).exclude(trained_junk=None).count()
+    _timed(f"retrain_account, {trained} messages", trained, lambda: junk.retrain_account(account))  # type: ignore[arg-type]
+
+
+def run(n: int, n_train: int, profile: str, rounds: int, flags: int = 0) -> None:
     import corpus
     from django.db import connection
 
@@ -111,6 +147,8 @@ def run(n: int, n_train: int, profile: str, rounds: int) -> None:
             prof.disable()
             prof.dump_stats(profile)
         print(f"classify: {cpu:.2f} ms CPU per message (best of {rounds} passes), {1000 / cpu:.0f} messages/s")
+        if flags:
+            measure_training(account, flags)
     finally:
         account.delete()
         Domain.objects.filter(name="junkperf.test").delete()
