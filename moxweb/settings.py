@@ -139,6 +139,10 @@ MOX_HTTPS_TLS_CERT = envstr("MOX_HTTPS_TLS_CERT", "")
 MOX_HTTPS_TLS_KEY = envstr("MOX_HTTPS_TLS_KEY", "")
 # DNS block lists checked for incoming mail on port 25 (mox: none by default).
 MOX_DNSBL_ZONES = [z.strip() for z in envstr("MOX_DNSBL_ZONES", "").split(",") if z.strip()]
+# Outgoing SMTP TLS reports (RFC 8460) to domains that ask for them; by default only
+# for days with a failed TLS session (as mox).
+MOX_TLSRPT_SEND = envbool("MOX_TLSRPT_SEND", True)
+MOX_TLSRPT_SEND_ALL_SUCCESS = envbool("MOX_TLSRPT_SEND_ALL_SUCCESS", False)
 # Seconds to wait before delivering port-25 mail accepted only for want of bad signals
 # (mox SMTP.FirstTimeSenderDelay; localserve never waits).
 MOX_FIRST_TIME_SENDER_DELAY = envint("MOX_FIRST_TIME_SENDER_DELAY", 15)

@@ -108,3 +108,25 @@ class TLSPolicyResult(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class OutgoingTLSReport(models.Model):
+    """A TLS report we sent (RFC 8460) about our deliveries to a policy domain on one
+    UTC day: at most one per (domain, day), so a task run twice sends it once."""
+
+    policy_domain = models.CharField(max_length=255)  # A-label form
+    day = models.DateField()
+    report_id = models.CharField(max_length=255)
+    recipients = models.JSONField(default=list)  # the rua URIs it went to
+    successful = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    queue_ids = models.JSONField(default=list)  # its queued messages: no report about reports
+    error = models.TextField(blank=True, default="")  # why it could not go to some rua
+    sent = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day", "policy_domain"]
+        constraints = [models.UniqueConstraint(fields=["policy_domain", "day"], name="outgoing_tlsreport_once")]
+
+    def __str__(self) -> str:
+        return f"TLS report {self.report_id}"
