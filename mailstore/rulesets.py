@@ -11,6 +11,7 @@ chooses the mailbox:
         "verified_domain": "example.org",
         "headers_regexp": {"^list-id$": "<dev\\.lists\\.example\\.org>"},
         "list_allow_domain": "lists.example.org",
+        "address": "dev@example.org",
         "mailbox": "Lists/Dev"
       }
     ]
@@ -28,8 +29,13 @@ chooses the mailbox:
   message is accepted without the spam checks (reason `list-allow`); meant for mailing
   lists, which break DMARC alignment.
 
-At least one of the three conditions must be given; unknown keys are errors. The
-rulesets apply to every address of the account (mox keeps them per address).
+- `address`: not a condition but a scope. mox keeps rulesets per destination
+  (`Destinations.<address>.Rulesets`); here they are per account, and a ruleset with an
+  address applies only to mail for that address of the account: the address (or the
+  `@domain` catchall) the recipient was delivered to, as `localpart@domain` with the
+  canonical localpart and the domain in ASCII. Without one it applies to all of them.
+
+At least one of the three conditions must be given; unknown keys are errors.
 """
 from __future__ import annotations
 
@@ -42,7 +48,7 @@ import idna
 
 from mailstore.actions import StoreError, check_mailbox_name
 
-KEYS = {"smtp_mail_from_regexp", "verified_domain", "headers_regexp", "list_allow_domain", "mailbox"}
+KEYS = {"smtp_mail_from_regexp", "verified_domain", "headers_regexp", "list_allow_domain", "address", "mailbox"}
 
 
 class RulesetError(ValueError):
@@ -56,6 +62,8 @@ class Ruleset:
     verified_domain: str = ""
     headers_regexp: dict[str, str] = field(default_factory=dict)
     list_allow_domain: str = ""
+    # The destination address it applies to ("" for all of the account's).
+    address: str = ""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"mailbox": self.mailbox}
@@ -67,6 +75,8 @@ class Ruleset:
             out["headers_regexp"] = dict(self.headers_regexp)
         if self.list_allow_domain:
             out["list_allow_domain"] = self.list_allow_domain
+        if self.address:
+            out["address"] = self.address
         return out
 
 
@@ -98,6 +108,19 @@ def _domain(value: Any, what: str, index: int) -> str:
     if any(not lab or len(lab) > 63 or not re.fullmatch(r"[a-z0-9_-]+", lab) for lab in labels):
         raise RulesetError(f"ruleset {index}: invalid {what} {value!r}")
     return ascii_name
+
+
+def _address(value: Any, index: int) -> str:
+    """`localpart@domain` or `@domain`, the domain in ASCII; "" for none."""
+    if not isinstance(value, str):
+        raise RulesetError(f"ruleset {index}: address must be a string")
+    text = value.strip()
+    if not text:
+        return ""
+    localpart, at, domain = text.rpartition("@")
+    if not at or not domain.strip():
+        raise RulesetError(f"ruleset {index}: invalid address {value!r}: write localpart@domain, or @domain")
+    return f"{localpart}@{_domain(domain, 'address domain', index)}"
 
 
 def _regexp(value: Any, what: str, index: int, *, lower: bool = False) -> str:
@@ -137,7 +160,7 @@ def parse_one(raw: Any, index: int = 1) -> Ruleset:
     if not mail_from and not verified and not headers:
         raise RulesetError(f"ruleset {index}: must have at least one rule")
     list_allow = _domain(raw.get("list_allow_domain", ""), "list_allow_domain", index)
-    return Ruleset(mailbox, mail_from, verified, headers, list_allow)
+    return Ruleset(mailbox, mail_from, verified, headers, list_allow, _address(raw.get("address", ""), index))
 
 
 def parse(raw: Any) -> list[Ruleset]:
@@ -189,6 +212,35 @@ def for_account(raw: Any) -> list[Ruleset]:
         except RulesetError:
             continue
     return out
+
+
+def scoped(rulesets: Sequence[Ruleset]) -> bool:
+    """Whether any of the rulesets applies to one address only."""
+    return any(rs.address for rs in rulesets)
+
+
+def for_destination(rulesets: Sequence[Ruleset], destination: str) -> list[Ruleset]:
+    """The rulesets that apply to mail for this destination address (as
+    destination_of gives it; "" matches only rulesets for all addresses)."""
+    return [rs for rs in rulesets if not rs.address or (destination and rs.address == destination)]
+
+
+def address_key(localpart: str, domain_ascii: str) -> str:
+    """How a ruleset names an address of the account (`@domain` for the catchall)."""
+    return f"{localpart}@{domain_ascii}"
+
+
+def destination_of(account_id: int, localpart: str, domain_ascii: str, hostname: str) -> str:
+    """The account's address that mail to localpart@domain is delivered through (mox
+    FindAccount: canonical localpart, exact address, else the `@domain` catchall), as
+    address_key gives it; "" when it reaches no address of this account (postmaster,
+    localserve). Reads the database."""
+    from accounts.actions import resolve_recipient
+
+    dest = resolve_recipient(localpart, domain_ascii, hostname=hostname) if domain_ascii else None
+    if dest is None or dest.address is None or dest.account.pk != account_id:
+        return ""
+    return address_key(dest.address.localpart, dest.address.domain.ascii)
 
 
 def list_allowed(rs: Ruleset | None, m: MessageFacts, passing_dkim_domains: Sequence[str]) -> bool:
