@@ -213,12 +213,24 @@ def _reject(reason: str, mailbox: str, answer: Reply | None = None) -> Decision:
     return Decision(False, reason, mailbox, answer or reply(451, codes.SE_SYSTEM_OTHER, OPAQUE))
 
 
+async def _rulesets_for(conn: SMTPConnection, rcpt: Recipient) -> list[rulesets.Ruleset]:
+    """The account's rulesets that apply to the address the recipient reached (mox
+    keeps them per destination); the address is looked up only when a ruleset has one."""
+    found = rulesets.for_account(rcpt.account.rulesets)
+    if not rulesets.scoped(found):
+        return found
+    addr = rcpt.address
+    domain = addr.domain.ascii if addr.domain is not None else ""
+    destination = await conn.db(rulesets.destination_of, rcpt.account.pk, addr.localpart, domain, conn.config.hostname)
+    return rulesets.for_destination(found, destination)
+
+
 async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path) -> Decision:
     """mox analyze() for one recipient; see the module docstring for the steps."""
     from smtpserver import store
 
     account = rcpt.account
-    ruleset = rulesets.first_match(rulesets.for_account(account.rulesets), a.ruleset_facts)
+    ruleset = rulesets.first_match(await _rulesets_for(conn, rcpt), a.ruleset_facts)
     mailbox = ruleset.mailbox if ruleset is not None else rcpt.mailbox
     v = a.verdicts
     if v is None:
