@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -27,8 +28,14 @@ class PasswordChangeForm(forms.Form):
 
 
 class RulesetForm(forms.Form):
-    """One ruleset (mox Destinations.Rulesets), validated by mailstore.rulesets."""
+    """One ruleset (mox Destinations.Rulesets), validated by mailstore.rulesets.
+    `addresses` are the (value, label) choices of the account's addresses for the
+    ruleset's scope."""
 
+    address = forms.ChoiceField(
+        required=False, label="Address",
+        help_text="Apply only to mail for this address of the account (mox keeps rulesets per address).",
+    )
     smtp_mail_from_regexp = forms.CharField(
         required=False, label="SMTP MAIL FROM regexp",
         help_text=r"Matched against the envelope sender, e.g. ^.*@lists\.example\.org$",
@@ -47,6 +54,15 @@ class RulesetForm(forms.Form):
     )
     mailbox = forms.CharField(max_length=1024, label="Mailbox", initial="Inbox", widget=forms.TextInput(attrs={"list": "mailboxes"}))
     version = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, addresses: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", "All addresses"), *addresses]
+        current = self.initial.get("address") or ""
+        if current and current not in dict(choices):
+            # A ruleset for an address the account no longer has stays editable.
+            choices.append((current, f"{current} (no longer an address of this account)"))
+        self.fields["address"].choices = choices  # type: ignore[attr-defined]
 
     @staticmethod
     def headers_text(headers: dict[str, str]) -> str:

@@ -11,26 +11,42 @@ from django.views.decorators.http import require_POST
 
 from accounts import selfservice
 from accounts.forms import JunkFilterForm, RulesetForm
-from accounts.models import Account
+from accounts.models import Account, Address
 from accounts.views import account_required
 from mailcore.junk import TOTALS_WORD
 from mailstore.models import JunkWord, Mailbox, Message
+from mailstore.rulesets import address_key
 
 
 def _account(request: HttpRequest) -> Account:
     return request.account  # type: ignore[attr-defined, no-any-return]
 
 
+def _address_choices(account: Account) -> list[tuple[str, str]]:
+    """The account's addresses as a ruleset names them (value) and as people read them."""
+    return [
+        (address_key(a.localpart, a.domain.ascii), str(a))
+        for a in Address.objects.filter(account=account).select_related("domain")
+    ]
+
+
 def _rulesets_page(request: HttpRequest, form: RulesetForm | None = None, status: int = 200) -> HttpResponse:
     account = _account(request)
     version = selfservice.rulesets_version(account.rulesets)
+    addresses = _address_choices(account)
+    labels = dict(addresses)
     ctx = {
         "account": account,
         "rulesets": [
-            {**rs, "headers_text": RulesetForm.headers_text(rs.get("headers_regexp") or {})} for rs in account.rulesets or []
+            {
+                **rs,
+                "headers_text": RulesetForm.headers_text(rs.get("headers_regexp") or {}),
+                "address_label": labels.get(rs.get("address") or "", rs.get("address") or ""),
+            }
+            for rs in account.rulesets or []
         ],
         "version": version,
-        "form": form or RulesetForm(initial={"version": version, "mailbox": "Inbox"}),
+        "form": form or RulesetForm(initial={"version": version, "mailbox": "Inbox"}, addresses=addresses),
         "mailboxes": Mailbox.objects.filter(account=account).order_by("name").values_list("name", flat=True),
     }
     return render(request, "accounts/rulesets.html", ctx, status=status)
@@ -51,7 +67,7 @@ def rulesets(request: HttpRequest) -> HttpResponse:
     """The list, and a form that adds a ruleset at the end."""
     if request.method != "POST":
         return _rulesets_page(request)
-    form = RulesetForm(request.POST)
+    form = RulesetForm(request.POST, addresses=_address_choices(_account(request)))
     if form.is_valid():
         new = [*(_account(request).rulesets or []), form.ruleset()]
         error = _save(request, new, form.cleaned_data["version"], "Ruleset added.")
@@ -72,7 +88,11 @@ def ruleset_edit(request: HttpRequest, n: int) -> HttpResponse:
     account = _account(request)
     i = _index(account, n)
     version = selfservice.rulesets_version(account.rulesets)
-    form = RulesetForm(request.POST or None, initial=RulesetForm.initial_for(account.rulesets[i], version))
+    form = RulesetForm(
+        request.POST or None,
+        initial=RulesetForm.initial_for(account.rulesets[i], version),
+        addresses=_address_choices(account),
+    )
     if request.method == "POST" and form.is_valid():
         new = list(account.rulesets)
         new[i] = form.ruleset()
