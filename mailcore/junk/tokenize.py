@@ -136,8 +136,18 @@ PIECES_MAX = 100_000
 PIECE_MAX_LENGTH = 64
 
 
+# Punctuation that sticks to words ("word," "(word)"); never part of a word.
+_EDGE_PUNCTUATION = ".,;:!?()[]\"<>*"
+
+
 def _words_of_piece(piece: str) -> tuple[str, ...]:
-    words = tuple(w for w in _raw_words(piece) if _kept(w))
+    core = piece.strip(_EDGE_PUNCTUATION)
+    if core.isascii() and core.isalpha():
+        # The common case, one ASCII word: what the regular expression would find.
+        word = core.lower()
+        words: tuple[str, ...] = (word,) if _kept(word) else ()
+    else:
+        words = tuple(w for w in _raw_words(piece) if _kept(w))
     if len(piece) <= PIECE_MAX_LENGTH:
         if len(_piece_words) >= PIECES_MAX:
             _piece_words.clear()

@@ -201,6 +201,18 @@ def test_it_gives_the_previous_tokens_on_any_text(text: str) -> None:
         _same(b"Subject: " + text.encode("utf-8", "surrogatepass")[:80] + b"\r\n\r\n" + text.encode(), params)
 
 
+# Characters where word edges are decided: punctuation, apostrophes, underscores, digits,
+# letters whose lower case changes length or depends on context, odd whitespace.
+_EDGY = st.text(alphabet=st.sampled_from(list("abcXYZ_'\u2019.,;:!?()[]\"<>*- \t\n0123456789\u00e9\u0130\u03a3\u03c2\u0307\u00a0\u2028")), max_size=400)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_EDGY)
+def test_it_gives_the_previous_tokens_on_text_with_edgy_characters(text: str) -> None:
+    for params in PARAMS:
+        _same(b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + text.encode(), params)
+
+
 def test_nesting_deeper_than_max_depth_is_cut_not_read_as_text() -> None:
     """The deliberate difference: the email package recursed until Python's recursion
     limit and the tokenizer then read the whole message as text (markup and all);
