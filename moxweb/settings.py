@@ -143,6 +143,8 @@ MOX_DNSBL_ZONES = [z.strip() for z in envstr("MOX_DNSBL_ZONES", "").split(",") i
 # for days with a failed TLS session (as mox).
 MOX_TLSRPT_SEND = envbool("MOX_TLSRPT_SEND", True)
 MOX_TLSRPT_SEND_ALL_SUCCESS = envbool("MOX_TLSRPT_SEND_ALL_SUCCESS", False)
+# Outgoing DMARC aggregate reports (RFC 7489 section 7.2) to domains whose record has rua=.
+MOX_DMARC_REPORTS_SEND = envbool("MOX_DMARC_REPORTS_SEND", True)
 # Seconds to wait before delivering port-25 mail accepted only for want of bad signals
 # (mox SMTP.FirstTimeSenderDelay; localserve never waits).
 MOX_FIRST_TIME_SENDER_DELAY = envint("MOX_FIRST_TIME_SENDER_DELAY", 15)

@@ -130,3 +130,45 @@ class OutgoingTLSReport(models.Model):
 
     def __str__(self) -> str:
         return f"TLS report {self.report_id}"
+
+
+class DMARCEvaluation(models.Model):
+    """The DMARC evaluation of one incoming message whose From domain's record asks for
+    aggregate reports (rua=), kept for the daily report to that domain (RFC 7489
+    section 7.2); rows older than the reports' look-back are removed when sending."""
+
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    policy_domain = models.CharField(max_length=255)  # where the record was found
+    header_from = models.CharField(max_length=255)
+    envelope_from = models.CharField(max_length=255, blank=True, default="")
+    source_ip = models.CharField(max_length=45)
+    disposition = models.CharField(max_length=16)  # none, quarantine, reject: what we did
+    dkim_aligned = models.BooleanField(default=False)
+    spf_aligned = models.BooleanField(default=False)
+    reasons = models.JSONField(default=list)  # [[type, comment], ...]
+    dkim_results = models.JSONField(default=list)  # [[domain, selector, result], ...]
+    spf_results = models.JSONField(default=list)  # [[domain, scope, result], ...]
+    policy = models.JSONField(default=dict)  # the record: p, sp, adkim, aspf, pct, fo
+
+    class Meta:
+        indexes = [models.Index(fields=["policy_domain", "created"], name="dmarceval_domain_created")]
+
+
+class OutgoingDMARCReport(models.Model):
+    """A DMARC aggregate report we sent: at most one per (policy domain, day)."""
+
+    policy_domain = models.CharField(max_length=255)
+    day = models.DateField()
+    report_id = models.CharField(max_length=255)
+    recipients = models.JSONField(default=list)  # the addresses it went to
+    skipped = models.JSONField(default=list)  # rua URIs not used, with why
+    messages = models.PositiveIntegerField(default=0)
+    queue_ids = models.JSONField(default=list)
+    sent = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day", "policy_domain"]
+        constraints = [models.UniqueConstraint(fields=["policy_domain", "day"], name="outgoing_dmarcreport_once")]
+
+    def __str__(self) -> str:
+        return f"DMARC report {self.report_id}"

@@ -169,6 +169,11 @@ async def measure(conn: SMTPConnection, tx: Transaction, path: Path, *, judged: 
             authserv_id=conn.config.hostname,
         )
         a.verdicts = v
+        if v.dmarc.record is not None and v.dmarc.record.rua and settings.MOX_DMARC_REPORTS_SEND:
+            # Kept for the daily aggregate report the From domain asks for (RFC 7489 7.2).
+            from reports.dmarcsend import record_evaluation
+
+            await conn.db(record_evaluation, conn.remote_ip, mail_from_domain, v)
         a.headers = v.headers.encode("utf-8")
         a.dkim_domains = sorted({r.signature.domain.lower() for r in v.dkim if r.passed and r.signature})
         a.validations = {"spf": str(v.spf.status), "dmarc": str(v.dmarc.status), "iprev": str(v.iprev.status)}
