@@ -15,4 +15,5 @@ urlpatterns = [
     path("dmarc/<int:pk>/", views.dmarc_report, name="dmarc_report"),
     path("tls/", views.tls_list, name="tls_list"),
     path("tls/<int:pk>/", views.tls_report, name="tls_report"),
+    path("sent/", views.sent, name="sent"),
 ]

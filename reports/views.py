@@ -4,6 +4,7 @@ domain's reporting addresses. Admin login required, as every webadmin page."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from datetime import timezone as dt_timezone
 
 from django.contrib import messages
@@ -18,7 +19,7 @@ from accounts.models import Address, Domain
 from reports import actions, summary
 from reports.chart import daily_chart
 from reports.forms import ReportingAddressForm
-from reports.models import DMARCReport, ReportingAddress, ReportKind, TLSReport
+from reports.models import DMARCReport, OutgoingDMARCReport, OutgoingTLSReport, ReportingAddress, ReportKind, TLSReport
 from webadmin.views import staff_required
 
 log = logging.getLogger(__name__)
@@ -154,3 +155,15 @@ def tls_list(request: HttpRequest) -> HttpResponse:
 def tls_report(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_object_or_404(TLSReport, pk=pk)
     return render(request, "reports/tls_report.html", {"report": report, "policies": list(report.policies.all())})
+
+
+@require_GET
+@staff_required
+def sent(request: HttpRequest) -> HttpResponse:
+    """The DMARC and TLS reports we sent in the last 30 days, and where to."""
+    since = timezone.now().date() - timedelta(days=30)
+    ctx = {
+        "dmarc": OutgoingDMARCReport.objects.filter(day__gte=since),
+        "tls": OutgoingTLSReport.objects.filter(day__gte=since),
+    }
+    return render(request, "reports/sent.html", ctx)

@@ -129,3 +129,17 @@ def test_mail_arriving_on_port_25_gets_its_evaluation_recorded(smtp_listener, dn
     assert (e.policy_domain, e.header_from, e.envelope_from, e.source_ip) == ("example.org", "example.org", "example.org", "127.0.0.1")
     assert (e.disposition, e.spf_aligned, e.dkim_aligned, e.spf_results) == ("none", True, False, [["example.org", "mfrom", "pass"]])
     assert e.policy == {"p": "quarantine", "sp": "", "adkim": "r", "aspf": "r", "pct": 100, "fo": "0"}
+
+
+def test_the_sent_reports_page_lists_both_kinds(admin_client, zone, client):
+    from reports.models import OutgoingTLSReport
+
+    evaluate(zone, "192.0.2.1")
+    send_reports(DAY, now=NOON + timedelta(days=1))
+    OutgoingDMARCReport.objects.update(day=datetime.now(timezone.utc).date())
+    OutgoingTLSReport.objects.create(policy_domain="example.net", day=datetime.now(timezone.utc).date(),
+                                     report_id="r1", recipients=["mailto:tls@example.net"], successful=5, failed=1)
+    page = admin_client.get("/admin/reports/sent/").text
+    assert "<td>20261124.example.org@mail.example.test</td><td>1</td><td>dmarc@example.org, agg@reports.example.net</td>" in page
+    assert "<td>example.net</td><td>r1</td><td>5</td><td>1</td><td>mailto:tls@example.net</td>" in page
+    assert client.get("/admin/reports/sent/").status_code == 302
