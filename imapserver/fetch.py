@@ -216,8 +216,8 @@ def fetch_lines(
 
 
 # Items answered from columns alone: no structure, no file.
-_COLUMN_ATTS = {"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ"}
-_COLUMN_OF = {"INTERNALDATE": "received", "RFC822.SIZE": "size", "MODSEQ": "modseq"}
+_COLUMN_ATTS = {"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "ENVELOPE"}
+_COLUMN_OF = {"INTERNALDATE": "received", "RFC822.SIZE": "size", "MODSEQ": "modseq", "ENVELOPE": "envelope"}
 
 
 def fetch_responses(
@@ -225,15 +225,22 @@ def fetch_responses(
     flags_changed: set[int],
 ) -> list[bytes]:
     """`* seq FETCH (...)` lines for the (seq, uid) pairs, in UID order: column items
-    (UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ) from one narrow query over plain
-    tuples, anything else through rows and `fetch_lines`."""
+    (UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ, and ENVELOPE as stored at delivery)
+    from one narrow query over plain tuples, anything else through rows and `fetch_lines`."""
     if not pairs:
         return []
     seq_of = {u: s for s, u in pairs}
     lo, hi = min(seq_of), max(seq_of)
     atts = _with_implicit(req, uid_command=uid_command, condstore=condstore)
     if all(a.name in _COLUMN_ATTS for a in atts):
-        return _column_lines(mailbox_id, lo, hi, seq_of, atts, req.changedsince, flags_changed)
+        return _column_lines(mailbox_id, lo, hi, seq_of, atts, req, uid_command, condstore, flags_changed)
+    return _row_lines(mailbox_id, lo, hi, seq_of, req, uid_command, condstore, flags_changed)
+
+
+def _row_lines(
+    mailbox_id: int, lo: int, hi: int, seq_of: dict[int, int], req: FetchRequest, uid_command: bool,
+    condstore: bool, flags_changed: set[int],
+) -> list[bytes]:
     fields = BASE_FIELDS + (CONTENT_FIELDS if needs_content(req) else ())
     messages = [m for m in rows(mailbox_id, lo, hi, fields, changedsince=req.changedsince) if m.uid in seq_of]
     return fetch_lines([(seq_of[m.uid], m) for m in messages], req, uid_command=uid_command, condstore=condstore,
@@ -253,8 +260,8 @@ def _with_implicit(req: FetchRequest, *, uid_command: bool, condstore: bool) -> 
 
 
 def _column_lines(
-    mailbox_id: int, lo: int, hi: int, seq_of: dict[int, int], atts: list[FetchAtt], changedsince: int | None,
-    flags_changed: set[int],
+    mailbox_id: int, lo: int, hi: int, seq_of: dict[int, int], atts: list[FetchAtt], req: FetchRequest,
+    uid_command: bool, condstore: bool, flags_changed: set[int],
 ) -> list[bytes]:
     names = [a.name for a in atts]
     flag_fields = tuple(Message.FLAG_NAMES)
@@ -277,7 +284,9 @@ def _column_lines(
             item = flag_cache[key] = b"FLAGS " + format_flags(set_flags + list(keywords or []))
         return item
 
-    for row in tuples(mailbox_id, lo, hi, columns, changedsince=changedsince):
+    # Rows whose stored ENVELOPE is missing or of another parser version: (index, uid).
+    stale: list[tuple[int, int]] = []
+    for row in tuples(mailbox_id, lo, hi, columns, changedsince=req.changedsince):
         uid = row[0]
         seq = seq_of.get(uid)
         if seq is None:
@@ -295,11 +304,27 @@ def _column_lines(
             elif name == "RFC822.SIZE":
                 items.append(b"RFC822.SIZE %d" % row[k])
                 k += 1
-            else:
+            elif name == "MODSEQ":
                 items.append(b"MODSEQ (%d)" % row[k])
                 k += 1
-        if not want_flags and uid in flags_changed:
-            items.append(flags_item(row))
-        out.append(b"* %d FETCH (" % seq + b" ".join(items) + b")")
+            else:
+                env = envelope_from_store(row[k], VERSION)
+                k += 1
+                if env is None:
+                    break
+                items.append(b"ENVELOPE " + env)
+        else:
+            if not want_flags and uid in flags_changed:
+                items.append(flags_item(row))
+            out.append(b"* %d FETCH (" % seq + b" ".join(items) + b")")
+            continue
+        stale.append((len(out), uid))
+        out.append(b"")
+    if stale:
+        # Answered from the structure (which stores the envelope again).
+        wanted = {uid: seq_of[uid] for _, uid in stale}
+        lines = _row_lines(mailbox_id, stale[0][1], stale[-1][1], wanted, req, uid_command, condstore, flags_changed)
+        for (index, _), line in zip(stale, lines):
+            out[index] = line
     return out
 

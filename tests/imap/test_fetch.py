@@ -112,10 +112,12 @@ def test_stored_envelopes_answer_as_the_structure_does(raw_alice, alice):
     raw_alice.cmd("a1 SELECT Inbox")
     stored = raw_alice.cmd("a2 FETCH 1:3 (ENVELOPE FLAGS)")
     Message.objects.filter(uid=1).update(envelope=None)
-    Message.objects.filter(uid=2).update(envelope=b"1:(stale)")
-    Message.objects.filter(uid=3).update(parsed={"v": 1})  # an older parser's tree
+    # An older parser's tree and envelope: parsed again, both stored again.
+    Message.objects.filter(uid=3).update(envelope=b"1:(stale)", parsed={"v": 1})
     assert raw_alice.cmd("a3 FETCH 1:3 (ENVELOPE FLAGS)") == [line.replace("a2", "a3") for line in stored]
+    assert raw_alice.cmd("a4 FETCH 1:3 (ENVELOPE BODY)")[:-1] == raw_alice.cmd("a5 FETCH 1:3 (ENVELOPE BODY)")[:-1]
     assert bytes(Message.objects.get(uid=3).envelope).startswith(b"%d:(NIL \"bin\"" % VERSION)
+    assert Message.objects.get(uid=3).parsed["v"] == VERSION
 
 
 def test_column_items_come_from_one_query(raw_alice, alice):
