@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import REGISTRY, Counter, Gauge, generate_latest
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
+
+from mailcore.dns import resolver as resolver_module
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,22 @@ WEB_REQUESTS = Counter(
     "mox_httpserver_request",
     "Requests answered by the web server's domain redirects and web handlers (not the built-in "
     "pages), by handler (its log name or id, or (domainredirect)) and status code.", ["handler", "code"])
+JUNK_VERDICTS = Counter(
+    "mox_junkfilter_verdict",
+    "Junk filter classifications of incoming messages, per recipient account: ham (accepted) or junk "
+    "(over the threshold).", ["verdict"])
+DNS_LOOKUPS = Histogram(
+    "mox_dns_request_duration_seconds",
+    "DNS lookups by record type and result (ok, nxdomain, nodata, temperror), cache hits included.",
+    ["type", "result"])
+
+
+def _dns_lookup(kind: str, status: str, seconds: float) -> None:
+    DNS_LOOKUPS.labels(kind, status).observe(seconds)
+
+
+resolver_module.observe_lookups(_dns_lookup)
+
 QUEUE_DELIVERIES = Counter(
     "mox_queue_delivery",
     "Outgoing delivery attempts by result: success, temporary_failure, permanent_failure.", ["result"])

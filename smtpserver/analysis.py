@@ -47,6 +47,7 @@ from mailcore.smtp.codes import Reply, reply
 from mailstore import rulesets
 from mailstore.actions import DeliveryInfo
 from mailstore.models import Message
+from moxweb.metrics import JUNK_VERDICTS
 from smtpserver.reputation import WEAK_METHODS, Facts, Method, Reputation
 
 if TYPE_CHECKING:
@@ -362,6 +363,7 @@ async def _junk(conn: SMTPConnection, account: Any, path: Path, a: Analysis,
         threshold, reason = 0.25, "junk-content-strict"
     a.validations["junk_probability"] = f"{result.probability:.3f}"
     accept = result.probability <= threshold
+    JUNK_VERDICTS.labels("ham" if accept else "junk").inc()
     log.info("content analyzed", extra={"cid": conn.cid, "accept": accept, "p": result.probability})
     return accept, reason, result.probability < threshold - 0.2
 

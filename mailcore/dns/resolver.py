@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
@@ -125,6 +127,17 @@ def parse_hostport(value: str, default_port: int = 53) -> tuple[str, int]:
     return host, port
 
 
+# Called after every lookup with (record type, status, seconds), cache hits included:
+# moxweb.metrics feeds Prometheus from it; mailcore itself knows nothing of metrics.
+LookupObserver = Callable[[str, str, float], None]
+_observers: list[LookupObserver] = []
+
+
+def observe_lookups(fn: LookupObserver) -> None:
+    if fn not in _observers:
+        _observers.append(fn)
+
+
 def _strip_dot(name: dns.name.Name) -> str:
     return name.to_text(omit_final_dot=True)
 
@@ -202,7 +215,13 @@ class DNSResolver:
         return Status.ok, ans, ""
 
     async def _lookup(self, name: str | dns.name.Name, rdtype: dns.rdatatype.RdataType) -> Result[object]:
+        started = time.perf_counter()
         status, ans, err = await self._resolve(name, rdtype)
+        if _observers:
+            elapsed = time.perf_counter() - started
+            kind = dns.rdatatype.to_text(rdtype)
+            for fn in _observers:
+                fn(kind, str(status), elapsed)
         if ans is None:
             return Result(status, error=err)
         ad = bool(ans.response.flags & dns.flags.AD)
