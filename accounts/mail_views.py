@@ -7,7 +7,8 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import mailexport, mailimport
 from accounts.forms import ExportForm, ImportForm
@@ -37,6 +38,21 @@ def import_page(request: HttpRequest) -> HttpResponse:
     job = mailimport.load_job(request.GET.get("job", ""), account)
     ctx = {"account": account, "form": form, "job": job, "jobs": mailimport.account_jobs(account)}
     return render(request, "accounts/import.html", ctx, status=400 if request.method == "POST" else 200)
+
+
+@require_POST
+@account_required
+def import_abort(request: HttpRequest, job: str) -> HttpResponse:
+    """Stop a running import before its next message; the page then shows how many
+    messages came in."""
+    found = mailimport.load_job(job, _account(request))
+    if found is None:
+        raise Http404("no such import")
+    if mailimport.request_abort(found):
+        messages.info(request, f"Stopping the import of {found.filename}.")
+    else:
+        messages.error(request, f"The import of {found.filename} already ended.")
+    return redirect(f"{reverse('accounts:import')}?job={found.id}")
 
 
 @require_GET

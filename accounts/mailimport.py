@@ -7,6 +7,10 @@ worker. The job file, not memory, holds the state, so any process can answer the
 progress request; a job whose thread died with its process (no heartbeat for
 `STALE_SECONDS`) is reported as interrupted. Messages delivered before an error or an
 interruption stay (importexport delivers them one by one, each durable).
+
+The account holder can stop a running import: the page leaves a `<job>.abort` file
+beside the job file (seen by the thread in whichever process runs it), and the import
+ends before its next message, as "aborted" with the count imported so far.
 """
 from __future__ import annotations
 
@@ -52,7 +56,7 @@ class Job:
     filename: str
     format: str
     mailbox: str
-    state: str = "queued"  # queued, running, done, failed
+    state: str = "queued"  # queued, running, done, failed, aborted
     done: int = 0  # source bytes read
     total: int = 0
     messages: int = 0
@@ -88,6 +92,19 @@ def jobs_dir() -> Path:
 
 def _job_path(job_id: str) -> Path:
     return jobs_dir() / f"{job_id}.json"
+
+
+def _abort_path(job_id: str) -> Path:
+    return jobs_dir() / f"{job_id}.abort"
+
+
+def request_abort(job: Job) -> bool:
+    """Ask the import to stop before its next message; False if it already ended."""
+    if job.state not in ("queued", "running"):
+        return False
+    _abort_path(job.id).touch()
+    log.info("import abort requested", extra={"job": job.id})
+    return True
 
 
 def save_job(job: Job) -> None:
@@ -150,6 +167,12 @@ def default_mailbox(filename: str, fmt: str) -> str:
     return map_mailbox_name(stem) if stem else ""
 
 
+def _is_takeout(path: Path) -> bool:
+    """A Google Takeout mbox: messages at its start carry X-Gmail-Labels."""
+    with open(path, "rb") as fh:
+        return b"\nx-gmail-labels:" in fh.read(64 * 1024).lower()
+
+
 def start_import(account: Account, upload: IO[bytes], filename: str, fmt: str, mailbox: str) -> Job:
     """Keep the upload in the data directory and start importing it in a thread."""
     if fmt not in ("mbox", "maildir"):
@@ -163,6 +186,8 @@ def start_import(account: Account, upload: IO[bytes], filename: str, fmt: str, m
     source = files.tmp_dir() / f"import-{job.id}{upload_kind(filename)}"
     with open(source, "xb") as out:
         shutil.copyfileobj(upload, out, 1024 * 1024)
+    if not mailbox.strip() and fmt == "mbox" and not upload_kind(filename) and _is_takeout(source):
+        job.mailbox = ""  # filed by label at the top level, not under the file's name
     save_job(job)
     threading.Thread(target=_run, args=(job, source), name=f"import {job.id}", daemon=True).start()
     log.info("import started", extra={"account": account.name, "job": job.id, "file": job.filename, "format": fmt})
@@ -188,10 +213,14 @@ def _run(job: Job, source: Path) -> None:
         job.state = "running"
         save_job(job)
         account = Account.objects.get(pk=job.account_id)
-        result = import_mailboxes(account, job.format, job.mailbox, source, progress)
+        abort = _abort_path(job.id)
+        result = import_mailboxes(account, job.format, job.mailbox, source, progress, should_stop=abort.exists)
         job.counts, job.skipped, job.messages = result.counts, result.skipped, result.total
-        job.state = "done"
-        job.done = job.total
+        if result.aborted:
+            job.state = "aborted"
+        else:
+            job.state = "done"
+            job.done = job.total
     except ImportExportError as exc:
         job.state, job.error = "failed", str(exc).replace(str(source), job.filename)
     except Exception as exc:  # noqa: BLE001 - the page must learn that the import ended
@@ -200,6 +229,7 @@ def _run(job: Job, source: Path) -> None:
     finally:
         _running.release()
         source.unlink(missing_ok=True)
+        _abort_path(job.id).unlink(missing_ok=True)
         save_job(job)
         connection.close()
     log.info("import ended", extra={"job": job.id, "state": job.state, "messages": job.messages, "error": job.error})

@@ -17,6 +17,7 @@ urlpatterns = [
     path("junk/", settings_views.junk, name="junk"),
     path("import/", mail_views.import_page, name="import"),
     path("import/<str:job>/progress.json", mail_views.import_progress, name="import_progress"),
+    path("import/<str:job>/abort/", mail_views.import_abort, name="import_abort"),
     path("export/", mail_views.export_page, name="export"),
     path("export/download/", mail_views.export_download, name="export_download"),
 ]

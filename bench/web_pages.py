@@ -20,18 +20,16 @@ import logging
 import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import child_env, load, machine  # noqa: E402
+from bench.common import load, machine  # noqa: E402
+from bench.web_common import run_children  # noqa: E402
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/moxweb_w"
 TARGET_MS = 200.0
 BENCH_DOMAIN = "bench.example"
 BENCH_ADDRESS = f"user@{BENCH_DOMAIN}"
@@ -266,14 +264,6 @@ def child(args: argparse.Namespace) -> None:
     print(f"{connection.vendor}: {slow} page(s) over {TARGET_MS:.0f} ms; {load()}", flush=True)
 
 
-def reset_pg() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS moxweb_w")
-        conn.execute("CREATE DATABASE moxweb_w")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
@@ -291,20 +281,11 @@ def main() -> None:
         return
     print(machine())
     print(f"{args.domains} domains, {args.accounts} accounts, {args.queued} queued, {args.messages} stored messages")
-    dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    for db in dbs:
-        with tempfile.TemporaryDirectory(prefix="moxweb-web-bench-") as tmp:
-            env = child_env()
-            env["MOX_DATA_DIR"] = tmp
-            if db == "postgresql":
-                reset_pg()
-                env["DATABASE_URL"] = PG_URL
-            else:
-                env["DATABASE_URL"] = f"sqlite:///{tmp}/moxweb.sqlite3"
-            cmd = [sys.executable, __file__, "--child", "--domains", str(args.domains), "--accounts", str(args.accounts),
-                   "--queued", str(args.queued), "--messages", str(args.messages), "--runs", str(args.runs),
-                   "--show-queries-over", str(args.show_queries_over)]
-            subprocess.run(cmd, env=env, check=True)
+    run_children(__file__, args.db, [
+        "--domains", str(args.domains), "--accounts", str(args.accounts),
+        "--queued", str(args.queued), "--messages", str(args.messages), "--runs", str(args.runs),
+        "--show-queries-over", str(args.show_queries_over),
+    ])
 
 
 if __name__ == "__main__":

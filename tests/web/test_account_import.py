@@ -129,3 +129,61 @@ def test_a_second_import_waits_for_the_first(alice_client, alice):
     (mailimport.jobs_dir() / f"{job.id}.json").write_text(json.dumps(asdict(job)))
     assert alice_client.get(f"/account/import/{job.id}/progress.json").json()["state"] == "interrupted"
     assert upload(alice_client, "y.mbox", mbox(1)).status_code == 302  # an interrupted one does not block
+
+
+def test_a_running_import_can_be_stopped_and_says_how_many_came_in(alice_client, alice, monkeypatch):
+    import threading
+
+    from accounts import mailimport
+
+    real = mailimport.import_mailboxes
+    reached, go = threading.Event(), threading.Event()
+
+    def paused_after_two(account, fmt, mailbox, source, progress, should_stop):  # type: ignore[no-untyped-def]
+        asked = []
+
+        def stop() -> bool:
+            asked.append(1)
+            if len(asked) == 3:  # before the third message: let the test press Stop
+                reached.set()
+                go.wait(30)
+            return should_stop()
+
+        return real(account, fmt, mailbox, source, progress, should_stop=stop)
+
+    monkeypatch.setattr(mailimport, "import_mailboxes", paused_after_two)
+    location = upload(alice_client, "in.mbox", mbox(5), mailbox="Old")["Location"]
+    job = location.split("job=", 1)[1]
+    assert reached.wait(30)
+    page = alice_client.get(location).text
+    assert f'action="/account/import/{job}/abort/" id="import-abort"' in page
+    resp = alice_client.post(f"/account/import/{job}/abort/")
+    assert (resp.status_code, resp["Location"]) == (302, location)
+    go.set()
+    p = wait_done(alice_client, location)
+    assert (p["state"], p["messages"], p["counts"]) == ("aborted", 2, {"Old": 2})
+    assert subjects(alice, "Old") == ["message 0", "message 1"]
+    page = alice_client.get(location).text
+    assert "Stopped: 2 messages imported before the stop." in page
+    assert "import-abort" not in page
+    assert not (mailimport.jobs_dir() / f"{job}.abort").exists()
+    again = alice_client.post(f"/account/import/{job}/abort/", follow=True)
+    assert "The import of in.mbox already ended." in again.text
+
+
+def test_another_account_cannot_stop_an_import(alice_client, bob_client, alice, bob):
+    location = upload(alice_client, "in.mbox", mbox(1))["Location"]
+    job = location.split("job=", 1)[1]
+    assert bob_client.post(f"/account/import/{job}/abort/").status_code == 404
+    assert wait_done(alice_client, location)["state"] == "done"
+
+
+def test_a_takeout_upload_is_filed_by_label_at_the_top_level(alice_client, alice):
+    data = (
+        b"From 1@xxx Mon Jan 01 00:00:00 +0000 2024\nX-Gmail-Labels: Sent,Opened\nSubject: s\n\nhi\n\n"
+        b"From 2@xxx Mon Jan 01 00:00:00 +0000 2024\nX-Gmail-Labels: Spam\nSubject: j\n\nhi\n\n"
+    )
+    p = wait_done(alice_client, upload(alice_client, "All mail Including Spam and Trash.mbox", data)["Location"])
+    assert (p["state"], p["counts"]) == ("done", {"Sent": 1, "Junk": 1})
+    assert subjects(alice, "Sent") == ["s"]
+    assert subjects(alice, "Junk") == ["j"]

@@ -16,6 +16,8 @@
       status.textContent = "Done: " + plural(p.messages, "message") + " imported.";
     } else if (p.state === "failed") {
       status.textContent = "Failed: " + p.error;
+    } else if (p.state === "aborted") {
+      status.textContent = "Stopped: " + plural(p.messages, "message") + " imported before the stop.";
     } else if (p.state === "interrupted") {
       status.textContent = "Interrupted (the server restarted?) after " + plural(p.messages, "message") + ": import the rest again.";
     } else {
@@ -28,7 +30,10 @@
       counts.appendChild(li);
     });
     box.dataset.state = p.state;
-    return p.state === "queued" || p.state === "running";
+    var running = p.state === "queued" || p.state === "running";
+    var abort = document.getElementById("import-abort");
+    if (abort && !running) { abort.hidden = true; }
+    return running;
   }
 
   function poll() {
