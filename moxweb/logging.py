@@ -75,7 +75,7 @@ class JSONFormatter(logging.Formatter):
 # The packages whose loggers moxweb configures; MOX_LOG_LEVELS may name these or any
 # dotted child of them (e.g. "mailqueue.delivery").
 COMPONENTS = ("moxweb", "accounts", "mailstore", "mailqueue", "smtpserver", "imapserver", "mailcore",
-              "webadmin", "wellknown", "autotls", "reports")
+              "webadmin", "wellknown", "autotls", "reports", "webserver", "deliverylog")
 LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 

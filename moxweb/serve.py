@@ -208,6 +208,16 @@ class WorkerSupervisor:
         proc.wait()
 
 
+async def _watch_log_levels() -> None:
+    """Log levels changed with `manage.py loglevels` or the console apply within a second."""
+    from moxweb import loglevels
+
+    loglevels.apply_if_changed(0)
+    while True:
+        await asyncio.sleep(1)
+        loglevels.apply_if_changed(0)
+
+
 async def serve(bound: list[Bound], *, banner: str = "") -> None:
     """Serve until SIGTERM or SIGINT, then stop every listener and the worker."""
     from mailstore.files import sweep_temp_files
@@ -277,8 +287,10 @@ async def serve(bound: list[Bound], *, banner: str = "") -> None:
     if banner:
         print(banner, flush=True)
     log.info("serving", extra={"listeners": ",".join(b.spec.name for b in bound)})
+    watch_levels = asyncio.create_task(_watch_log_levels())
     await stop.wait()
     log.info("shutting down")
+    watch_levels.cancel()
     for server in servers:
         server.close()
     for web in webs:

@@ -74,3 +74,31 @@ def dnsbl_status(request: HttpRequest) -> HttpResponse:
 
     ips, rows = async_to_sync(check)()
     return render(request, "webadmin/dnsbl_status.html", {"zones": zones, "ips": ips, "rows": rows})
+
+
+@staff_required
+def log_levels(request: HttpRequest) -> HttpResponse:
+    """See and change the log levels of every process (mox's admin log levels page)."""
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    from moxweb import loglevels
+    from moxweb.logging import LEVELS
+    from webadmin.views import audit
+
+    if request.method == "POST":
+        component = request.POST.get("component", "").strip()
+        try:
+            if "remove" in request.POST:
+                loglevels.remove_level(component)
+                audit(request, "log level change removed", component=component)
+                messages.success(request, f"{component} is back to its configured level.")
+            else:
+                level = request.POST.get("level", "")
+                loglevels.set_level(component, level)
+                audit(request, "log level set", component=component, level=level.upper())
+                messages.success(request, f"{component} logs at {level.upper()} now.")
+        except loglevels.LogLevelError as exc:
+            messages.error(request, str(exc))
+        return redirect("webadmin:log_levels")
+    return render(request, "webadmin/log_levels.html", {"rows": loglevels.effective(), "levels": LEVELS})

@@ -36,4 +36,5 @@ urlpatterns = [
     path("routes/<int:pk>/delete/", routing.route_delete, name="route_delete"),
     path("mtasts/", status.mtasts_policies, name="mtasts_policies"),
     path("dnsbl/", status.dnsbl_status, name="dnsbl_status"),
+    path("loglevels/", status.log_levels, name="log_levels"),
 ]

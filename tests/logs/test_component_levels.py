@@ -25,7 +25,7 @@ def test_parse_reports_each_bad_item() -> None:
     assert problems == [
         "MOX_LOG_LEVELS item 'smtpserver' is not component=level",
         "MOX_LOG_LEVELS component 'nosuch' is not one of moxweb, accounts, mailstore, mailqueue, smtpserver, "
-        "imapserver, mailcore, webadmin, wellknown, autotls, reports (or a dotted module below one)",
+        "imapserver, mailcore, webadmin, wellknown, autotls, reports, webserver, deliverylog (or a dotted module below one)",
         "MOX_LOG_LEVELS level 'LOUD' for imapserver is not one of CRITICAL, ERROR, WARNING, INFO, DEBUG",
     ]
 

@@ -76,3 +76,25 @@ def test_dnsbl_page_looks_up_every_outgoing_ip_in_every_zone(admin_client, db, d
 def test_dnsbl_page_without_zones(admin_client, db, settings):
     settings.MOX_DNSBL_ZONES = []
     assert "No block lists configured" in admin_client.get("/admin/dnsbl/").text
+
+
+def test_log_levels_page_sets_and_removes_a_change(admin_client, db, settings, tmp_path):
+    from moxweb import loglevels
+
+    settings.DATA_DIR = tmp_path
+    settings.MOX_LOG_LEVEL = "INFO"
+    settings.MOX_LOG_LEVELS = {}
+    try:
+        page = admin_client.get("/admin/loglevels/").text
+        assert '<tr id="level-smtpserver"><td>smtpserver</td><td>INFO</td><td>MOX_LOG_LEVEL</td>' in page
+        resp = admin_client.post("/admin/loglevels/", {"component": "smtpserver.connection", "level": "debug"})
+        assert (resp.status_code, resp["Location"]) == (302, "/admin/loglevels/")
+        page = admin_client.get("/admin/loglevels/").text
+        assert '<td>smtpserver.connection</td><td>DEBUG</td><td>changed at runtime</td>' in page
+        assert "smtpserver.connection logs at DEBUG now." in page
+        admin_client.post("/admin/loglevels/", {"component": "smtpserver.connection", "remove": ""})
+        assert "<td>smtpserver.connection</td>" not in admin_client.get("/admin/loglevels/").text
+        resp = admin_client.post("/admin/loglevels/", {"component": "nginx", "level": "DEBUG"}, follow=True)
+        assert "&#x27;nginx&#x27; is not one of moxweb" in resp.text
+    finally:
+        loglevels.apply({})
