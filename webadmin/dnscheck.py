@@ -3,9 +3,10 @@ section reports errors, warnings and instructions (the records to create).
 
 Sections run concurrently within an overall time limit. Covered: IPRev, MX, TLS
 (STARTTLS on port 25 of each MX address, the certificate verified for the MX name),
-SPF (evaluated for each of our IPs), DKIM, DMARC, TLSRPT, MTA-STS records, SRV records,
-autoconfig and autodiscover.
-# todo: fetching the MTA-STS policy over HTTPS; TLS on 443 of the autoconfig host.
+SPF (evaluated for each of our IPs), DKIM, DMARC, TLSRPT, MTA-STS (records, and the
+policy fetched over HTTPS as a sender fetches it, compared with ours and with the MX
+records), SRV records, autoconfig (the name, and TLS on port 443 verified for it) and
+autodiscover.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import asyncio
 import ipaddress
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import aiosmtplib
 import dns.asyncresolver
@@ -26,6 +27,7 @@ from mailcore.authn.dmarcrecord import Policy, is_dmarc_record, parse_record
 from mailcore.authn.errors import ParseError
 from mailcore.authn.spf import SPFStatus, check_host
 from mailcore.dns import Resolver, lookup_ips, parse_hostport
+from mailcore.mtasts import FetchError, Mode, fetch_policy, mx_matches
 
 # (priority, weight, port, target without trailing dot; "." for "not offered")
 SRVRecord = tuple[int, int, int, str]
@@ -52,6 +54,10 @@ class CheckInput:
     submissions_port: int
     # Where MX hosts listen (25; tests use another port).
     smtp_port: int = 25
+    # The policy text we serve at mta-sts.<domain> (its id is mtasts_policy_id).
+    mtasts_policy_text: str = ""
+    # Where the MTA-STS policy and autoconfig hosts serve HTTPS (443; tests use another).
+    https_port: int = 443
 
 
 def srv_lookup_for(nameserver: str, timeout: float = 5.0) -> SRVLookup:
@@ -308,7 +314,7 @@ async def _check_host_is_ours(resolver: Resolver, name: str, ours: list[str], s:
         s.instructions.append(instruction)
 
 
-async def _check_mtasts(resolver: Resolver, inp: CheckInput, ours: list[str]) -> Section:
+async def _check_mtasts(resolver: Resolver, inp: CheckInput, ours: list[str], context: ssl.SSLContext) -> Section:
     s = Section("MTA-STS")
     d = inp.domain
     name = f"_mta-sts.{d}"
@@ -331,8 +337,69 @@ async def _check_mtasts(resolver: Resolver, inp: CheckInput, ours: list[str]) ->
                     f"{inp.mtasts_policy_id}: senders keep a cached older policy until it changes"
                 )
                 s.instructions.append(instruction)
+    before = len(s.errors)
     await _check_host_is_ours(resolver, f"mta-sts.{d}", ours, s, f"mta-sts.{d}. IN CNAME {inp.hostname}.")
+    if len(s.errors) == before:
+        await _check_mtasts_policy(resolver, inp, context, s)
     return s
+
+
+async def _check_mtasts_policy(resolver: Resolver, inp: CheckInput, context: ssl.SSLContext, s: Section) -> None:
+    """Fetch the policy as a sending MTA does (RFC 8461 section 3.3: HTTPS with a valid
+    certificate for mta-sts.<domain>, no redirects, text/plain) and check what it says
+    (mox's warnings: mode, max_age, our host and the MX records in its mx lines)."""
+    d = inp.domain
+    url = f"https://mta-sts.{d}/.well-known/mta-sts.txt"
+    try:
+        policy, text = await fetch_policy(d, resolver, context, port=inp.https_port, timeout=TLS_TIMEOUT)
+    except FetchError as exc:
+        s.errors.append(f"fetching the policy from {url}: {exc}")
+        s.instructions.append(f"serve the policy at {url}: point mta-sts.{d} at {inp.hostname} (which serves it) "
+                              "with a TLS certificate for that name")
+        return
+    if inp.mtasts_policy_text and text != inp.mtasts_policy_text:
+        # The published id stands for our policy text (wellknown/mtasts.py); senders
+        # holding this id would cache a different policy.
+        s.errors.append(f"the policy at {url} is not the one this server serves (id {inp.mtasts_policy_id}): "
+                        "is mta-sts." + d + " answered by another web server?")
+    if policy.mode is Mode.none:
+        s.warnings.append("the policy's mode is none: senders do not require TLS to the MX hosts")
+    elif policy.mode is Mode.testing:
+        s.warnings.append("the policy's mode is testing: senders report failures but deliver without TLS")
+    if policy.max_age < 24 * 3600:
+        s.warnings.append(f"the policy's max_age is {policy.max_age} seconds, under a day: senders refetch it often "
+                          "and a sender's cache gives little protection")
+    if not mx_matches(policy, inp.hostname):
+        s.warnings.append(f"the policy's mx lines ({', '.join(policy.mx) or 'none'}) do not match our host {inp.hostname}")
+    r = await resolver.lookup_mx(d)
+    if not r.ok:
+        return
+    hosts = sorted({mx.host.lower().rstrip(".") for mx in r.records if mx.host})
+    for host in hosts:
+        if not mx_matches(policy, host):
+            s.warnings.append(f"MX host {host} is not in the policy's mx lines: senders enforcing the policy "
+                              "will not deliver to it")
+    for pattern in policy.mx:
+        if not any(mx_matches(replace(policy, mx=(pattern,)), h) for h in hosts):
+            s.warnings.append(f"the policy's mx line {pattern} matches no MX record of {d}")
+
+
+async def https_problem(ip: str, port: int, host: str, context: ssl.SSLContext) -> str:
+    """Connect with TLS and verify the certificate for `host`; "" when all is well."""
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(ip, port, ssl=context, server_hostname=host), TLS_TIMEOUT
+        )
+    except ssl.SSLCertVerificationError as e:
+        return f"TLS certificate not valid for {host}: {e.verify_message}"
+    except (OSError, ssl.SSLError, TimeoutError) as e:
+        return f"{type(e).__name__}: {e}"
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except (OSError, ssl.SSLError):
+        pass
+    return ""
 
 
 async def _check_srv(srv: SRVLookup, inp: CheckInput) -> Section:
@@ -363,10 +430,20 @@ async def _check_srv(srv: SRVLookup, inp: CheckInput) -> Section:
     return s
 
 
-async def _check_autoconfig(resolver: Resolver, inp: CheckInput, ours: list[str]) -> Section:
+async def _check_autoconfig(resolver: Resolver, inp: CheckInput, ours: list[str], context: ssl.SSLContext) -> Section:
     s = Section("Autoconfig")
     name = f"autoconfig.{inp.domain}"
     await _check_host_is_ours(resolver, name, ours, s, f"{name}. IN CNAME {inp.hostname}.")
+    if s.errors:
+        return s
+    # Email clients fetch their configuration over HTTPS from this name: the
+    # certificate must be valid for it (mox checks TLS on 443 too).
+    ips = sorted((await lookup_ips(resolver, name)).records)
+    for ip, problem in zip(ips, await asyncio.gather(*(https_problem(ip, inp.https_port, name, context) for ip in ips))):
+        if problem:
+            s.errors.append(f"HTTPS at {name} ({ip}) port {inp.https_port}: {problem}")
+    if s.errors:
+        s.instructions.append(f"get a TLS certificate for {name} (ACME does, when the name points here)")
     return s
 
 
@@ -392,19 +469,21 @@ async def _check_autodiscover(resolver: Resolver, srv: SRVLookup, inp: CheckInpu
 async def check_domain(
     resolver: Resolver, srv: SRVLookup, inp: CheckInput, timeout: float = 30.0, tls_context: ssl.SSLContext | None = None
 ) -> list[Section]:
-    """`tls_context` verifies the MX hosts' certificates (default: the system's CAs)."""
+    """`tls_context` verifies the certificates of the MX, MTA-STS and autoconfig hosts
+    (default: the system's CAs)."""
     ours = await asyncio.wait_for(_our_ips(resolver, inp), timeout)
+    context = tls_context or ssl.create_default_context()
     checks: list[tuple[str, Awaitable[Section]]] = [
         ("IPRev", _check_iprev(resolver, inp, ours)),
         ("MX", _check_mx(resolver, inp, ours)),
-        ("TLS", _check_tls(resolver, inp, tls_context or ssl.create_default_context())),
+        ("TLS", _check_tls(resolver, inp, context)),
         ("SPF", _check_spf(resolver, inp, ours)),
         ("DKIM", _check_dkim(resolver, inp)),
         ("DMARC", _check_dmarc(resolver, inp)),
         ("TLSRPT", _check_tlsrpt(resolver, inp)),
-        ("MTA-STS", _check_mtasts(resolver, inp, ours)),
+        ("MTA-STS", _check_mtasts(resolver, inp, ours, context)),
         ("SRV records for client configuration", _check_srv(srv, inp)),
-        ("Autoconfig", _check_autoconfig(resolver, inp, ours)),
+        ("Autoconfig", _check_autoconfig(resolver, inp, ours, context)),
         ("Autodiscover", _check_autodiscover(resolver, srv, inp, ours)),
     ]
 

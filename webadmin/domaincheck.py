@@ -21,6 +21,8 @@ def check_input(domain: Domain) -> dnscheck.CheckInput:
         listen_ips=tuple(settings.MOX_LISTEN_IPS),
         dkim=tuple((k.selector, dkim_txt(k)) for k in DKIMKey.objects.filter(domain=domain).order_by("selector")),
         mtasts_policy_id=current_policy().policy_id(),
+        mtasts_policy_text=current_policy().text(),
+        https_port=settings.MOX_MTASTS_PORT,
         imaps_port=settings.MOX_IMAPS_PORT,
         submissions_port=settings.MOX_SUBMISSIONS_PORT,
         smtp_port=settings.MOX_QUEUE_SMTP_PORT,

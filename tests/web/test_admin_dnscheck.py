@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import socket
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -41,8 +45,10 @@ _pop3s._tcp         SRV  0 1 995 .
 
 @pytest.fixture(autouse=True)
 def no_smtp_listener(settings):  # type: ignore[no-untyped-def]
-    """MX connections go to a closed port unless a test starts a listener (`starttls_mx`)."""
+    """MX connections go to a closed port unless a test starts a listener (`starttls_mx`);
+    HTTPS connections (MTA-STS policy, autoconfig) likewise (`https_host`)."""
     settings.MOX_QUEUE_SMTP_PORT = closed_tcp_port()
+    settings.MOX_MTASTS_PORT = closed_tcp_port()
 
 
 def closed_tcp_port() -> int:
@@ -52,19 +58,77 @@ def closed_tcp_port() -> int:
 
 
 @pytest.fixture
-def starttls_mx(loop_thread, settings, tmp_path):  # type: ignore[no-untyped-def]
-    """An SMTP server with STARTTLS at 127.0.0.1 whose certificate (from a test CA the
-    check trusts) is for mail.example.org, or for the names given."""
-    from tests.listeners import TLSFiles, bound_socket
+def test_ca(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """One trustme CA for the test's SMTP and HTTPS servers, trusted by the check."""
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    settings.MOX_QUEUE_CA_FILE = str(tmp_path / "ca.pem")
+    return ca
+
+
+def _server_context(ca: trustme.CA, names: tuple[str, ...]) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert(*names).configure_cert(ctx)
+    return ctx
+
+
+@pytest.fixture
+def starttls_mx(loop_thread, settings, test_ca):  # type: ignore[no-untyped-def]
+    """An SMTP server with STARTTLS at 127.0.0.1 whose certificate (from the test CA) is
+    for mail.example.org, or for the names given."""
+    from tests.listeners import bound_socket
     from tests.queue.conftest import start_sink
 
     def start(*names: str, starttls: bool = True) -> None:
-        tls = TLSFiles(tmp_path, names or ("mail.example.org",))
-        sink = start_sink(loop_thread, bound_socket(), tls_context=tls.server_context() if starttls else None)
+        ctx = _server_context(test_ca, names or ("mail.example.org",)) if starttls else None
+        sink = start_sink(loop_thread, bound_socket(), tls_context=ctx)
         settings.MOX_QUEUE_SMTP_PORT = sink.port
-        settings.MOX_QUEUE_CA_FILE = str(tls.ca_path)
 
     return start
+
+
+class _WebHandler(BaseHTTPRequestHandler):
+    """The HTTPS listener of mta-sts.example.test and autoconfig.example.test (both
+    127.0.0.1 by the zone's CNAMEs): the MTA-STS policy, this server's own unless a
+    test sets `policy`."""
+
+    policy: bytes | None = None
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self.path != "/.well-known/mta-sts.txt":
+            self.send_error(404)
+            return
+        from wellknown.mtasts import current_policy
+
+        body = self.policy if self.policy is not None else current_policy().text().encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def https_host(settings, test_ca):  # type: ignore[no-untyped-def]
+    """Start the HTTPS listener with a certificate for the names given (default: both)."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(*names: str, policy: bytes | None = None) -> None:
+        handler = type("Handler", (_WebHandler,), {"policy": policy})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        ctx = _server_context(test_ca, names or ("mta-sts.example.test", "autoconfig.example.test"))
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        settings.MOX_MTASTS_PORT = server.server_address[1]
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
@@ -79,8 +143,9 @@ def _sections(resp):  # type: ignore[no-untyped-def]
     return {s.name: s for s in resp.context["sections"]}
 
 
-def test_it_finds_nothing_wrong_with_a_complete_setup(admin_client, dns_settings, dkim_key, starttls_mx):
+def test_it_finds_nothing_wrong_with_a_complete_setup(admin_client, dns_settings, dkim_key, starttls_mx, https_host):
     starttls_mx()
+    https_host()
     dns_settings.add_zone(HOST_ZONE)
     dns_settings.add_zone(GOOD_ZONE)
     resp = admin_client.get("/admin/domains/example.test/dnscheck/")
@@ -211,3 +276,83 @@ def settings_port() -> int:
     from django.conf import settings
 
     return int(settings.MOX_QUEUE_SMTP_PORT)
+
+
+def _mtasts_autoconfig(admin_client):  # type: ignore[no-untyped-def]
+    s = _sections(admin_client.get("/admin/domains/example.test/dnscheck/"))
+    return s["MTA-STS"], s["Autoconfig"]
+
+
+def https_port() -> int:
+    from django.conf import settings
+
+    return int(settings.MOX_MTASTS_PORT)
+
+
+def test_the_mtasts_policy_is_fetched_over_https_and_must_be_reachable(admin_client, dns_settings, dkim_key):
+    dns_settings.add_zone(HOST_ZONE)
+    dns_settings.add_zone(GOOD_ZONE)
+    mtasts, autoconfig = _mtasts_autoconfig(admin_client)
+    port = https_port()
+    [error] = mtasts.errors
+    assert error.startswith(
+        "fetching the policy from https://mta-sts.example.test/.well-known/mta-sts.txt: connecting to mta-sts.example.test: "
+    )
+    assert mtasts.instructions == [
+        "serve the policy at https://mta-sts.example.test/.well-known/mta-sts.txt: point mta-sts.example.test at "
+        "mail.example.org (which serves it) with a TLS certificate for that name"
+    ]
+    [error] = autoconfig.errors
+    assert error.startswith(f"HTTPS at autoconfig.example.test (127.0.0.1) port {port}: ConnectionRefusedError: ")
+    assert autoconfig.instructions == ["get a TLS certificate for autoconfig.example.test (ACME does, when the name points here)"]
+
+
+def test_certificates_must_be_valid_for_the_mtasts_and_autoconfig_names(admin_client, dns_settings, dkim_key, https_host):
+    https_host("mta-sts.example.test")
+    dns_settings.add_zone(HOST_ZONE)
+    dns_settings.add_zone(GOOD_ZONE)
+    mtasts, autoconfig = _mtasts_autoconfig(admin_client)
+    assert (mtasts.errors, mtasts.warnings) == ([], [])
+    assert autoconfig.errors == [
+        f"HTTPS at autoconfig.example.test (127.0.0.1) port {https_port()}: TLS certificate not valid for "
+        "autoconfig.example.test: Hostname mismatch, certificate is not valid for 'autoconfig.example.test'."
+    ]
+
+
+def test_a_policy_host_with_another_certificate_fails_the_fetch(admin_client, dns_settings, dkim_key, https_host):
+    https_host("autoconfig.example.test")
+    dns_settings.add_zone(HOST_ZONE)
+    dns_settings.add_zone(GOOD_ZONE)
+    mtasts, autoconfig = _mtasts_autoconfig(admin_client)
+    [error] = mtasts.errors
+    assert error.startswith("fetching the policy from https://mta-sts.example.test/.well-known/mta-sts.txt: ")
+    assert "certificate verify failed: Hostname mismatch, certificate is not valid for 'mta-sts.example.test'" in error
+    assert autoconfig.errors == []
+
+
+def test_a_served_policy_is_checked_against_ours_and_the_mx_records(admin_client, dns_settings, dkim_key, https_host):
+    https_host(policy=b"version: STSv1\r\nmode: testing\r\nmx: mx.other.example\r\nmax_age: 3600\r\n")
+    dns_settings.add_zone(HOST_ZONE)
+    dns_settings.add_zone(GOOD_ZONE)
+    mtasts, _ = _mtasts_autoconfig(admin_client)
+    assert mtasts.errors == [
+        "the policy at https://mta-sts.example.test/.well-known/mta-sts.txt is not the one this server serves "
+        "(id e76728b8f26755a9c797): is mta-sts.example.test answered by another web server?"
+    ]
+    assert mtasts.warnings == [
+        "the policy's mode is testing: senders report failures but deliver without TLS",
+        "the policy's max_age is 3600 seconds, under a day: senders refetch it often and a sender's cache gives little protection",
+        "the policy's mx lines (mx.other.example) do not match our host mail.example.org",
+        "MX host mail.example.org is not in the policy's mx lines: senders enforcing the policy will not deliver to it",
+        "the policy's mx line mx.other.example matches no MX record of example.test",
+    ]
+
+
+def test_a_wildcard_policy_mx_line_covers_the_mx_host(admin_client, dns_settings, dkim_key, https_host, settings):
+    settings.MOX_MTASTS_MODE = "none"
+    https_host(policy=b"version: STSv1\r\nmode: none\r\nmx: *.example.org\r\nmax_age: 604800\r\n")
+    dns_settings.add_zone(HOST_ZONE)
+    dns_settings.add_zone(GOOD_ZONE)
+    mtasts, _ = _mtasts_autoconfig(admin_client)
+    assert "the policy's mode is none: senders do not require TLS to the MX hosts" in mtasts.warnings
+    assert not [w for w in mtasts.warnings if "mx" in w]

@@ -7,7 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.web.test_admin_dnscheck import GOOD_ZONE, HOST_ZONE, dkim_key, no_smtp_listener, starttls_mx  # noqa: F401 (fixtures)
+from tests.web.test_admin_dnscheck import (  # noqa: F401 (fixtures)
+    GOOD_ZONE, HOST_ZONE, dkim_key, https_host, no_smtp_listener, starttls_mx, test_ca,
+)
 from webadmin.dnsrecords import domain_records, zone_text
 
 
@@ -27,8 +29,9 @@ def test_dnsrecords_refuses_an_unknown_domain(db):
         run("dnsrecords", "nowhere.test")
 
 
-def test_dnscheck_passes_a_complete_setup(dns_settings, dkim_key, starttls_mx):
+def test_dnscheck_passes_a_complete_setup(dns_settings, dkim_key, starttls_mx, https_host):
     starttls_mx()
+    https_host()
     dns_settings.add_zone(HOST_ZONE)
     dns_settings.add_zone(GOOD_ZONE)
     out = run("dnscheck", "example.test")
