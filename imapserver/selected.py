@@ -14,7 +14,7 @@ from mailcore.imap.fetchatt import FetchAtt
 from mailcore.imap.numset import NumSet, compact, compact_ordered, vanished
 from mailcore.imap.response import flags as format_flags
 from mailcore.imap.searchkey import Key
-from mailcore.imap.thread import format_threads, ordered_subject, references
+from mailcore.imap.thread import base_subject, format_threads, ordered_subject, references
 from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, SUMMARY_FIELDS, Row, rows, thread_messages
 from mailstore.models import Message
 
@@ -305,22 +305,6 @@ def _copy_or_move(move: bool, account_id: int, mailbox_id: int, uids: list[int],
     return verb(Account.objects.get(pk=account_id), mailbox_id, uids, dest)
 
 
-def _base_subject(subject: str) -> str:
-    # RFC 5256 section 2.1, simplified: strip leading re:/fwd: and trailing (fwd).
-    s = " ".join(subject.split()).lower()
-    changed = True
-    while changed:
-        changed = False
-        for prefix in ("re:", "fw:", "fwd:"):
-            if s.startswith(prefix):
-                s = s[len(prefix):].strip()
-                changed = True
-        if s.endswith("(fwd)"):
-            s = s[:-5].strip()
-            changed = True
-    return s
-
-
 def _sort_uids(mailbox_id: int, uids: list[int], criteria: list[tuple[str, bool]]) -> list[int]:
     rows = {m.uid: m for m in _load_messages(mailbox_id, uids, content=False, changedsince=None)}
     ordered = [u for u in uids if u in rows]
@@ -335,7 +319,7 @@ def _sort_uids(mailbox_id: int, uids: list[int], criteria: list[tuple[str, bool]
             if crit == "SIZE":
                 return m.size
             if crit == "SUBJECT":
-                return _base_subject(m.subject)
+                return base_subject(m.subject)  # RFC 5256 section 2.1
             if crit in ("FROM", "DISPLAYFROM"):
                 return m.from_address.lower()
             if crit in ("TO", "DISPLAYTO"):

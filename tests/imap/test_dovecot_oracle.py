@@ -232,6 +232,8 @@ def _threads(host: str, port: int, user: str, password: str) -> list[str]:
         return [wire.command(f"t{i}", cmd)[0] for i, cmd in enumerate([
             "THREAD REFERENCES UTF-8 ALL", "THREAD ORDEREDSUBJECT UTF-8 ALL",
             "THREAD REFERENCES UTF-8 NOT SUBJECT plans", "UID THREAD REFERENCES UTF-8 SINCE 8-Jan-2020",
+            # SORT's SUBJECT is the same base subject (RFC 5256 section 2.1).
+            "SORT (SUBJECT) UTF-8 ALL", "SORT (REVERSE SUBJECT DATE) UTF-8 ALL",
         ], 3)]
     finally:
         wire.close()
