@@ -30,7 +30,9 @@ def database_connections() -> int:
         # reuse while another connection holds a lock on the file.
         return sum(
             1 for o in gc.get_objects()
-            if isinstance(o, BaseDatabaseWrapper) and o.vendor == "sqlite" and o.connection is not None
+            # type(), not isinstance(): isinstance asks a lazy object (a test client's
+            # request.user) for its __class__, which evaluates it outside any request.
+            if issubclass(type(o), BaseDatabaseWrapper) and o.vendor == "sqlite" and o.connection is not None
         )
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
