@@ -9,6 +9,7 @@ module does not offer, so it is not available.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from imapserver.errors import CloseConnection, bad, no
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 # Advertised in this order after the static capabilities, -PLUS only on TLS connections.
 PLUS_MECHANISMS = ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS")
+
+log = logging.getLogger(__name__)
 
 
 def _password_login(username: str, password: str) -> Any:
@@ -64,10 +67,14 @@ def _scram_secret(username: str, mechanism: str) -> tuple[Any, ScramSecret] | No
 
 
 class AuthCommands:
-    async def _login_failed(self: Session) -> None:
+    async def _login_failed(self: Session, username: str, mechanism: str) -> None:
         # mox: after 3 failures, sleep one more second per failure.
         self.auth_failures += 1
         metrics.AUTH_FAILURES.labels("imap").inc()
+        # One line per failure with the user name and address, for fail2ban and the like
+        # (the SMTP listener logs the same line).
+        log.info("failed authentication attempt",
+                 extra={"username": username, "mechanism": mechanism, "remote_ip": self.remote or ""})
         if self.auth_limiter is not None and self.remote:
             self.auth_limiter.add(self.remote)
         if self.auth_failures > 3:
@@ -92,7 +99,7 @@ class AuthCommands:
             raise no("tls required for login", "PRIVACYREQUIRED")
         account = await self.db(_password_login, cmd.args["username"], cmd.args["password"])
         if account is None:
-            await self._login_failed()
+            await self._login_failed(cmd.args["username"], "LOGIN")
             raise no("invalid credentials", "AUTHENTICATIONFAILED")
         self.username = cmd.args["username"]
         await self.logged_in(account)
@@ -133,7 +140,7 @@ class AuthCommands:
         except sasl.SASLError as exc:
             raise bad(str(exc)) from exc
         if account is None:
-            await self._login_failed()
+            await self._login_failed(self.username, mech)
             raise no("invalid credentials", "AUTHENTICATIONFAILED")
         await self.logged_in(account)
         self.write(f"{cmd.tag} OK [CAPABILITY {self.capabilities()}] authenticate done")

@@ -104,3 +104,15 @@ def test_it_requires_tls_for_login_and_offers_starttls_and_imaps(loop_thread, al
             assert m.logout()[0] == "BYE"
     finally:
         stop_imap(loop_thread, server)
+
+
+def test_each_failed_login_is_logged_with_user_and_address(imap, caplog):
+    c = RawClient(imap.host, imap.port)
+    c.line()
+    with caplog.at_level("INFO", logger="imapserver.auth"):
+        assert c.cmd("a1 LOGIN mallory@example.test guess") == ["a1 NO [AUTHENTICATIONFAILED] invalid credentials"]
+        assert c.cmd("a2 AUTHENTICATE PLAIN " + b64(b"\x00alice@example.test\x00wrong")) == [
+            "a2 NO [AUTHENTICATIONFAILED] invalid credentials"]
+    c.close()
+    failures = [(r.username, r.mechanism, r.remote_ip) for r in caplog.records if r.getMessage() == "failed authentication attempt"]
+    assert failures == [("mallory@example.test", "LOGIN", "127.0.0.1"), ("alice@example.test", "PLAIN", "127.0.0.1")]
