@@ -93,6 +93,8 @@ def login_blocked(request: HttpRequest, username: str) -> HttpResponse | None:
 
 def login_failed(request: HttpRequest, username: str) -> None:
     ip = _remote_ip(request)
+    # The same line as SMTP and IMAP log, for fail2ban and the like.
+    log.info("failed authentication attempt", extra={"username": username, "mechanism": "web", "remote_ip": ip or ""})
     if ip is not None:
         shared_auth_failures().add(ip)
     user_failures().add(_user_key(username))

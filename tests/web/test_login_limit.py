@@ -100,3 +100,11 @@ def test_the_user_limit_is_per_minute_and_per_day():
     assert limiter.blocked("alice@example.test")  # 50 in the day
     limiter.reset("alice@example.test")
     assert not limiter.blocked("alice@example.test")
+
+
+def test_each_failed_web_login_is_logged_with_user_and_address(client, alice, admin_user, caplog):
+    with caplog.at_level("INFO", logger="accounts.weblogin"):
+        _fail_account_logins(client, 1)
+        client.post("/admin/login/", {"username": "admin", "password": "wrong"})
+    failures = [(r.username, r.mechanism, r.remote_ip) for r in caplog.records if r.getMessage() == "failed authentication attempt"]
+    assert failures == [("alice@example.test", "web", "127.0.0.1"), ("admin", "web", "127.0.0.1")]
