@@ -63,9 +63,11 @@ class Sink:
         self.proc.wait(10)
 
 
-def moxweb_run(tmp: Path, sink: Sink, messages: int, size: int, profile: Path | None = None) -> tuple[float, str]:
+def moxweb_run(tmp: Path, sink: Sink, messages: int, size: int, profile: Path | None = None,
+               settings: dict[str, str] | None = None) -> tuple[float, str]:
     env = child_env()
     env.update({"MOX_DATA_DIR": str(tmp), "MOX_LOG_LEVEL": "WARNING", "MOX_HOSTNAME": "bench.localhost"})
+    env.update(settings or {})
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     driver = subprocess.Popen([sys.executable, "bench/moxweb_queue.py", str(messages), str(sink.port),
                                "--size", str(size)], cwd=ROOT, env=env, stdin=subprocess.PIPE,
@@ -132,13 +134,20 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, default=None,
                         help="directory for a py-spy profile of the queue worker (needs py-spy)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where queue_delivery.md goes")
+    parser.add_argument("--set", action="append", default=[], metavar="MOX_NAME=VALUE",
+                        help="a moxweb setting for the worker, other than as shipped (repeatable)")
+    parser.add_argument("--skip-postfix", action="store_true", help="measure moxweb only (for quick comparisons)")
     args = parser.parse_args()
+    settings = dict(s.split("=", 1) for s in args.set)
     exit_on_sigterm()
     ensure_installed()
     sink = Sink()
     try:
         with tempfile.TemporaryDirectory(prefix="moxweb-queuebench-") as tmp:
-            mox_s, mox_note = moxweb_run(Path(tmp), sink, args.messages, args.size, args.profile)
+            mox_s, mox_note = moxweb_run(Path(tmp), sink, args.messages, args.size, args.profile, settings)
+        if args.skip_postfix:
+            print(f"moxweb: {args.messages / mox_s:.1f} messages/s ({mox_s:.2f} s) {mox_note}; {load()}")
+            return
         with tempfile.TemporaryDirectory(prefix="moxweb-queuebench-postfix-") as tmp:
             pf_s, pf_note = postfix_run(Path(tmp), sink, args.messages, args.size)
     finally:
@@ -153,7 +162,8 @@ def main() -> None:
         f"| messages/s | {mox_rate:.1f} | {pf_rate:.1f} | {ratio(mox_rate, pf_rate)} | higher |",
         f"| seconds for the queue | {mox_s:.2f} | {pf_s:.2f} | {ratio(mox_s, pf_s)} | lower |",
         "",
-        f"Settings as shipped: moxweb MOX_WORKERS=2, MOX_QUEUE_CONCURRENCY=10, MOX_QUEUE_PER_DOMAIN=1; Postfix "
+        f"Settings {'as shipped' if not settings else 'as shipped but ' + ', '.join(args.set)}: moxweb MOX_WORKERS=2, "
+        f"MOX_QUEUE_CONCURRENCY=10, MOX_QUEUE_PER_DOMAIN=1; Postfix "
         f"defaults (destination concurrency up to 20, connection cache). {load()} at the end.",
     ]
     for name, note in (("moxweb", mox_note), ("Postfix", pf_note)):

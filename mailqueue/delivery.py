@@ -120,11 +120,28 @@ class Result:
 # ---------------------------------------------------------------- local recipients
 
 
-def deliver_local(qm: QueuedMessage) -> Result | None:
+def ours(domain: str, known: dict[str, bool] | None = None) -> bool:
+    """Whether `domain` can have local recipients: one of our domains, or our hostname
+    (postmaster). `known` remembers the answers for one batch."""
+    from accounts.actions import domain_forms_safe, find_domain
+
+    if known is not None and domain in known:
+        return known[domain]
+    answer = bool(domain) and (
+        domain_forms_safe(domain) == domain_forms_safe(settings.MOX_HOSTNAME) or find_domain(domain) is not None
+    )
+    if known is not None:
+        known[domain] = answer
+    return answer
+
+
+def deliver_local(qm: QueuedMessage, known: dict[str, bool] | None = None) -> Result | None:
     """Recipients of our own domains go straight into the store; None if not ours."""
     from accounts.actions import resolve_recipient
     from mailstore.actions import DeliveryInfo, StoreError, deliver
 
+    if not settings.MOX_LOCALSERVE and qm.recipient_domain and not ours(qm.recipient_domain, known):
+        return None
     dest = resolve_recipient(qm.recipient_localpart, qm.recipient_domain)
     if dest is None and settings.MOX_LOCALSERVE:
         # localserve never sends mail out: everything lands in its one account (mox).
@@ -547,12 +564,21 @@ def _wire_domain(domain: str) -> str:
         return domain
 
 
-def _prepare(qm: QueuedMessage, now: datetime, routes: dict[tuple[object, ...], Transport | None],
-             data: dict[int, bytes]) -> Attempt | Result:
+@dataclass
+class BatchCache:
+    """What the messages of one batch (one recipient domain) share: routes chosen,
+    whether the domain is ours, the bytes of grouped messages (read once)."""
+
+    routes: dict[tuple[object, ...], Transport | None] = field(default_factory=dict)
+    local: dict[str, bool] = field(default_factory=dict)
+    data: dict[int, bytes] = field(default_factory=dict)
+
+
+def _prepare(qm: QueuedMessage, now: datetime, cache: BatchCache) -> Attempt | Result:
     """The attempt to make over the network, or the result already known (a local
-    recipient delivered into the store, a missing transport, an unreadable file).
-    `data` keeps the bytes of grouped messages, read once for all their rows."""
-    local = deliver_local(qm)
+    recipient delivered into the store, a missing transport, an unreadable file)."""
+    routes, data = cache.routes, cache.data
+    local = deliver_local(qm, cache.local)
     if local is not None:
         return local
     try:
@@ -592,9 +618,8 @@ def attempt_batch(qms: list[QueuedMessage], resolver: Resolver | None = None) ->
     recipients of one message together (`group_key`); no database writes. None for a
     message the batch had no time left for."""
     now = timezone.now()
-    routes: dict[tuple[object, ...], Transport | None] = {}
-    data: dict[int, bytes] = {}
-    prepared = [_prepare(qm, now, routes, data) for qm in qms]
+    cache = BatchCache()
+    prepared = [_prepare(qm, now, cache) for qm in qms]
     leaders: dict[tuple[object, ...], int] = {}
     place: list[tuple[int, int]] = []  # (index of the leading attempt, position in its group)
     for j, (qm, p) in enumerate(zip(qms, prepared)):
@@ -630,8 +655,10 @@ def attempt(qm: QueuedMessage, resolver: Resolver | None = None) -> Result:
     return result
 
 
-def finish(qm: QueuedMessage, result: Result) -> str:
-    """Record the attempt's result and send the DSN it calls for. Returns a word.
+def finish(qm: QueuedMessage, result: Result, gone: list[QueuedMessage]) -> str:
+    """Record the attempt's result and send the DSN it calls for. Returns a word. A
+    row that is done (delivered or failed) is added to `gone`, for `remove` in the
+    same transaction.
 
     A failing DSN never causes the message itself to be delivered again: delivery and
     delayed DSNs follow the row's update, and a failure DSN precedes the row's removal
@@ -647,7 +674,7 @@ def finish(qm: QueuedMessage, result: Result) -> str:
         if result.local or not out.remote_dsn:
             action = Action.delivered if result.local else Action.relayed
             data = dsns.prepare(qm, action, error=out.text, reply=out.reply, code=out.code, remote_mta=result.remote_mta, now=now)
-        _remove(qm)
+        gone.append(qm)
         log.info("queue message delivered", extra={"queue_id": qm.pk, "recipient": qm.recipient, "remote": result.remote_mta})
         if data is not None:
             dsns.send(qm, Action.delivered, data)
@@ -664,7 +691,7 @@ def finish(qm: QueuedMessage, result: Result) -> str:
         # message without a word. A DSN that fails to deliver is logged, and the row
         # goes all the same.
         dsns.send(qm, Action.failed, data)
-        _remove(qm)
+        gone.append(qm)
         log.info("queue message failed", extra={"queue_id": qm.pk, "recipient": qm.recipient, "error": out.text})
         return "failed"
     fields: dict[str, object] = {"last_error": out.text, "claimed_until": None}
@@ -680,13 +707,21 @@ def finish(qm: QueuedMessage, result: Result) -> str:
     return "retry"
 
 
-def _remove(qm: QueuedMessage) -> None:
-    path = qm.path
-    with transaction.atomic():
-        QueuedMessage.objects.filter(pk=qm.pk).delete()
-        if path and not QueuedMessage.objects.filter(path=path).exists():
-            file = dsns.message_path(qm)
-            transaction.on_commit(lambda: file.unlink(missing_ok=True))
+def remove(qms: list[QueuedMessage]) -> None:
+    """Delete rows that are done; their files go after the commit, each once no row
+    uses it any more."""
+    if not qms:
+        return
+    QueuedMessage.objects.filter(pk__in=[qm.pk for qm in qms]).delete()
+    paths = {qm.path for qm in qms if qm.path}
+    still = set(QueuedMessage.objects.filter(path__in=paths).values_list("path", flat=True)) if paths else set()
+    files = [dsns.message_path(qm) for qm in qms if qm.path and qm.path not in still]
+
+    def unlink() -> None:
+        for f in files:
+            f.unlink(missing_ok=True)
+
+    transaction.on_commit(unlink)
 
 
 def deliver_queued(pk: int, token: datetime | None = None, resolver: Resolver | None = None) -> str:
@@ -711,19 +746,21 @@ def deliver_queued(pk: int, token: datetime | None = None, resolver: Resolver | 
         log.exception("delivery attempt crashed", extra={"queue_id": pk})
         results = [Result(Outcome(False, text=f"internal error: {type(e).__name__}: {e}"))] * len(batch)
     words = []
-    for m, r in zip(batch, results):
-        if r is None:
-            unclaim(m)
-            continue
-        # One commit per message for its outcome, DSN, TLS results and log row (they
-        # were four): a crash leaves the message claimed and attempted again, not half
-        # finished.
-        with transaction.atomic():
-            word = finish(m, r)
+    # One commit for the batch: every message's outcome, DSN, TLS results and log row.
+    # A crash before it leaves the messages claimed and attempted again (at least
+    # once), never half finished.
+    with transaction.atomic():
+        gone: list[QueuedMessage] = []
+        for m, r in zip(batch, results):
+            if r is None:
+                unclaim(m)
+                continue
+            word = finish(m, r, gone)
             # For the console's recent deliveries (queue rows go once delivered or failed).
             record_attempt(
                 time=timezone.now(), queue_id=m.pk, attempt=m.attempts, sender=m.sender, recipient=m.recipient,
                 result=word, remote_mta=r.remote_mta, transport=m.transport, detail=r.outcome.text,
             )
-        words.append(word)
+            words.append(word)
+        remove(gone)
     return words[0]

@@ -153,21 +153,8 @@ def claim(pk: int, now: datetime | None = None, token: datetime | None = None) -
         )
         if len(others) >= per_domain():
             return None
-        if not _count_attempt(row, now):
-            return None
-    row.refresh_from_db()
-    return row
-
-
-def _count_attempt(qm: QueuedMessage, now: datetime) -> bool:
-    attempts = qm.attempts + 1
-    updated = QueuedMessage.objects.filter(pk=qm.pk, attempts=qm.attempts).update(
-        attempts=attempts,
-        last_attempt=now,
-        next_attempt=now + backoff(attempts),
-        claimed_until=now + claim_duration(),
-    )
-    return bool(updated)
+        taken = _count_attempts([row], now)
+    return taken[0] if taken else None
 
 
 # RFC 5321 section 4.5.3.1.8: a server takes at least 100 recipients per transaction.
@@ -194,10 +181,32 @@ def claim_companions(qm: QueuedMessage, limit: int, now: datetime | None = None)
             rows = list(due.filter(base_id=qm.base_id, attempts=qm.attempts - 1)[: GROUP_MAX - 1])
         if limit > 0:
             rows += list(due.exclude(pk__in=[r.pk for r in rows])[:limit])
-        taken = [row for row in rows if _count_attempt(row, now)]
-    for row in taken:
-        row.refresh_from_db()
-    return taken
+        return _count_attempts(rows, now)
+
+
+def _count_attempts(rows: list[QueuedMessage], now: datetime) -> list[QueuedMessage]:
+    """Count the attempt about to be made (mox: saved before it), one UPDATE per attempt
+    number: the rows of one attempt number get the same next slot (so a group stays
+    together), and a claim until `claim_duration()` from now. Returns the
+    rows counted, their fields set as stored."""
+    by_attempts: dict[int, list[QueuedMessage]] = {}
+    for row in rows:
+        by_attempts.setdefault(row.attempts, []).append(row)
+    taken: set[int] = set()
+    until = now + claim_duration()
+    for attempts, group in by_attempts.items():
+        fields = {"attempts": attempts + 1, "last_attempt": now, "next_attempt": now + backoff(attempts + 1), "claimed_until": until}
+        ids = [row.pk for row in group]
+        updated = QueuedMessage.objects.filter(pk__in=ids, attempts=attempts).update(**fields)
+        if updated != len(ids):
+            # Another worker counted some of them first (they were not locked).
+            counted = set(QueuedMessage.objects.filter(pk__in=ids, last_attempt=now, claimed_until=until).values_list("pk", flat=True))
+            group = [row for row in group if row.pk in counted]
+        for row in group:
+            for name, value in fields.items():
+                setattr(row, name, value)
+            taken.add(row.pk)
+    return [row for row in rows if row.pk in taken]
 
 
 def unclaim(qm: QueuedMessage) -> None:

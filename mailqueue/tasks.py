@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 
 from mailqueue import tlsresults
@@ -29,26 +31,49 @@ log = logging.getLogger(__name__)
 _local = threading.local()
 
 
+def task_seconds() -> float:
+    """How long one deliver task goes on taking further due messages itself
+    (MOX_QUEUE_TASK_SECONDS, default 30): with a batch's own limit of
+    MOX_QUEUE_ATTEMPT_SECONDS it stays inside django-q2's task timeout."""
+    return float(getattr(settings, "MOX_QUEUE_TASK_SECONDS", 30))
+
+
 def deliver(pk: int, token: str = "") -> str:
     """`token` is the reservation from scan_queue (ISO time); without it the message is
     claimed only if nobody holds it (for direct calls and older queued tasks).
 
-    A delivery handed out by a scan frees a slot when done, so it scans again (mox's
-    scheduler wakes on a finished delivery); otherwise a backlog would move one batch
-    per minute."""
+    A delivery handed out by a scan frees a slot when done (mox's scheduler wakes on a
+    finished delivery): the worker takes the next due message into that slot itself,
+    without a round trip through the broker, for up to `task_seconds()`; then it
+    scans, handing the slot to the broker. Otherwise a backlog would wait on the
+    broker's poll between batches."""
     result = deliver_queued(pk, datetime.fromisoformat(token) if token else None)
     if token and not getattr(_local, "scanning", False):
+        end = time.monotonic() + task_seconds()
+        while time.monotonic() < end:
+            mine = _scan(keep=True)[0]
+            if mine is None:
+                return result
+            if deliver_queued(*mine) == "skipped":
+                break  # its domain got busy meanwhile: leave the rest to the broker
         scan_queue()
     return result
 
 
 def scan_queue() -> int:
-    """Hand due messages to the workers. Each is reserved first, so a scan while
-    tasks still wait in the broker does not hand them out twice. With a synchronous
-    broker (tests) the tasks run inline, so it loops until nothing is due."""
+    """Hand due messages to the workers; returns how many. Each is reserved first, so
+    a scan while tasks still wait in the broker does not hand them out twice. With a
+    synchronous broker (tests) the tasks run inline, so it loops until nothing is due."""
+    tlsresults.prune()
+    return _scan(keep=False)[1]
+
+
+def _scan(keep: bool) -> tuple[tuple[int, datetime] | None, int]:
+    """(the reservation kept for the calling worker when `keep`, how many were handed
+    to the broker)."""
     from django_q.tasks import async_task
 
-    tlsresults.prune()
+    kept = None
     total = 0
     _local.scanning = True
     try:
@@ -56,14 +81,18 @@ def scan_queue() -> int:
             handed = reserve(due_messages())
             if not handed:
                 break
+            if keep:
+                kept, handed = handed[0], handed[1:]
             for pk, token in handed:
                 async_task("mailqueue.tasks.deliver", pk, token.isoformat(), task_name=f"deliver {pk}", group="mailqueue")
             total += len(handed)
+            if keep:
+                break
     finally:
         _local.scanning = False
     if total:
         log.info("queue scan", extra={"handed_out": total})
-    return total
+    return kept, total
 
 
 def kick() -> None:
