@@ -335,18 +335,25 @@ def _execute_per_chunk(sql: str, params: Sequence[object], ids: Sequence[int]) -
             cursor.execute(sql.format(", ".join(["%s"] * len(chunk))), [*params, *chunk])
 
 
-def _apply(account_id: int, totals_row: JunkWord, words: Sequence[str], changes: Sequence[tuple[bool, int]]) -> None:
-    """Untrain (delta -1) and/or train (delta 1) one message's words as junk or ham, in a
-    few batched queries: the rows are read once and written once. Must run under _lock."""
+# The (un)training of one message: its words, and (junk, delta) changes in order.
+_Training = tuple[Sequence[str], Sequence[tuple[bool, int]]]
+
+
+def _apply(account_id: int, totals_row: JunkWord, trainings: Sequence[_Training]) -> None:
+    """Untrain (delta -1) and/or train (delta 1) messages' words as junk or ham, one
+    message after the other as if each were applied alone, in a few batched queries:
+    the rows of all their words are read once and written once. Must run under _lock."""
+    wanted = list(dict.fromkeys(itertools.chain.from_iterable(words for words, _ in trainings)))
     rows: dict[str, tuple[int, int, int]] = {}
-    for chunk in _chunks(words):
+    for chunk in _chunks(wanted):
         for pk, word, ham, spam in _select_counts(account_id, chunk):
             rows[word] = (pk, ham, spam)
     new = {w: Counts(ham, spam) for w, (_pk, ham, spam) in rows.items()}
     totals = Counts(totals_row.ham, totals_row.spam)
-    for junk, delta in changes:
-        new.update(adjusted(new, words, junk, delta))
-        totals = adjust(totals, junk, delta)
+    for words, changes in trainings:
+        for junk, delta in changes:
+            new.update(adjusted(new, words, junk, delta))
+            totals = adjust(totals, junk, delta)
     # The totals row is written anew, with a new id: the generation of the counts
     # that classification caches (see the module docstring).
     create: list[JunkWord] = [JunkWord(account_id=account_id, word=TOTALS_WORD, ham=totals.ham, spam=totals.spam)]
@@ -388,6 +395,14 @@ def _current_state(message: Message) -> tuple[bool, bool | None, bool, bool]:
     return True, row[0], row[1], row[2]
 
 
+def _changes(trained: bool | None, want: bool | None) -> list[tuple[bool, int]]:
+    """From one training state to another: untrain the old, then train the new."""
+    changes = [] if trained is None else [(trained, -1)]
+    if want is not None:
+        changes.append((want, 1))
+    return changes
+
+
 def _set_training(account: Account, message: Message, want: bool | None, use_db_flags: bool) -> None:
     try:
         params = params_for(account)
@@ -413,10 +428,7 @@ def _set_training(account: Account, message: Message, want: bool | None, use_db_
             # As mox: a message that cannot be read keeps its training state.
             log.error("junk filter: reading message", extra={"message_pk": message.pk, "error": str(exc)})
             return
-        changes = [] if trained is None else [(trained, -1)]
-        if want is not None:
-            changes.append((want, 1))
-        _apply(account.pk, totals_row, words, changes)
+        _apply(account.pk, totals_row, [(words, _changes(trained, want))])
         if exists:
             Message.objects.filter(pk=message.pk).update(trained_junk=want)
         message.trained_junk = want
@@ -462,9 +474,53 @@ def retrain_messages(messages: Sequence[Message]) -> int:
                 pending.append(batch[pk])
             else:
                 batch[pk].trained_junk = trained
-    for message in pending:
-        retrain_for_flags(message)
+    if len(pending) == 1:
+        retrain_for_flags(pending[0])
+    else:
+        for i in range(0, len(pending), CHUNK):
+            _retrain_batch(pending[0].account, pending[i : i + CHUNK])
     return len(pending)
+
+
+def _retrain_batch(account: Account, messages: Sequence[Message]) -> None:
+    """retrain_for_flags for several messages in one transaction: the words of all of
+    them applied in one _apply (IMAP STORE on 50 messages, PostgreSQL: 1.74 -> 0.20 s)."""
+    try:
+        params = params_for(account)
+    except JunkFilterDisabled:
+        return
+    by_pk = {m.pk: m for m in messages}
+    with transaction.atomic():
+        totals_row = _lock(account.pk)
+        states = {
+            pk: (trained, junk, notjunk)
+            for pk, trained, junk, notjunk in Message.objects.filter(pk__in=list(by_pk)).values_list(
+                "pk", "trained_junk", "junk", "notjunk"
+            )
+        }
+        trainings: list[_Training] = []
+        done: dict[bool | None, list[int]] = {}
+        for message in messages:
+            trained, junk, notjunk = states.get(message.pk, (message.trained_junk, message.junk, message.notjunk))
+            want = wanted_training(junk, notjunk)
+            if want == trained:
+                message.trained_junk = trained
+                continue
+            try:
+                words = _message_words(message, params)
+            except OSError as exc:
+                # As mox: a message that cannot be read keeps its training state.
+                log.error("junk filter: reading message", extra={"message_pk": message.pk, "error": str(exc)})
+                continue
+            trainings.append((words, _changes(trained, want)))
+            if message.pk in states:
+                done.setdefault(want, []).append(message.pk)
+            message.trained_junk = want
+        if trainings:
+            _apply(account.pk, totals_row, trainings)
+        for want, pks in done.items():
+            Message.objects.filter(pk__in=pks).update(trained_junk=want)
+    log.debug("junk filter trained", extra={"account": account.name, "messages": len(trainings)})
 
 
 @dataclass(frozen=True)

@@ -205,3 +205,33 @@ def test_it_retrains_many_messages_looking_up_their_states_at_once(alice, django
     with django_assert_max_num_queries(1):
         assert retrain_messages(messages) == 0
     assert [state(m) for m in (spam, ham, *plain)] == [True, False, None, None, None]
+
+
+def test_a_store_on_many_messages_trains_as_one_by_one_in_one_batch(alice, bob, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    from mailstore import files
+    from mailstore.junk import retrain_messages
+
+    bodies = [SPAM, HAM, b"Subject: cheap lunch\r\n\r\nthe winner of the project\r\n", HAM, SPAM, b"Subject: x\r\n\r\ngone\r\n"]
+    flags = [{"$Junk"}, {"$NotJunk"}, set(), {"$Junk"}, {"$NotJunk"}, set()]
+    per_account = {}
+    for account in (alice, bob):
+        msgs = [deliver_bytes(account, "Inbox", b, flags=f) for b, f in zip(bodies, flags)]
+        for m in msgs:
+            m.account = account
+            retrain_for_flags(m)
+        assert [state(m) for m in msgs] == [True, False, None, True, False, None]
+        files.remove_files([msgs[-1].path])
+        # Then flags change: junk <-> ham, untrained -> junk, a file gone -> junk.
+        new_flags = [(False, True), (True, False), (True, False), (False, False), (True, True), (True, False)]
+        for m, (junk, notjunk) in zip(msgs, new_flags):
+            Message.objects.filter(pk=m.pk).update(junk=junk, notjunk=notjunk)
+        per_account[account.pk] = list(Message.objects.filter(pk__in=[m.pk for m in msgs]).select_related("account").order_by("pk"))
+    # One by one this took about ten queries a message.
+    with django_assert_max_num_queries(16):
+        assert retrain_messages(per_account[alice.pk]) == 6
+    for m in per_account[bob.pk]:
+        retrain_for_flags(m)
+    assert counts(alice) == counts(bob)
+    assert counts(alice)["-"] == (1, 2)
+    assert [state(m) for m in per_account[alice.pk]] == [False, True, True, None, None, None]
+    assert [state(m) for m in per_account[bob.pk]] == [False, True, True, None, None, None]
