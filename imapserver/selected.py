@@ -18,6 +18,9 @@ from mailcore.imap.thread import base_subject, format_threads, ordered_subject, 
 from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, SUMMARY_FIELDS, Row, rows, thread_messages
 from mailstore.models import Message
 
+# Messages per chunk of a large FETCH's answer.
+FETCH_CHUNK = 5000
+
 if TYPE_CHECKING:
     from imapserver.session import Session
 
@@ -135,12 +138,18 @@ class SelectedCommands:
             uids = vanished(expunged, sel.uids, cmd.args["set"], sel.highest_uid_used())
             if uids:
                 self.write(f"* VANISHED (EARLIER) {uids}")
-        try:
-            lines = await self.db(self._fetch_sync, sel.id, pairs, cmd)
-        except FetchError as exc:
-            raise no(str(exc), exc.code or None) from exc
-        for line in lines:
-            self.write(line)
+        # A large FETCH is answered in chunks, each sent as soon as it is built, so the
+        # client reads one while the next is made (not when it sets \Seen: one change).
+        step = len(pairs) if any(a.sets_seen for a in req.atts) else FETCH_CHUNK
+        for start in range(0, len(pairs), step or 1):
+            try:
+                lines = await self.db(self._fetch_sync, sel.id, pairs[start:start + step], cmd)
+            except FetchError as exc:
+                raise no(str(exc), exc.code or None) from exc
+            for line in lines:
+                self.write(line)
+            if start + step < len(pairs):
+                await self.io.flush()
         await self.ok(cmd)
 
     async def do_store(self: Session, cmd: Command) -> None:

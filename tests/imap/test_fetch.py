@@ -133,3 +133,21 @@ def test_column_items_come_from_one_query(raw_alice, alice):
     assert raw_alice.cmd("a4 FETCH 1,3 (MODSEQ)") == [
         "* 1 FETCH (MODSEQ (8))", "* 3 FETCH (MODSEQ (10))", "a4 OK FETCH done",
     ]
+
+
+def test_large_fetches_are_answered_in_chunks(raw_alice, alice, monkeypatch):
+    from imapserver import selected
+
+    monkeypatch.setattr(selected, "FETCH_CHUNK", 2)
+    for i in range(5):
+        deliver_bytes(alice, "Inbox", BINARY)
+    raw_alice.cmd("a1 SELECT Inbox")
+    assert raw_alice.cmd("a2 FETCH 1:* (FLAGS)") == [f"* {i} FETCH (FLAGS ())" for i in range(1, 6)] + [
+        "a2 OK FETCH done"]
+    assert raw_alice.cmd("a3 UID FETCH 1,3:5 (RFC822.SIZE)") == [
+        f"* {i} FETCH (UID {i} RFC822.SIZE 212)" for i in (1, 3, 4, 5)] + ["a3 OK UID FETCH done"]
+    # Setting \Seen is one change for the whole set, not one per chunk.
+    lines = raw_alice.cmd("a4 FETCH 1:5 (BODY[HEADER.FIELDS (Subject)])")
+    assert [line for line in lines if "FLAGS (\\Seen)" in line] and lines[-1] == "a4 OK FETCH done"
+    assert raw_alice.cmd("a5 FETCH 1:* (MODSEQ)")[:5] == [f"* {i} FETCH (MODSEQ ({m}))" for i, m in
+                                                         zip(range(1, 6), [13] * 5)]
