@@ -13,8 +13,10 @@ from webadmin.domaincheck import run_check
 class Command(BaseCommand):
     help = (
         "Check DOMAIN's DNS: IP reverse names, MX, STARTTLS on port 25 of each MX (certificate verified "
-        "for the MX name), SPF, DKIM, DMARC, TLSRPT, MTA-STS, SRV, autoconfig and autodiscover. Prints "
-        "errors, warnings and what to do; exits 1 when there are errors."
+        "for the MX name), SPF, DKIM, DMARC, TLSRPT, MTA-STS (the records, and the policy fetched from "
+        "https://mta-sts.DOMAIN as senders fetch it, compared with ours and with the MX records), SRV, "
+        "autoconfig (the name, and TLS on port 443 verified for it) and autodiscover. Prints errors, "
+        "warnings and what to do; exits 1 when there are errors."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
