@@ -395,6 +395,16 @@ def _current_state(message: Message) -> tuple[bool, bool | None, bool, bool]:
     return True, row[0], row[1], row[2]
 
 
+def _words_to_train(message: Message, params: Params) -> Sequence[str] | None:
+    """The message's words; None (logged) when it cannot be read: as mox, such a
+    message keeps its training state."""
+    try:
+        return _message_words(message, params)
+    except OSError as exc:
+        log.error("junk filter: reading message", extra={"message_pk": message.pk, "error": str(exc)})
+        return None
+
+
 def _changes(trained: bool | None, want: bool | None) -> list[tuple[bool, int]]:
     """From one training state to another: untrain the old, then train the new."""
     changes = [] if trained is None else [(trained, -1)]
@@ -422,11 +432,8 @@ def _set_training(account: Account, message: Message, want: bool | None, use_db_
         if trained == want:
             message.trained_junk = trained
             return
-        try:
-            words = _message_words(message, params)
-        except OSError as exc:
-            # As mox: a message that cannot be read keeps its training state.
-            log.error("junk filter: reading message", extra={"message_pk": message.pk, "error": str(exc)})
+        words = _words_to_train(message, params)
+        if words is None:
             return
         _apply(account.pk, totals_row, [(words, _changes(trained, want))])
         if exists:
@@ -506,11 +513,8 @@ def _retrain_batch(account: Account, messages: Sequence[Message]) -> None:
             if want == trained:
                 message.trained_junk = trained
                 continue
-            try:
-                words = _message_words(message, params)
-            except OSError as exc:
-                # As mox: a message that cannot be read keeps its training state.
-                log.error("junk filter: reading message", extra={"message_pk": message.pk, "error": str(exc)})
+            words = _words_to_train(message, params)
+            if words is None:
                 continue
             trainings.append((words, _changes(trained, want)))
             if message.pk in states:
