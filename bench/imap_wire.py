@@ -23,6 +23,7 @@ class Wire:
         self.sock = socket.create_connection((host, port), timeout=timeout,
                                              source_address=(source, 0) if source else None)
         self.buf = b""
+        self.pos = 0  # start of what is not read yet in buf
         self.tag = 0
         self.last = b""  # the last tagged response line
         greeting = self._line()
@@ -33,29 +34,33 @@ class Wire:
         data = self.sock.recv(1 << 20)
         if not data:
             raise ProtocolError("connection closed")
-        self.buf += data
+        # What was read is dropped here, once per recv, not once per line: slicing the
+        # rest of a megabyte buffer for every line made large answers quadratic.
+        self.buf = self.buf[self.pos:] + data
+        self.pos = 0
 
     def _line(self) -> bytes:
         """One response line, with any literals it carries (as one bytes value)."""
         out = b""
-        start = 0
+        scan = self.pos
         while True:
-            end = self.buf.find(b"\r\n", start)
+            end = self.buf.find(b"\r\n", scan)
             if end < 0:
-                start = max(0, len(self.buf) - 1)
+                rest = max(0, len(self.buf) - 1 - self.pos)
                 self._fill()
+                scan = rest
                 continue
-            line, self.buf = self.buf[: end + 2], self.buf[end + 2:]
-            start = 0
+            line = self.buf[self.pos: end + 2]
+            self.pos = scan = end + 2
             out += line
             m = _LITERAL.search(line)
             if not m:
                 return out
             size = int(m.group(1))
-            while len(self.buf) < size:
+            while len(self.buf) - self.pos < size:
                 self._fill()
-            out += self.buf[:size]
-            self.buf = self.buf[size:]
+            out += self.buf[self.pos: self.pos + size]
+            self.pos = scan = self.pos + size
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
