@@ -45,6 +45,9 @@ class Account(models.Model):
     # mox RejectsMailbox: rejected incoming mail is kept here for 14 days (at most 1000
     # messages), so a wrongly rejected message can be found; "" keeps none. Not Inbox.
     rejects_mailbox = models.CharField(max_length=255, blank=True, default="Rejects")
+    # mox KeepRejects (v0.0.6): the Rejects mailbox is never cleaned up automatically (no
+    # 14-day removal, no 1000-message limit), e.g. to keep rejects for junk training.
+    keep_rejects = models.BooleanField(default=False)
     # mox SubjectPass.Period in seconds: when > 0, a moderately spammy first message is
     # refused permanently with a token the sender can put in the Subject to get through
     # within this period. 0 disables it.
