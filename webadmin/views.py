@@ -28,6 +28,7 @@ from webadmin.dnsrecords import domain_records, zone_text
 from webadmin.forms import AccountCreateForm, AccountLimitsForm, AddressAddForm, DomainAddForm, SetPasswordForm
 from webadmin.queuechart import queue_chart
 from webadmin.queuelist import queue_rows
+from webadmin.refusals import recent_refusals
 
 log = logging.getLogger(__name__)
 
@@ -337,10 +338,11 @@ def queue_message(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @staff_required
 def deliveries(request: HttpRequest) -> HttpResponse:
-    """The latest incoming deliveries (messages that came in over SMTP) and outgoing
-    delivery attempts, with their results."""
+    """The latest incoming deliveries (messages that came in over SMTP), incoming mail
+    refused after DATA (kept in Rejects), and outgoing delivery attempts, with their results."""
     incoming = (
         Message.objects.exclude(remote_ip="")
+        .filter(mailbox_destined__isnull=True)
         .select_related("account", "mailbox")
         .only(
             "received", "mail_from", "rcpt_to", "remote_ip", "ehlo_domain", "junk", "validations", "size",
@@ -349,4 +351,5 @@ def deliveries(request: HttpRequest) -> HttpResponse:
         .order_by("-received", "-id")[:RECENT_DELIVERIES]
     )
     outgoing = DeliveryAttempt.objects.all()[:RECENT_DELIVERIES]
-    return render(request, "webadmin/deliveries.html", {"incoming": incoming, "outgoing": outgoing, "n": RECENT_DELIVERIES})
+    ctx = {"incoming": incoming, "refused": recent_refusals(RECENT_DELIVERIES), "outgoing": outgoing, "n": RECENT_DELIVERIES}
+    return render(request, "webadmin/deliveries.html", ctx)

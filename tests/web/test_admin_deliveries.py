@@ -12,6 +12,7 @@ from deliverylog.models import DeliveryAttempt
 from mailqueue.tasks import deliver
 from tests.listeners import bound_socket
 from tests.queue.conftest import MESSAGE, mx_zone, queue_message, start_sink  # noqa: F401 - mx_zone is a fixture
+from tests.smtp.incoming import listener  # noqa: F401 - a fixture
 
 
 def _rows(html: str, table: str) -> list[str]:
@@ -65,3 +66,31 @@ def test_only_the_latest_attempts_are_kept(db):
     assert prune(keep=5) == 7
     assert list(DeliveryAttempt.objects.values_list("queue_id", flat=True)) == [11, 10, 9, 8, 7]
     assert prune(keep=5) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refused_incoming_mail_is_shown_with_its_reason_and_not_as_delivered(admin_user, raw_smtp, alice, listener):  # noqa: F811
+    from django.test import Client
+
+    from tests.smtp.incoming import message, send
+
+    c = raw_smtp(listener)
+    # The From domain's DMARC policy is reject and MAIL FROM is another domain's: refused.
+    assert send(c, "x@client.example", message("ceo@sender.example")) == "550 5.7.26 rejecting per dmarc policy"
+    assert send(c, "bob@sender.example", message("bob@sender.example")) == "250 2.2.0 it is done"
+    client = Client()
+    client.force_login(admin_user)
+    html = client.get("/admin/deliveries/").text
+    [refused] = _rows(html, "refused")
+    assert refused.split(" ", 2)[2].startswith(
+        "x@client.example alice@example.test alice / Inbox 127.0.0.1 (client.example) dmarc-policy "
+    )
+    [incoming] = _rows(html, "incoming")
+    assert incoming.split(" ", 2)[2].startswith("bob@sender.example alice@example.test alice / Inbox 127.0.0.1")
+
+
+def test_a_reason_is_read_from_the_first_prefix_line():
+    from webadmin.refusals import reason_of
+
+    assert reason_of(b"X-Mox-Reason: junk-content\r\nReturn-Path: <a@b>\r\n") == "junk-content"
+    assert reason_of(b"Return-Path: <a@b>\r\n") == ""
