@@ -29,6 +29,7 @@ from webadmin.forms import AccountCreateForm, AccountLimitsForm, AddressAddForm,
 from webadmin.queuechart import queue_chart
 from webadmin.queuelist import queue_rows
 from webadmin.refusals import recent_refusals
+from webadmin.today import today
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "queue_failing": queue["failing"],
         "certificates": _certificates(),
         "chart": queue_chart(timezone.now()),
+        "today": today(timezone.now()),
     }
     return render(request, "webadmin/dashboard.html", ctx)
 

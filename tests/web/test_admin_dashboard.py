@@ -48,3 +48,33 @@ def test_it_shows_each_certificates_state_and_expiry(admin_client, settings, dom
     }
     assert "<td>mail.example.test</td>" in resp.text
     assert "<td>2030-01-02 03:04 UTC</td>" in resp.text
+
+
+def test_it_shows_todays_traffic_and_the_latest_delivery_errors(admin_client, alice):
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    from deliverylog.actions import record_attempt
+    from mailstore.actions import DeliveryInfo
+
+    now = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
+    smtp = DeliveryInfo(remote_ip="192.0.2.1", mail_from="a@remote.example", rcpt_to="alice@example.test")
+    deliver_bytes(alice, "Inbox", b"Subject: today\r\n\r\nx\r\n", received=now - timedelta(hours=1), info=smtp)
+    deliver_bytes(alice, "Inbox", b"Subject: yesterday\r\n\r\nx\r\n", received=now - timedelta(hours=11), info=smtp)
+    deliver_bytes(alice, "Inbox", b"Subject: imported\r\n\r\nx\r\n", received=now - timedelta(hours=1))
+    refused = DeliveryInfo(remote_ip="192.0.2.2", destined_mailbox="Inbox")
+    deliver_bytes(alice, "Rejects", b"Subject: spam\r\n\r\nx\r\n", received=now - timedelta(minutes=5), info=refused)
+    for i, result in enumerate(["delivered", "delivered", "retry", "failed"]):
+        record_attempt(time=now - timedelta(minutes=i), queue_id=i, attempt=1, sender="alice@example.test",
+                       recipient=f"r{i}@remote.example", result=result, detail="" if result == "delivered" else f"5{i}0 no")
+    record_attempt(time=now - timedelta(days=1), queue_id=9, attempt=1, sender="", recipient="old@remote.example",
+                   result="retry", detail="451 old")
+    with time_machine.travel(now, tick=False):
+        resp = admin_client.get("/admin/")
+    t = resp.context["today"]
+    assert (t.delivered, t.refused, t.outgoing) == (1, 1, {"delivered": 2, "retry": 1, "failed": 1})
+    assert [a.recipient for a in t.errors] == ["r2@remote.example", "r3@remote.example", "old@remote.example"]
+    assert '<dd id="today-refused">1</dd>' in resp.text
+    assert '<dd id="today-sent">2</dd>' in resp.text
+    assert '<td class="error">530 no</td>' in resp.text
