@@ -49,8 +49,8 @@ from mailqueue.models import MTASTSPolicy, QueuedMessage, Transport
 from mailqueue.routes import RouteError, select_transport
 from mailqueue.scheduler import (
     attempt_limit,
-    claim,
-    claim_companions,
+    claim_batch,
+    claim_next,
     delayed_dsn_after,
     messages_per_connection,
     unclaim,
@@ -731,15 +731,27 @@ def deliver_queued(pk: int, token: datetime | None = None, resolver: Resolver | 
     Other due messages to the same recipient domain (same transport and REQUIRETLS
     wish) are claimed along, up to MOX_QUEUE_CONNECTION_MESSAGES, and go over the
     same connection when they end up at the same host."""
-    qm = claim(pk, token=token)
-    if qm is None:
+    batch = claim_batch(pk, messages_per_connection() - 1, token=token)
+    if not batch:
         if token is not None:
             # Our reservation could not be claimed (its domain was busy, say): give it
             # back now, or it would block the message and count against its domain's
             # limit until it expired (MOX_QUEUE_RESERVE_SECONDS).
             QueuedMessage.objects.filter(pk=pk, claimed_until=token).update(claimed_until=None)
         return "skipped"
-    batch = [qm] + claim_companions(qm, messages_per_connection() - 1)
+    return deliver_batch(batch, resolver)
+
+
+def deliver_next(resolver: Resolver | None = None) -> str:
+    """Claim the next due message the limits allow (with its companions) and make
+    the attempt; "idle" when nothing is due."""
+    batch = claim_next(messages_per_connection() - 1)
+    return deliver_batch(batch, resolver) if batch else "idle"
+
+
+def deliver_batch(batch: list[QueuedMessage], resolver: Resolver | None = None) -> str:
+    """One attempt for each claimed message of `batch`; returns the first one's word."""
+    pk = batch[0].pk
     try:
         results = attempt_batch(batch, resolver)
     except Exception as e:  # noqa: BLE001 - a bug must not lose the message: retry later

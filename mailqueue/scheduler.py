@@ -121,9 +121,10 @@ def reserve(ids: list[int], now: datetime | None = None) -> list[tuple[int, date
     now = now or timezone.now()
     token = now + timedelta(seconds=int(getattr(settings, "MOX_QUEUE_RESERVE_SECONDS", 120)))
     out = []
-    for pk in ids:
-        if QueuedMessage.objects.filter(pk=pk).filter(due_filter(now)).update(claimed_until=token):
-            out.append((pk, token))
+    with transaction.atomic():  # one write transaction (SQLite: one lock, one fsync)
+        for pk in ids:
+            if QueuedMessage.objects.filter(pk=pk).filter(due_filter(now)).update(claimed_until=token):
+                out.append((pk, token))
     return out
 
 
@@ -207,6 +208,26 @@ def _count_attempts(rows: list[QueuedMessage], now: datetime) -> list[QueuedMess
                 setattr(row, name, value)
             taken.add(row.pk)
     return [row for row in rows if row.pk in taken]
+
+
+def claim_batch(pk: int, limit: int, now: datetime | None = None, token: datetime | None = None) -> list[QueuedMessage]:
+    """`claim` and `claim_companions` in one transaction: message `pk` first, or [] if
+    it cannot be claimed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        qm = claim(pk, now, token)
+        return [qm, *claim_companions(qm, limit, now)] if qm is not None else []
+
+
+def claim_next(limit: int, now: datetime | None = None) -> list[QueuedMessage]:
+    """For a worker whose batch ended, which frees its slot: the oldest due message
+    that the concurrency limits allow, with its companions (`claim_batch`), chosen
+    and claimed in one transaction; [] when nothing is due."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        for pk in due_messages(now)[:1]:
+            return claim_batch(pk, limit, now)
+    return []
 
 
 def unclaim(qm: QueuedMessage) -> None:

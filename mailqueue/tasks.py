@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 
 from mailqueue import tlsresults
-from mailqueue.delivery import deliver_queued
+from mailqueue.delivery import deliver_next, deliver_queued
 from mailqueue.scheduler import due_messages, reserve
 
 log = logging.getLogger(__name__)
@@ -51,11 +51,8 @@ def deliver(pk: int, token: str = "") -> str:
     if token and not getattr(_local, "scanning", False):
         end = time.monotonic() + task_seconds()
         while time.monotonic() < end:
-            mine = _scan(keep=True)[0]
-            if mine is None:
+            if deliver_next() == "idle":
                 return result
-            if deliver_queued(*mine) == "skipped":
-                break  # its domain got busy meanwhile: leave the rest to the broker
         scan_queue()
     return result
 
@@ -64,16 +61,9 @@ def scan_queue() -> int:
     """Hand due messages to the workers; returns how many. Each is reserved first, so
     a scan while tasks still wait in the broker does not hand them out twice. With a
     synchronous broker (tests) the tasks run inline, so it loops until nothing is due."""
-    tlsresults.prune()
-    return _scan(keep=False)[1]
-
-
-def _scan(keep: bool) -> tuple[tuple[int, datetime] | None, int]:
-    """(the reservation kept for the calling worker when `keep`, how many were handed
-    to the broker)."""
     from django_q.tasks import async_task
 
-    kept = None
+    tlsresults.prune()
     total = 0
     _local.scanning = True
     try:
@@ -81,18 +71,16 @@ def _scan(keep: bool) -> tuple[tuple[int, datetime] | None, int]:
             handed = reserve(due_messages())
             if not handed:
                 break
-            if keep:
-                kept, handed = handed[0], handed[1:]
             for pk, token in handed:
                 async_task("mailqueue.tasks.deliver", pk, token.isoformat(), task_name=f"deliver {pk}", group="mailqueue")
             total += len(handed)
-            if keep:
-                break
     finally:
         _local.scanning = False
     if total:
         log.info("queue scan", extra={"handed_out": total})
-    return kept, total
+    return total
+
+
 
 
 def kick() -> None:
