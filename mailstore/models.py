@@ -146,6 +146,11 @@ class Message(models.Model):
         constraints = [models.UniqueConstraint(fields=["mailbox", "uid"], name="message_uid_unique")]
         indexes = [
             models.Index(fields=["mailbox", "modseq"], name="message_mailbox_modseq"),
+            # Covers FETCH's column items (imapserver/fetch.py): FLAGS of a large mailbox
+            # are read from this index alone, not from the wide rows.
+            models.Index(fields=["mailbox", "uid", "seen", "answered", "flagged", "deleted", "draft", "forwarded",
+                                 "junk", "notjunk", "phishing", "mdnsent", "keywords", "modseq"],
+                         name="message_flags"),
             models.Index(fields=["account", "received"], name="message_account_received"),
             models.Index(fields=["mailbox_orig", "received"], name="message_orig_received"),
             models.Index(fields=["mailbox_orig", "msg_from_domain", "received"], name="message_orig_fromdom"),
