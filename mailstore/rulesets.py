@@ -11,6 +11,7 @@ chooses the mailbox:
         "verified_domain": "example.org",
         "headers_regexp": {"^list-id$": "<dev\\.lists\\.example\\.org>"},
         "list_allow_domain": "lists.example.org",
+        "accept_rejects_to_mailbox": "Lists/Dev/Junk",
         "address": "dev@example.org",
         "mailbox": "Lists/Dev"
       }
@@ -28,6 +29,18 @@ chooses the mailbox:
   SPF-verified MAIL FROM domain or a passing DKIM signature domain equals it, the
   message is accepted without the spam checks (reason `list-allow`); meant for mailing
   lists, which break DMARC alignment.
+- `is_forward` (mox IsForward, v0.0.6): not a condition. The ruleset matches mail a
+  forwarder we trust delivers to us (it needs `smtp_mail_from_regexp` for the
+  forwarder's envelope address and `verified_domain` for its domain; not together with
+  `list_allow_domain`). Such mail is not rejected for failing DMARC (forwarding breaks
+  SPF alignment), and the forwarder's signals (its IP, EHLO and MAIL FROM domains, and
+  a DKIM signature of `verified_domain`) are neither used to judge it nor stored for
+  judging later mail. The junk filter and the other checks still apply.
+- `accept_rejects_to_mailbox` (mox AcceptRejectsToMailbox, v0.0.6): not a condition.
+  Mail this ruleset matched that would be refused (junk, DMARC, reputation) is accepted
+  with 250 into this mailbox instead, marked seen, with the automatic junk flags of
+  that mailbox; meant for mailing lists, which may unsubscribe us after rejects. Not
+  Inbox. It is not cleaned up automatically unless it is the Rejects mailbox.
 
 - `address`: not a condition but a scope. mox keeps rulesets per destination
   (`Destinations.<address>.Rulesets`); here they are per account, and a ruleset with an
@@ -48,7 +61,8 @@ import idna
 
 from mailstore.actions import StoreError, check_mailbox_name
 
-KEYS = {"smtp_mail_from_regexp", "verified_domain", "headers_regexp", "list_allow_domain", "address", "mailbox"}
+KEYS = {"smtp_mail_from_regexp", "verified_domain", "headers_regexp", "list_allow_domain", "is_forward",
+        "accept_rejects_to_mailbox", "address", "mailbox"}
 
 
 class RulesetError(ValueError):
@@ -62,6 +76,8 @@ class Ruleset:
     verified_domain: str = ""
     headers_regexp: dict[str, str] = field(default_factory=dict)
     list_allow_domain: str = ""
+    is_forward: bool = False
+    accept_rejects_to_mailbox: str = ""
     # The destination address it applies to ("" for all of the account's).
     address: str = ""
 
@@ -75,6 +91,10 @@ class Ruleset:
             out["headers_regexp"] = dict(self.headers_regexp)
         if self.list_allow_domain:
             out["list_allow_domain"] = self.list_allow_domain
+        if self.is_forward:
+            out["is_forward"] = True
+        if self.accept_rejects_to_mailbox:
+            out["accept_rejects_to_mailbox"] = self.accept_rejects_to_mailbox
         if self.address:
             out["address"] = self.address
         return out
@@ -160,7 +180,31 @@ def parse_one(raw: Any, index: int = 1) -> Ruleset:
     if not mail_from and not verified and not headers:
         raise RulesetError(f"ruleset {index}: must have at least one rule")
     list_allow = _domain(raw.get("list_allow_domain", ""), "list_allow_domain", index)
-    return Ruleset(mailbox, mail_from, verified, headers, list_allow, _address(raw.get("address", ""), index))
+    is_forward = raw.get("is_forward", False)
+    if not isinstance(is_forward, bool):
+        raise RulesetError(f"ruleset {index}: is_forward must be true or false")
+    if is_forward and list_allow:
+        raise RulesetError(f"ruleset {index}: cannot have both is_forward and list_allow_domain")
+    if is_forward and not (mail_from and verified):
+        raise RulesetError(f"ruleset {index}: is_forward needs smtp_mail_from_regexp and verified_domain too")
+    accept_rejects = _accept_rejects_mailbox(raw.get("accept_rejects_to_mailbox", ""), index)
+    return Ruleset(mailbox, mail_from, verified, headers, list_allow, is_forward, accept_rejects,
+                   _address(raw.get("address", ""), index))
+
+
+def _accept_rejects_mailbox(value: Any, index: int) -> str:
+    """A mailbox name or ""; never Inbox (mox config check)."""
+    if not isinstance(value, str):
+        raise RulesetError(f"ruleset {index}: accept_rejects_to_mailbox must be a string")
+    if not value.strip():
+        return ""
+    try:
+        name = check_mailbox_name(value.strip())
+    except StoreError as exc:
+        raise RulesetError(f"ruleset {index}: accept_rejects_to_mailbox: {exc}") from None
+    if name.lower() == "inbox":
+        raise RulesetError(f"ruleset {index}: accept_rejects_to_mailbox cannot be Inbox")
+    return name
 
 
 def parse(raw: Any) -> list[Ruleset]:
@@ -249,3 +293,4 @@ def list_allowed(rs: Ruleset | None, m: MessageFacts, passing_dkim_domains: Sequ
         return False
     d = rs.list_allow_domain
     return (m.mail_from_validated and m.mail_from_domain == d) or d in passing_dkim_domains
+

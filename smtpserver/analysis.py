@@ -5,6 +5,9 @@ From address and its alignment (mox's MsgFromValidation), and what rulesets and
 reputation look at. `decide` runs per recipient, in mox's analyze() order:
 
 1. the matching ruleset's ListAllowDomain (`list-allow`);
+   a ruleset with IsForward (mox v0.0.6): no DMARC reject, and the forwarder's IP,
+   EHLO and MAIL FROM domains and its DKIM domain are left out of reputation, for this
+   message and, as stored, for later ones;
 2. DMARC reject, quarantine counting as reject: `550 5.7.26` (`dmarc-policy`);
 3, 4. DMARC aggregate and TLS reports to a reporting address (reports.ingest);
 5. reputation per destination mailbox (smtpserver/reputation.py): conclusive ham
@@ -23,11 +26,15 @@ reputation look at. `decide` runs per recipient, in mox's analyze() order:
     message was listed or only moderately spammy;
 14. otherwise mox's opaque, temporary `451 4.3.0 error processing`.
 
+A refusal (any of the above) of mail whose ruleset has AcceptRejectsToMailbox (mox
+v0.0.6) is accepted instead, into that mailbox, seen, with the refusal's reason.
+
 DNS temperrors never turn into permanent rejects. The reason goes into the stored
 prefix as `X-Mox-Reason:`.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import random
@@ -47,6 +54,7 @@ from mailcore.smtp.codes import Reply, reply
 from mailstore import rulesets
 from mailstore.actions import DeliveryInfo
 from mailstore.models import Message
+from mailstore.rulesets import Ruleset
 from moxweb.metrics import JUNK_VERDICTS
 from smtpserver.reputation import WEAK_METHODS, Facts, Method, Reputation
 
@@ -88,7 +96,54 @@ class Decision:
     mailbox: str
     reply: Reply | None = None
     report: Any = None  # reports.ingest.PendingReport, valid
-    ruleset: rulesets.Ruleset | None = None
+    ruleset: Ruleset | None = None
+    # mox IsReject: refused, but accepted into the ruleset's AcceptRejectsToMailbox;
+    # `destined` is the mailbox it would have gone to.
+    accepted_reject: bool = False
+    destined: str = ""
+
+    @property
+    def forwarded(self) -> bool:
+        """Matched a ruleset with IsForward: delivered by a forwarder we trust."""
+        return self.ruleset is not None and self.ruleset.is_forward
+
+    @property
+    def seen(self) -> bool:
+        """Stored as seen: a processed report, or an accepted reject (mox: so as not to
+        draw attention, without going as far as marking it junk)."""
+        return self.report is not None or self.accepted_reject
+
+    @property
+    def delays_first_time(self) -> bool:
+        """mox 1.1.10: accepted for want of bad signals, not a report, not forwarded
+        (the forwarder is not the sender to slow down)."""
+        return self.accept and self.reason == "no-bad-signals" and self.report is None and not self.forwarded
+
+    def stored_info(self, info: DeliveryInfo) -> DeliveryInfo:
+        """What is stored of the message for this recipient: a forwarded message
+        without the forwarder's signals (as forwarded_facts), an accepted reject with
+        the mailbox it was meant for."""
+        if self.ruleset is not None and self.ruleset.is_forward:
+            # The masked networks come from remote_ip; the Received header keeps the IP.
+            info = dataclasses.replace(info, remote_ip="", ehlo_domain="", mail_from_domain="",
+                                       dkim_domains=_without_forwarder(info.dkim_domains, self.ruleset))
+        if self.accepted_reject:
+            info = dataclasses.replace(info, destined_mailbox=self.destined)
+        return info
+
+
+def _without_forwarder(domains: Any, rs: Ruleset) -> list[str]:
+    return [d for d in domains if d != rs.verified_domain]
+
+
+def forwarded_facts(rs: Ruleset | None, facts: Facts) -> Facts:
+    """mox analyze() for an IsForward ruleset: reputation does not look at the
+    forwarder's networks, EHLO and MAIL FROM domains, or its DKIM domain (the ruleset's
+    verified_domain); other verified DKIM domains still count."""
+    if rs is None or not rs.is_forward:
+        return facts
+    return dataclasses.replace(facts, remote_ip_masked=("", "", ""), ehlo_domain="", mail_from_domain="",
+                               dkim_domains=tuple(_without_forwarder(facts.dkim_domains, rs)))
 
 
 def wanted(conn: SMTPConnection) -> bool:
@@ -219,7 +274,7 @@ def _reject(reason: str, mailbox: str, answer: Reply | None = None) -> Decision:
     return Decision(False, reason, mailbox, answer or reply(451, codes.SE_SYSTEM_OTHER, OPAQUE))
 
 
-async def _rulesets_for(conn: SMTPConnection, rcpt: Recipient) -> list[rulesets.Ruleset]:
+async def _rulesets_for(conn: SMTPConnection, rcpt: Recipient) -> list[Ruleset]:
     """The account's rulesets that apply to the address the recipient reached (mox
     keeps them per destination); the address is looked up only when a ruleset has one."""
     found = rulesets.for_account(rcpt.account.rulesets)
@@ -233,24 +288,41 @@ async def _rulesets_for(conn: SMTPConnection, rcpt: Recipient) -> list[rulesets.
 
 async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path) -> Decision:
     """mox analyze() for one recipient; see the module docstring for the steps."""
+    ruleset = rulesets.first_match(await _rulesets_for(conn, rcpt), a.ruleset_facts)
+    mailbox = ruleset.mailbox if ruleset is not None else rcpt.mailbox
+    decision = await _judge(conn, a, rcpt, path, ruleset, mailbox)
+    decision.ruleset = ruleset
+    if decision.accept or ruleset is None or not ruleset.accept_rejects_to_mailbox:
+        return decision
+    log.info("accepting reject into the ruleset's mailbox", extra={
+        "cid": conn.cid, "reason": decision.reason, "mailbox": ruleset.accept_rejects_to_mailbox})
+    return Decision(True, decision.reason, ruleset.accept_rejects_to_mailbox, ruleset=ruleset,
+                    accepted_reject=True, destined=decision.mailbox)
+
+
+async def _judge(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path, ruleset: Ruleset | None,
+                 mailbox: str) -> Decision:
     from smtpserver import store
 
     account = rcpt.account
-    ruleset = rulesets.first_match(await _rulesets_for(conn, rcpt), a.ruleset_facts)
-    mailbox = ruleset.mailbox if ruleset is not None else rcpt.mailbox
     v = a.verdicts
     if v is None:
-        return Decision(True, "", mailbox, ruleset=ruleset)
+        return Decision(True, "", mailbox)
     if rulesets.list_allowed(ruleset, a.ruleset_facts, a.dkim_domains):
-        return Decision(True, "list-allow", mailbox, ruleset=ruleset)
-    if v.dmarc.reject:
+        return Decision(True, "list-allow", mailbox)
+    forward = ruleset is not None and ruleset.is_forward
+    if forward:
+        log.info("forwarded message, leaving out the forwarder's signals", extra={"cid": conn.cid})
+    if v.dmarc.reject and not forward:
+        # A forwarder's own SPF pass is never aligned with the From domain; its DKIM
+        # signature may be broken by the forwarding (mox v0.0.6 IsForward).
         return _reject("dmarc-policy", mailbox, reply(550, codes.SE_DMARC_POLICY, "rejecting per dmarc policy"))
     report = await _report(conn, a, rcpt, path)
     if report is not None and ruleset is None:
         mailbox = report.mailbox
     valid_report = report if report is not None and report.valid else None
     try:
-        rep: Reputation = await conn.db(store.reputation_for, account, mailbox, a.facts)
+        rep: Reputation = await conn.db(store.reputation_for, account, mailbox, forwarded_facts(ruleset, a.facts))
     except Exception:  # noqa: BLE001 - answered as a temporary failure
         log.exception("reputation failed", extra={"cid": conn.cid, "account": account.name})
         return _reject("reputation-error", mailbox)
@@ -258,10 +330,10 @@ async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path)
                                            "method": str(rep.method)})
     if rep.conclusive:
         if not rep.junk:
-            return Decision(True, str(rep.method), mailbox, report=valid_report, ruleset=ruleset)
+            return Decision(True, str(rep.method), mailbox, report=valid_report)
         return _reject(str(rep.method), mailbox)
     if valid_report is not None:
-        return Decision(True, "reporting", mailbox, report=valid_report, ruleset=ruleset)
+        return Decision(True, "reporting", mailbox, report=valid_report)
     weak = rep.method in WEAK_METHODS
     if weak and a.info.mail_from_validation in (Message.Validation.FAIL, Message.Validation.SOFTFAIL):
         return _reject("spf-policy", mailbox)
@@ -279,7 +351,7 @@ async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path)
             return _reject("subjectpass-error", mailbox)
         why = subjectpass.verify(a.subject, a.msg_from, key, account.subjectpass_period) if a.msg_from else "no from"
         if not why:
-            return Decision(True, "subjectpass", mailbox, ruleset=ruleset)
+            return Decision(True, "subjectpass", mailbox)
         log.info("no subjectpass", extra={"cid": conn.cid, "why": why})
     accept = True
     reason = "no-bad-signals"
@@ -295,7 +367,7 @@ async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path)
         if listed:
             accept, reason = False, "dns-blocklisted"
     if accept:
-        return Decision(True, "no-bad-signals", mailbox, ruleset=ruleset)
+        return Decision(True, "no-bad-signals", mailbox)
     if key and v.dmarc.passed and rep.method == Method.none and (listed or junk_subjectpass):
         from mailcore import subjectpass
 

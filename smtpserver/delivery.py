@@ -122,8 +122,8 @@ class DeliveryMixin:
                       + received_header(trace, rcpt.address, when))
             if decision.reason:
                 prefix = f"X-Mox-Reason: {decision.reason}\r\n".encode() + prefix
-            info = dataclasses.replace(analysis.info, rcpt_to=rcpt.address.format(),
-                                       validations=dict(analysis.validations))
+            info = decision.stored_info(dataclasses.replace(analysis.info, rcpt_to=rcpt.address.format(),
+                                                            validations=dict(analysis.validations)))
             if not decision.accept:
                 assert decision.reply is not None
                 self.slow = True
@@ -137,7 +137,7 @@ class DeliveryMixin:
                     log.exception("storing reject failed", extra={"cid": self.cid})
                 failures.append((rcpt, decision.reply))
                 continue
-            if (decision.reason == "no-bad-signals" and decision.report is None and not delayed
+            if (decision.delays_first_time and not delayed
                     and self.config.first_time_sender_delay > 0 and rcpt.account.first_time_sender_delay):
                 # mox 1.1.10: keep a possible spammer's connection busy. Once per message
                 # (mox sleeps once per such recipient, quirk 9 of the reference).
@@ -145,7 +145,7 @@ class DeliveryMixin:
                 await self.config.sleep(self.config.first_time_sender_delay)
             try:
                 await self.db(store.deliver_incoming, rcpt.account, decision.mailbox, path, prefix, info,
-                              seen=decision.report is not None, message_id=analysis.message_id,
+                              seen=decision.seen, message_id=analysis.message_id,
                               report=decision.report)
             except QuotaExceeded:
                 failures.append((rcpt, reply(452, codes.SE_MAILBOX_FULL, "mailbox full")))

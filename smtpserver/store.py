@@ -144,7 +144,9 @@ def keep_reject(account: Account, destined: str, path: Path, prefix: bytes, info
                 message_id: str, sha256: str) -> str:
     """mox-v0.0.5 1.1.13: a rejected message goes to the Rejects mailbox, Seen, unless
     a message with the same Message-ID or hash is there already, or it holds 1000
-    messages after removing those older than 14 days. Returns what happened."""
+    messages after removing those older than 14 days. With the account's keep_rejects
+    (mox KeepRejects, v0.0.6) nothing is removed and there is no limit. Returns what
+    happened."""
     rejects = rejects_mailbox(account)
     if not rejects:
         return "off"
@@ -152,7 +154,7 @@ def keep_reject(account: Account, destined: str, path: Path, prefix: bytes, info
         return "unidentifiable"
     if mailstore_actions.reject_present(account, rejects, message_id, sha256):
         return "present"
-    if not mailstore_actions.tidy_rejects(account, rejects):
+    if not account.keep_rejects and not mailstore_actions.tidy_rejects(account, rejects):
         return "full"
     info = dataclasses.replace(info, destined_mailbox=destined, message_hash=sha256)
     deliver_file(account, rejects, path, prefix, info, seen=True)
