@@ -218,6 +218,9 @@ def fetch_lines(
 # Items answered from columns alone: no structure, no file.
 _COLUMN_ATTS = {"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "ENVELOPE"}
 _COLUMN_OF = {"INTERNALDATE": "received", "RFC822.SIZE": "size", "MODSEQ": "modseq", "ENVELOPE": "envelope"}
+_FLAG_NAMES = tuple(Message.FLAG_NAMES.values())
+_FLAG_MASK = "(" + " + ".join(
+    f"(CASE WHEN {field} THEN {1 << bit} ELSE 0 END)" for bit, field in enumerate(Message.FLAG_NAMES)) + ")"
 
 
 def fetch_responses(
@@ -264,25 +267,30 @@ def _column_lines(
     uid_command: bool, condstore: bool, flags_changed: set[int],
 ) -> list[bytes]:
     names = [a.name for a in atts]
-    flag_fields = tuple(Message.FLAG_NAMES)
     extra = [_COLUMN_OF[n] for n in names if n in _COLUMN_OF]
-    columns = ("uid", "keywords", *flag_fields, *extra)
-    nflags = len(flag_fields)
-    flag_cache: dict[tuple[Any, ...], bytes] = {}
-    flag_names = tuple(Message.FLAG_NAMES.values())
+    # The flags as one bit mask and the keywords as JSON text: two plain values a FLAGS
+    # answer is cached by (no per-column conversions of ten booleans per row).
+    columns = ("uid", "CAST(keywords AS TEXT)", _FLAG_MASK, *extra)
+    flag_cache: dict[tuple[str, int], bytes] = {}
     want_flags = "FLAGS" in names
     out: list[bytes] = []
 
     def flags_item(row: tuple[Any, ...]) -> bytes:
-        keywords = row[1]  # JSON text (SQLite) or a decoded list (PostgreSQL)
-        key = (keywords if isinstance(keywords, (str, bytes)) else tuple(keywords), *row[2:2 + nflags])
+        key = (row[1], row[2])
         item = flag_cache.get(key)
         if item is None:
-            if isinstance(keywords, (str, bytes)):
-                keywords = json.loads(keywords)
-            set_flags = [n for n, v in zip(flag_names, row[2:2 + nflags]) if v]
-            item = flag_cache[key] = b"FLAGS " + format_flags(set_flags + list(keywords or []))
+            set_flags = [n for bit, n in enumerate(_FLAG_NAMES) if row[2] >> bit & 1]
+            item = flag_cache[key] = b"FLAGS " + format_flags(set_flags + list(json.loads(row[1] or "[]")))
         return item
+
+    if names == ["UID", "FLAGS"]:
+        # UID FETCH 1:* (FLAGS), a client's resynchronization: the shortest path.
+        for row in tuples(mailbox_id, lo, hi, columns, changedsince=req.changedsince):
+            seq = seq_of.get(row[0])
+            if seq is not None:
+                flags = flag_cache.get((row[1], row[2])) or flags_item(row)
+                out.append(b"* %d FETCH (UID %d %s)" % (seq, row[0], flags))
+        return out
 
     # Rows whose stored ENVELOPE is missing or of another parser version: (index, uid).
     stale: list[tuple[int, int]] = []
@@ -292,7 +300,7 @@ def _column_lines(
         if seq is None:
             continue
         items = []
-        k = 2 + nflags
+        k = 3
         for name in names:
             if name == "UID":
                 items.append(b"UID %d" % uid)

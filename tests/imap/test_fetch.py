@@ -130,8 +130,16 @@ def test_column_items_come_from_one_query(raw_alice, alice):
         '* 3 FETCH (UID 3 FLAGS () INTERNALDATE " 7-Mar-2024 00:00:00 +0000" RFC822.SIZE 212)',
         "a3 OK UID FETCH done",
     ]
+    raw_alice.cmd("a5 STORE 3 +FLAGS.SILENT (\\Answered \\Flagged \\Deleted \\Draft $Forwarded $NotJunk "
+                  "$Phishing $MDNSent)")
+    assert raw_alice.cmd("a6 UID FETCH 1:* (FLAGS)") == [
+        "* 1 FETCH (UID 1 FLAGS ())",
+        "* 2 FETCH (UID 2 FLAGS (\\Seen $Junk custom))",
+        "* 3 FETCH (UID 3 FLAGS (\\Answered \\Flagged \\Deleted \\Draft $Forwarded $NotJunk $Phishing $MDNSent))",
+        "a6 OK UID FETCH done",
+    ]
     assert raw_alice.cmd("a4 FETCH 1,3 (MODSEQ)") == [
-        "* 1 FETCH (MODSEQ (8))", "* 3 FETCH (MODSEQ (10))", "a4 OK FETCH done",
+        "* 1 FETCH (MODSEQ (8))", "* 3 FETCH (MODSEQ (12))", "a4 OK FETCH done",
     ]
 
 
