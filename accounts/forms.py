@@ -52,6 +52,22 @@ class RulesetForm(forms.Form):
         required=False, label="List allow domain",
         help_text="Mail from this mailing list domain (SPF or DKIM verified) skips the junk checks.",
     )
+    is_forward = forms.BooleanField(
+        required=False, label="Forwarded by a server we trust",
+        help_text=r"For mail another mail server of yours forwards here. Needs the SMTP MAIL FROM regexp (the "
+                  r"forwarder's envelope address, e.g. ^you(|\+.*)@forward\.example$) and the verified domain (the "
+                  "forwarder's). Matching mail is not refused for failing the sender's DMARC policy, and the "
+                  "forwarder's IP address, EHLO and MAIL FROM domains and its DKIM domain are not used to judge it or "
+                  "later mail; the junk filter still judges it. Not together with a list allow domain.",
+    )
+    accept_rejects_to_mailbox = forms.CharField(
+        required=False, max_length=1024, label="Accept rejects to mailbox",
+        widget=forms.TextInput(attrs={"list": "mailboxes"}),
+        help_text="Matching mail that would be refused as junk (or for DMARC) is accepted into this mailbox instead, "
+                  "marked read, with that mailbox's automatic junk flags; e.g. for a mailing list that unsubscribes "
+                  "you after refusals. Not Inbox. This mailbox is not cleaned up automatically unless it is your "
+                  "Rejects mailbox.",
+    )
     mailbox = forms.CharField(max_length=1024, label="Mailbox", initial="Inbox", widget=forms.TextInput(attrs={"list": "mailboxes"}))
     version = forms.CharField(widget=forms.HiddenInput)
 
@@ -101,6 +117,12 @@ class JunkFilterForm(forms.Form):
     junk_mailbox_regexp = forms.CharField(required=False, label="Junk mailbox regexp", help_text="Mail delivered or moved here is marked $Junk.")
     neutral_mailbox_regexp = forms.CharField(required=False, label="Neutral mailbox regexp", help_text="Mail here is marked neither.")
     not_junk_mailbox_regexp = forms.CharField(required=False, label="Not-junk mailbox regexp", help_text="Mail here is marked $NotJunk.")
+    keep_rejects = forms.BooleanField(
+        required=False, label="Keep rejects",
+        help_text="Refused mail is kept in your Rejects mailbox so you can find mail refused by mistake; it is removed "
+                  "after 14 days, and no more is kept once 1000 are there. Check this to keep it all, e.g. to train "
+                  "the filter with it later; then empty the mailbox yourself.",
+    )
 
     PARAMS = ("threshold", "onegrams", "twograms", "threegrams", "max_power", "top_words", "ignore_words", "rare_words")
     AUTO = ("junk_mailbox_regexp", "neutral_mailbox_regexp", "not_junk_mailbox_regexp")
@@ -137,9 +159,10 @@ class JunkFilterForm(forms.Form):
         return {"enabled": self.cleaned_data["auto_enabled"], **{k: self.cleaned_data[k] for k in self.AUTO}}
 
     @classmethod
-    def initial_for(cls, junk_filter: dict[str, Any], automatic: dict[str, Any]) -> dict[str, Any]:
+    def initial_for(cls, junk_filter: dict[str, Any], automatic: dict[str, Any], keep_rejects: bool = False) -> dict[str, Any]:
         params = asdict(Params.from_dict(junk_filter or {}))
-        return {"enabled": bool(junk_filter), **params, "auto_enabled": bool(automatic.get("enabled")), **{k: automatic.get(k, "") for k in cls.AUTO}}
+        return {"enabled": bool(junk_filter), **params, "auto_enabled": bool(automatic.get("enabled")),
+                **{k: automatic.get(k, "") for k in cls.AUTO}, "keep_rejects": keep_rejects}
 
 
 class ImportForm(forms.Form):

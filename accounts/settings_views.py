@@ -150,10 +150,11 @@ def junk_statistics(account: Account) -> dict[str, int]:
 @account_required
 def junk(request: HttpRequest) -> HttpResponse:
     account = _account(request)
-    initial = JunkFilterForm.initial_for(account.junk_filter, account.automatic_junk_flags or {})
+    initial = JunkFilterForm.initial_for(account.junk_filter, account.automatic_junk_flags or {}, account.keep_rejects)
     form = JunkFilterForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        selfservice.set_junk_settings(account, form.params(), form.automatic_flags())
+        selfservice.set_junk_settings(account, form.params(), form.automatic_flags(),
+                                      keep_rejects=form.cleaned_data["keep_rejects"])
         messages.success(request, "Junk filter settings saved.")
         return redirect("accounts:junk")
     ctx = {"account": account, "form": form, "stats": junk_statistics(account), "enabled": bool(account.junk_filter)}
