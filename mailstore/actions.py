@@ -682,8 +682,10 @@ def _copy_locked(
         message.created_modseq = modseq
         message.path = rel
         message.trained_junk = None
-        if message.mailbox_destined is not None and source.name == account.rejects_mailbox:
-            # mox: wrongly rejected; from now on it counts for the mailbox it was meant for.
+        if message.mailbox_destined is not None:
+            # mox IsReject: kept in Rejects, or a reject accepted into a ruleset's
+            # AcceptRejectsToMailbox (v0.0.6); copied or moved out, it was wrongly judged
+            # and from now on counts for the mailbox it was meant for.
             message.mailbox_orig = message.mailbox_destined
             message.mailbox_destined = None
         for field_name, value in junk.items():

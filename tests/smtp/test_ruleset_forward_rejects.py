@@ -99,6 +99,10 @@ def test_junk_matching_accept_rejects_to_mailbox_is_accepted_into_that_mailbox(l
         "451 4.3.0 error processing")
     [kept] = in_mailbox(alice, "Rejects")
     assert reason_of(kept) == "junk-content"
+    # Moved out, it was judged wrongly: it counts for the reputation of Lists from now on.
+    result = actions.move(alice, msg.mailbox_id, [msg.uid], "Lists")
+    [moved] = Message.objects.filter(account=alice, mailbox__name="Lists", uid__in=result.dest_uids)
+    assert (moved.mailbox_orig, moved.mailbox_destined) == (msg.mailbox_destined, None)
 
 
 def test_a_dmarc_reject_matching_accept_rejects_to_mailbox_is_accepted_too(listener, raw_smtp, alice):
