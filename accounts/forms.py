@@ -61,7 +61,7 @@ class RulesetForm(forms.Form):
                   "later mail; the junk filter still judges it. Not together with a list allow domain.",
     )
     accept_rejects_to_mailbox = forms.CharField(
-        required=False, max_length=1024, label="Accept rejects to mailbox",
+        required=False, max_length=1024, label="Accept rejects into",
         widget=forms.TextInput(attrs={"list": "mailboxes"}),
         help_text="Matching mail that would be refused as junk (or for DMARC) is accepted into this mailbox instead, "
                   "marked read, with that mailbox's automatic junk flags; e.g. for a mailing list that unsubscribes "
