@@ -158,13 +158,16 @@ class DeliveryInfo:
     destined_mailbox: str = ""
     # SHA-256 (hex) of the received bytes; set for Rejects copies.
     message_hash: str = ""
+    # Delivered by a forwarder we trust (a ruleset's is_forward, mox IsForward): its
+    # networks are not stored for reputation (remote_ip itself is kept).
+    forwarded: bool = False
 
     def reputation_fields(self) -> dict[str, object]:
         """The Message columns reputation queries (smtpserver/reputation.py)."""
         from mailcore.ratelimit import masked_ips
 
         try:
-            masked = masked_ips(self.remote_ip) if self.remote_ip else ("", "", "")
+            masked = masked_ips(self.remote_ip) if self.remote_ip and not self.forwarded else ("", "", "")
         except ValueError:
             masked = ("", "", "")
         return {

@@ -124,8 +124,7 @@ class Decision:
         without the forwarder's signals (as forwarded_facts), an accepted reject with
         the mailbox it was meant for."""
         if self.ruleset is not None and self.ruleset.is_forward:
-            # The masked networks come from remote_ip; the Received header keeps the IP.
-            info = dataclasses.replace(info, remote_ip="", ehlo_domain="", mail_from_domain="",
+            info = dataclasses.replace(info, forwarded=True, ehlo_domain="", mail_from_domain="",
                                        dkim_domains=_without_forwarder(info.dkim_domains, self.ruleset))
         if self.accepted_reject:
             info = dataclasses.replace(info, destined_mailbox=self.destined)

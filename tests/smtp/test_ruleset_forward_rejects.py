@@ -45,6 +45,7 @@ def test_a_forwarded_message_failing_dmarc_reject_is_accepted_only_with_is_forwa
     # Stored without the forwarder's signals, so later mail from it is not judged by them.
     assert (msg.remote_ip_masked1, msg.remote_ip_masked2, msg.remote_ip_masked3) == ("", "", "")
     assert (msg.ehlo_domain, msg.mail_from_domain, msg.mail_from) == ("", "", "x@client.example")
+    assert msg.remote_ip == "127.0.0.1"  # kept, as mox keeps RemoteIP
     assert (msg.msg_from_domain, msg.mail_from_validated) == ("sender.example", True)
     # The reject of the first attempt (same Message-ID) left Rejects with the delivery.
     assert in_mailbox(alice, "Rejects") == []
@@ -162,4 +163,5 @@ def test_forwarded_mail_gets_no_first_time_sender_delay_and_accepted_rejects_are
         remote_ip="127.0.0.1", destined_mailbox="Lists")
     assert Decision(True, "", "F", ruleset=forward).stored_info(DeliveryInfo(
         remote_ip="127.0.0.1", ehlo_domain="client.example", mail_from_domain="client.example",
-        dkim_domains=["client.example", "sender.example"])) == DeliveryInfo(dkim_domains=["sender.example"])
+        dkim_domains=["client.example", "sender.example"])) == DeliveryInfo(
+        remote_ip="127.0.0.1", dkim_domains=["sender.example"], forwarded=True)
