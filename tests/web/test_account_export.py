@@ -60,7 +60,8 @@ def test_a_mailbox_of_another_account_cannot_be_chosen(alice_client, bob, alice)
     assert "Choose a format, an archive and a mailbox." in alice_client.get(resp["Location"]).text
 
 
-def test_memory_stays_bounded_and_the_export_stops_when_the_client_goes(alice, monkeypatch):
+@pytest.mark.parametrize("fmt", ["maildir", "mbox"])
+def test_memory_stays_bounded_and_the_export_stops_when_the_client_goes(alice, monkeypatch, fmt):
     """A slow client holds the export thread at the queue bound; closing the download
     stops the thread (the bytes buffered never exceed the bound)."""
     monkeypatch.setattr(mailexport, "CHUNK", 4096)
@@ -68,7 +69,7 @@ def test_memory_stays_bounded_and_the_export_stops_when_the_client_goes(alice, m
     big = b"From: a@example.org\r\nSubject: big\r\n\r\n" + noise
     for _ in range(20):
         deliver_bytes(alice, "Inbox", big)
-    stream = mailexport.ExportStream(alice, "maildir", "zip", "Inbox")
+    stream = mailexport.ExportStream(alice, fmt, "zip", "Inbox")
     it = iter(stream)
     first = next(it)
     deadline = time.monotonic() + 10
