@@ -27,9 +27,12 @@ from django.db import DatabaseError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Threads (so database connections) at most: the machine's cores keep the GIL busy with
-# a few; more mostly help while some jobs wait on fsync or another process's lock.
-DEFAULT_SIZE = 8
+# Threads (so database connections) at most. Few: the jobs are mostly Python (the GIL),
+# and threads beyond a few only contend for it and for SQLite's write lock. In the
+# mixed-workload benchmark (10 clients, SQLite) 1 thread gave 247 ops/s, 3 gave 205-211,
+# 8 gave 160-170; 3 keeps one long command (SEARCH BODY on a large mailbox) from
+# stalling every other session.
+DEFAULT_SIZE = 3
 IDLE_CLOSE = 30.0
 # The context variable behind asgiref.local.Local, where django.db.connections live.
 _ASGIREF_LOCAL = "asgiref.local"
