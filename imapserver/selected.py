@@ -49,15 +49,14 @@ class SelectedCommands:
         assert sel is not None
         if numset.search_result:
             uids = sorted(u for u in self.saved_result if sel.seq(u))
-        elif uid:
-            uids = numset.select(sel.uids, sel.uids[-1] if sel.uids else 0)
-        else:
-            n = len(sel.uids)
-            for a, b in numset.ranges:
-                if (a is not None and a > n) or (b is not None and b > n) or (n == 0):
-                    raise bad("invalid sequence number")
-            uids = [sel.uids[i - 1] for i in numset.select(range(1, n + 1), n)]
-        return [(sel.seq(u), u) for u in uids]
+            return [(sel.seq(u), u) for u in uids]
+        if uid:
+            return numset.select_positions(sel.uids, sel.uids[-1] if sel.uids else 0)
+        n = len(sel.uids)
+        for a, b in numset.ranges:
+            if (a is not None and a > n) or (b is not None and b > n) or (n == 0):
+                raise bad("invalid sequence number")
+        return [(i, sel.uids[i - 1]) for i in numset.select(range(1, n + 1), n)]
 
     async def do_check(self: Session, cmd: Command) -> None:
         await self.ok(cmd)

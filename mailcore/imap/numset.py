@@ -52,6 +52,16 @@ class NumSet:
             out.extend(numbers[a:b])
         return out
 
+    def select_positions(self, numbers: Sequence[int], largest: int) -> list[tuple[int, int]]:
+        """(1-based position in `numbers`, number) of the numbers `select` gives, ascending:
+        for UIDs of a mailbox view, (sequence number, UID) without a lookup per UID."""
+        out: list[tuple[int, int]] = []
+        for lo, hi in self.intervals(largest):
+            a = bisect.bisect_left(numbers, lo)
+            b = bisect.bisect_right(numbers, hi)
+            out.extend(zip(range(a + 1, b + 1), numbers[a:b]))
+        return out
+
     def interval_count(self) -> int:
         return len(self.ranges)
 

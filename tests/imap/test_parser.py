@@ -48,6 +48,10 @@ def test_it_parses_sequence_sets_with_star_and_dollar():
     assert (cmd.uid, ns.ranges) == (True, ((4, None), (1, 1), (2, 3)))
     assert ns.select([1, 2, 3, 5, 9], 9) == [1, 2, 3, 5, 9]
     assert NumSet(((7, None),)).select([1, 2, 3], 3) == [3]  # "n:*" always includes the highest
+    # (position, number): for a view's UIDs, (sequence number, UID).
+    assert ns.select_positions([1, 2, 3, 5, 9], 9) == [(1, 1), (2, 2), (3, 3), (4, 5), (5, 9)]
+    assert NumSet(((4, 8), (1, 1))).select_positions([1, 3, 5, 8, 20], 20) == [(1, 1), (3, 5), (4, 8)]
+    assert NumSet(((7, None),)).select_positions([], 0) == []
     assert parse_command(b"a FETCH $ UID").args["set"].search_result
     assert compact([5, 1, 2, 3, 9, 10]) == "1:3,5,9:10"
     with pytest.raises(ParseError):
