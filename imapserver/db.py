@@ -138,13 +138,39 @@ def changed_messages(mailbox_id: int, modseq: int) -> list[tuple[int, list[str],
     ]
 
 
-def changes_after(account_id: int, modseq: int) -> tuple[list[Change], bool]:
-    """The account's changes after `modseq`, and whether that is all of them (False when
-    the log was pruned past `modseq`: the session must rebuild its view instead)."""
+@dataclass
+class Updates:
+    """What a session needs for its untagged updates, read in one database call."""
+
+    changes: list[Change]
+    # False when the log was pruned past the session's modseq (rebuild the view).
+    complete: bool = True
+    # The selected mailbox's keywords, when a change there may have added one.
+    keywords: list[str] | None = None
+    # Current (flags, modseq) by UID of the selected mailbox's messages whose flags changed.
+    flags: dict[int, tuple[list[str], int]] = field(default_factory=dict)
+
+
+def pending_updates(account_id: int, modseq: int, mailbox_id: int | None) -> Updates:
+    """The account's changes after `modseq` and, for the selected mailbox, its keywords
+    and the current flags of messages with flag changes."""
     from mailstore.changeprune import history_complete
 
     changes = list(Change.objects.filter(account_id=account_id, modseq__gt=modseq).order_by("modseq"))
-    return changes, history_complete(account_id, modseq)
+    if not changes:
+        # Pruning keeps the newest rows: had any change after `modseq` been pruned, a
+        # newer one would be here. Nothing here means nothing missed.
+        return Updates(changes)
+    if not history_complete(account_id, modseq):
+        return Updates(changes, complete=False)
+    mine = [c for c in changes if mailbox_id is not None and c.mailbox_id_ref == mailbox_id]
+    updates = Updates(changes)
+    if mailbox_id is not None and any(c.kind in (Change.Kind.ADD, Change.Kind.FLAGS) for c in mine):
+        updates.keywords = mailbox_keywords(mailbox_id)
+    flagged = sorted({uid for c in mine if c.kind == Change.Kind.FLAGS for uid in c.uids})
+    if mailbox_id is not None and flagged:
+        updates.flags = current_flags(mailbox_id, flagged)
+    return updates
 
 
 @dataclass

@@ -219,27 +219,23 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
     async def send_updates(self) -> None:
         if not self.account_id:
             return
-        changes, complete = await self.db(db.changes_after, self.account_id, self.modseq)
-        if not complete:
+        sel = self.selected
+        # One database call for the changes, the keywords and the flags they need.
+        updates = await self.db(db.pending_updates, self.account_id, self.modseq, sel.id if sel else None)
+        if not updates.complete:
             await self._rebuild_view()
             return
-        if not changes:
+        if not updates.changes:
             return
-        sel = self.selected
         pending_exists = False
         flag_uids: list[int] = []
-        keywords_may_change = False
-        for change in changes:
+        for change in updates.changes:
             self.modseq = max(self.modseq, change.modseq)
             own = change.modseq in self.own_modseqs
             self.own_modseqs.discard(change.modseq)
             if change.kind in (Change.Kind.MAILBOX_ADD, Change.Kind.MAILBOX_REMOVE, Change.Kind.MAILBOX_RENAME):
                 self._mailbox_change(change)
-            if sel is None or change.mailbox_id_ref != sel.id:
-                continue
-            if change.kind in (Change.Kind.ADD, Change.Kind.FLAGS):
-                keywords_may_change = True
-            if own:
+            if sel is None or change.mailbox_id_ref != sel.id or own:
                 continue
             if change.kind == Change.Kind.ADD:
                 last = sel.uids[-1] if sel.uids else 0
@@ -252,16 +248,16 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
                 if pending_exists:
                     self.write(f"* {len(sel.uids)} EXISTS")
                     pending_exists = False
-                await self._flush_flags(flag_uids)
+                self._write_flags(flag_uids, updates.flags)
                 flag_uids = []
                 self.expunge_from_view(change.uids)
             elif change.kind == Change.Kind.FLAGS:
                 flag_uids.extend(change.uids)
-        if keywords_may_change:
-            await self.check_keywords()
+        if updates.keywords is not None:
+            self._announce_keywords(updates.keywords)
         if pending_exists:
             self.write(f"* {len(sel.uids)} EXISTS")  # type: ignore[union-attr]
-        await self._flush_flags(flag_uids)
+        self._write_flags(flag_uids, updates.flags)
 
     async def _rebuild_view(self) -> None:
         """The change log was pruned past what this session has seen
@@ -288,8 +284,11 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
         sel = self.selected
         if sel is None:
             return
-        keywords = await self.db(db.mailbox_keywords, sel.id)
-        if keywords != sel.keywords:
+        self._announce_keywords(await self.db(db.mailbox_keywords, sel.id))
+
+    def _announce_keywords(self, keywords: list[str]) -> None:
+        sel = self.selected
+        if sel is not None and keywords != sel.keywords:
             sel.keywords = keywords
             self.write(f"* FLAGS ({SYSTEM_FLAGS}{''.join(' ' + k for k in keywords)})")
 
@@ -336,10 +335,15 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
         if not uids or sel is None:
             return
         wanted = sorted({u for u in uids if sel.seq(u)})
-        if not wanted:
+        if wanted:
+            self._write_flags(wanted, await self.db(db.current_flags, sel.id, wanted))
+
+    def _write_flags(self, uids: list[int], current: dict[int, tuple[list[str], int]]) -> None:
+        """Untagged FETCH FLAGS for the messages still in the view (RFC 9051 7.5.2)."""
+        sel = self.selected
+        if not uids or sel is None:
             return
-        current = await self.db(db.current_flags, sel.id, wanted)
-        for uid in wanted:
+        for uid in sorted(set(uids)):
             if uid in current and sel.seq(uid):
                 flags, modseq = current[uid]
                 extra = f" MODSEQ ({modseq})" if self.condstore else ""
