@@ -89,25 +89,35 @@ def _busy(now: datetime) -> Q:
     return Q(claimed_until__gt=now)
 
 
+def in_flight(now: datetime, domain: str | None = None) -> dict[str, int]:
+    """Deliveries in flight (claimed or reserved) per recipient domain. The rows of
+    one batch share their claim's expiry, so a delivery is a distinct (domain, expiry)
+    pair, however many messages its batch carries."""
+    rows = QueuedMessage.objects.filter(_busy(now))
+    if domain is not None:
+        rows = rows.filter(recipient_domain=domain)
+    counts: dict[str, int] = {}
+    for dom, _until in rows.order_by().values_list("recipient_domain", "claimed_until").distinct():
+        counts[dom] = counts.get(dom, 0) + 1
+    return counts
+
+
 def due_messages(now: datetime | None = None, limit: int | None = None) -> list[int]:
     """IDs of messages to hand to workers now: due, not claimed, at most
     `concurrency()` deliveries in flight and `per_domain()` per recipient domain.
     Oldest slots first, so after a restart the queue drains at the configured pace
     instead of bursting."""
     now = now or timezone.now()
-    busy = list(QueuedMessage.objects.filter(_busy(now)).values_list("recipient_domain", flat=True))
-    room = (limit if limit is not None else concurrency()) - len(busy)
+    busy = in_flight(now)
+    room = (limit if limit is not None else concurrency()) - sum(busy.values())
     if room <= 0:
         return []
-    in_flight: dict[str, int] = {}
-    for d in busy:
-        in_flight[d] = in_flight.get(d, 0) + 1
     picked: list[int] = []
     rows = QueuedMessage.objects.filter(due_filter(now)).order_by("next_attempt", "id").values_list("id", "recipient_domain")
     for pk, dom in rows.iterator():
-        if in_flight.get(dom, 0) >= per_domain():
+        if busy.get(dom, 0) >= per_domain():
             continue
-        in_flight[dom] = in_flight.get(dom, 0) + 1
+        busy[dom] = busy.get(dom, 0) + 1
         picked.append(pk)
         if len(picked) >= room:
             break
@@ -122,9 +132,11 @@ def reserve(ids: list[int], now: datetime | None = None) -> list[tuple[int, date
     token = now + timedelta(seconds=int(getattr(settings, "MOX_QUEUE_RESERVE_SECONDS", 120)))
     out = []
     with transaction.atomic():  # one write transaction (SQLite: one lock, one fsync)
-        for pk in ids:
-            if QueuedMessage.objects.filter(pk=pk).filter(due_filter(now)).update(claimed_until=token):
-                out.append((pk, token))
+        for i, pk in enumerate(ids):
+            # Distinct tokens: each reservation counts as one delivery (`in_flight`).
+            mine = token + timedelta(microseconds=i)
+            if QueuedMessage.objects.filter(pk=pk).filter(due_filter(now)).update(claimed_until=mine):
+                out.append((pk, mine))
     return out
 
 
@@ -145,14 +157,15 @@ def claim(pk: int, now: datetime | None = None, token: datetime | None = None) -
             return None
         # Lock the domain's rows so concurrent claims for one domain serialise
         # (PostgreSQL; SQLite's IMMEDIATE transactions serialise all writers).
-        others = list(
+        list(
             QueuedMessage.objects.select_for_update()
             .filter(recipient_domain=row.recipient_domain, claimed_until__gt=now)
             .exclude(pk=pk)
             .order_by("id")
             .values_list("id", flat=True)
         )
-        if len(others) >= per_domain():
+        mine = 1 if row.claimed_until is not None and row.claimed_until > now else 0  # our own reservation
+        if in_flight(now, row.recipient_domain).get(row.recipient_domain, 0) - mine >= per_domain():
             return None
         taken = _count_attempts([row], now)
     return taken[0] if taken else None

@@ -66,3 +66,18 @@ def test_claim_next_keeps_to_the_limits(alice, settings):
     assert got[0].attempts == 1 and got[0].claimed_until is not None
     assert claim_next(0) == []  # two deliveries at once: the limit
     assert QueuedMessage.objects.get(pk=x.pk).attempts == 0
+
+
+def test_a_batch_counts_as_one_delivery_however_many_messages_it_carries(alice, settings):
+    from mailqueue.scheduler import claim_batch, due_messages
+
+    settings.MOX_QUEUE_CONCURRENCY = 2
+    a = queue_message(alice, "alice@example.test", "a@example.org", MESSAGE)
+    for n in range(3):
+        queue_message(alice, "alice@example.test", f"r{n}@example.org", MESSAGE)
+    n = queue_message(alice, "alice@example.test", "n@example.net", MESSAGE)
+
+    assert len(claim_batch(a.pk, 10)) == 4  # one connection's worth of example.org
+    assert due_messages() == [n.pk]  # one of two delivery slots is taken, not four
+    assert [qm.pk for qm in claim_next(0)] == [n.pk]
+    assert due_messages() == []
