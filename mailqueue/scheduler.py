@@ -15,7 +15,9 @@ Settings (read with defaults, documented in docs/configuration.md by the owner):
 - MOX_QUEUE_CONCURRENCY: deliveries at once, default 10 (mox).
 - MOX_QUEUE_PER_DOMAIN: deliveries at once to one recipient domain, default 1.
 - MOX_QUEUE_CONNECTION_MESSAGES: messages one worker takes along to the same
-  recipient domain and sends over one connection, default 20.
+  recipient domain and sends over one connection, default 100.
+- MOX_QUEUE_TASK_SECONDS (mailqueue.tasks): how long a deliver task goes on taking
+  the next due messages into the slot it freed, default 30.
 - MOX_QUEUE_CLAIM_SECONDS: how long a claim lasts, default 10 min; an attempt is cut
   off after MOX_QUEUE_ATTEMPT_SECONDS (240 s), inside django-q2's task timeout (300 s).
 """
@@ -63,7 +65,7 @@ def per_domain() -> int:
 
 
 def messages_per_connection() -> int:
-    return max(1, int(getattr(settings, "MOX_QUEUE_CONNECTION_MESSAGES", 20)))
+    return max(1, int(getattr(settings, "MOX_QUEUE_CONNECTION_MESSAGES", 100)))
 
 
 def claim_duration() -> timedelta:
