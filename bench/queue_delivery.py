@@ -163,7 +163,7 @@ def main() -> None:
         f"| seconds for the queue | {mox_s:.2f} | {pf_s:.2f} | {ratio(mox_s, pf_s)} | lower |",
         "",
         f"Settings {'as shipped' if not settings else 'as shipped but ' + ', '.join(args.set)}: moxweb MOX_WORKERS=2, "
-        f"MOX_QUEUE_CONCURRENCY=10, MOX_QUEUE_PER_DOMAIN=1; Postfix "
+        f"MOX_QUEUE_CONCURRENCY=10, MOX_QUEUE_PER_DOMAIN=1, MOX_QUEUE_CONNECTION_MESSAGES=100; Postfix "
         f"defaults (destination concurrency up to 20, connection cache). {load()} at the end.",
     ]
     for name, note in (("moxweb", mox_note), ("Postfix", pf_note)):
