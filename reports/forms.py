@@ -13,10 +13,18 @@ class ReportingAddressForm(forms.Form):
 
     kind = forms.ChoiceField(choices=ReportKind.choices, widget=forms.HiddenInput)
     localpart = forms.CharField(label="Localpart", max_length=255)
-    account = forms.ModelChoiceField(queryset=Account.objects.order_by("name"), label="Account",
-                                     to_field_name="name")
+    # A name, not a choice list: a page with a thousand accounts would list them all in
+    # each form.
+    account = forms.CharField(label="Account", max_length=255, help_text="The account's name.")
     mailbox = forms.CharField(label="Mailbox", max_length=255, required=False,
                               help_text="Default: DMARC or TLSRPT by kind.")
+
+    def clean_account(self) -> Account:
+        name = self.cleaned_data["account"].strip()
+        account = Account.objects.filter(name=name).first()
+        if account is None:
+            raise forms.ValidationError(f"no account named {name!r}")
+        return account
 
     @classmethod
     def for_kind(cls, kind: ReportKind, current: object | None, data: object = None) -> ReportingAddressForm:

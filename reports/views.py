@@ -8,6 +8,7 @@ from datetime import timedelta
 from datetime import timezone as dt_timezone
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,6 +26,7 @@ from webadmin.views import staff_required
 log = logging.getLogger(__name__)
 
 _PASS = Q(records__dkim="pass") | Q(records__spf="pass")
+PAGE_SIZE = 100  # reports per list page
 
 
 def _with_dmarc_totals(qs):  # type: ignore[no-untyped-def]
@@ -48,11 +50,9 @@ def _domain_or_404(name: str) -> Domain:
 @require_GET
 @staff_required
 def index(request: HttpRequest) -> HttpResponse:
-    rows = []
-    for d in Domain.objects.order_by("name"):
-        dmarc, _ = summary.dmarc_summary(d)
-        tls, _ = summary.tls_summary(d)
-        rows.append({"domain": d, "dmarc": dmarc, "tls": tls})
+    domains = list(Domain.objects.order_by("name"))
+    figures = summary.index_summaries(domains)
+    rows = [{"domain": d, "dmarc": figures[d.pk][0], "tls": figures[d.pk][1]} for d in domains]
     return render(request, "reports/index.html", {"rows": rows})
 
 
@@ -129,8 +129,8 @@ def remove_address(request: HttpRequest, name: str, kind: str) -> HttpResponse:
 @require_GET
 @staff_required
 def dmarc_list(request: HttpRequest) -> HttpResponse:
-    reports = _with_dmarc_totals(summary.dmarc_reports())
-    return render(request, "reports/dmarc_list.html", {"reports": reports})
+    page = Paginator(_with_dmarc_totals(summary.dmarc_reports()), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "reports/dmarc_list.html", {"reports": page, "page": page})
 
 
 @require_GET
@@ -146,8 +146,8 @@ def dmarc_report(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @staff_required
 def tls_list(request: HttpRequest) -> HttpResponse:
-    reports = _with_tls_totals(summary.tls_reports())
-    return render(request, "reports/tls_list.html", {"reports": reports})
+    page = Paginator(_with_tls_totals(summary.tls_reports()), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "reports/tls_list.html", {"reports": page, "page": page})
 
 
 @require_GET

@@ -51,7 +51,7 @@ def test_the_admin_reads_the_reports_and_sets_the_dmarc_address(live_server, sto
         page.go_back()
         form = page.locator("#address-dmarc")
         form.get_by_label("Localpart").fill("rua")
-        form.get_by_label("Account").select_option("alice")
+        form.get_by_label("Account").fill("alice")
         form.get_by_role("button", name="Set DMARC address").click()
         page.wait_for_url(f"{live_server.url}/admin/reports/domains/example.test/")
         assert page.locator("ul.messages").inner_text() == (

@@ -129,3 +129,22 @@ def test_it_needs_the_admin_login(client, stored):
     client.post("/admin/reports/domains/example.test/addresses/dmarc/",
                 {"dmarc-kind": "dmarc", "dmarc-localpart": "rua", "dmarc-account": "alice"})
     assert not ReportingAddress.objects.exists()
+
+
+def test_the_form_names_the_account_and_refuses_an_unknown_one(admin_client, alice):
+    resp = admin_client.post("/admin/reports/domains/example.test/addresses/dmarc/",
+                             {"dmarc-kind": "dmarc", "dmarc-localpart": "rua", "dmarc-account": "nobody"})
+    assert resp.status_code == 400
+    assert "no account named &#x27;nobody&#x27;" in resp.text
+    assert '<input type="text" name="dmarc-account" value="nobody"' in resp.text
+
+
+def test_the_report_lists_are_paged(admin_client, stored, monkeypatch):
+    monkeypatch.setattr("reports.views.PAGE_SIZE", 1)
+    first = admin_client.get("/admin/reports/dmarc/").text
+    assert "Page 1 of 2 (2 reports)" in first and '<a href="?page=2">Older</a>' in first
+    assert len(_rows(first, "dmarc-reports")) == 1
+    second = admin_client.get("/admin/reports/dmarc/?page=2").text
+    assert len(_rows(second, "dmarc-reports")) == 1 and '<a href="?page=1">Newer</a>' in second
+    assert _rows(first, "dmarc-reports")[0][2] != _rows(second, "dmarc-reports")[0][2]
+    assert "Page" not in admin_client.get("/admin/reports/tls/").text.split("<table")[1]
