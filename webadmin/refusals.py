@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Exists, OuterRef, Q
+
 from mailstore.models import Mailbox, Message
 
 REASON_HEADER = b"X-Mox-Reason:"
+
+# Refused: a copy kept in the account's Rejects mailbox. A message with a destined
+# mailbox elsewhere was accepted (250) into a ruleset's AcceptRejectsToMailbox.
+REFUSED = Q(mailbox_destined__isnull=False) & Q(
+    Exists(Mailbox.objects.filter(pk=OuterRef("mailbox_orig"), name=OuterRef("account__rejects_mailbox")))
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,7 @@ def reason_of(prefix: bytes) -> str:
 
 def recent_refusals(limit: int) -> list[Refusal]:
     rows = list(
-        Message.objects.filter(mailbox_destined__isnull=False)
+        Message.objects.filter(REFUSED)
         .exclude(remote_ip="")
         .select_related("account")
         .only("received", "mail_from", "rcpt_to", "remote_ip", "ehlo_domain", "validations", "size", "prefix",

@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from deliverylog.models import DeliveryAttempt
 from mailstore.models import Message
+from webadmin.refusals import REFUSED
 
 RECENT_ERRORS = 5
 
@@ -27,8 +28,8 @@ class Today:
 def today(now: datetime) -> Today:
     since = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     incoming = Message.objects.filter(received__gte=since).exclude(remote_ip="").aggregate(
-        delivered=Count("id", filter=Q(mailbox_destined__isnull=True)),
-        refused=Count("id", filter=Q(mailbox_destined__isnull=False)),
+        delivered=Count("id", filter=~REFUSED),
+        refused=Count("id", filter=REFUSED),
     )
     outgoing = dict(
         DeliveryAttempt.objects.filter(time__gte=since).values_list("result").annotate(n=Count("id")).order_by()

@@ -28,7 +28,7 @@ from webadmin.dnsrecords import domain_records, zone_text
 from webadmin.forms import AccountCreateForm, AccountLimitsForm, AddressAddForm, DomainAddForm, SetPasswordForm
 from webadmin.queuechart import queue_chart
 from webadmin.queuelist import queue_rows
-from webadmin.refusals import recent_refusals
+from webadmin.refusals import REFUSED, recent_refusals
 from webadmin.today import today
 
 log = logging.getLogger(__name__)
@@ -344,7 +344,7 @@ def deliveries(request: HttpRequest) -> HttpResponse:
     refused after DATA (kept in Rejects), and outgoing delivery attempts, with their results."""
     incoming = (
         Message.objects.exclude(remote_ip="")
-        .filter(mailbox_destined__isnull=True)
+        .exclude(REFUSED)
         .select_related("account", "mailbox")
         .only(
             "received", "mail_from", "rcpt_to", "remote_ip", "ehlo_domain", "junk", "validations", "size",

@@ -94,3 +94,22 @@ def test_a_reason_is_read_from_the_first_prefix_line():
 
     assert reason_of(b"X-Mox-Reason: junk-content\r\nReturn-Path: <a@b>\r\n") == "junk-content"
     assert reason_of(b"Return-Path: <a@b>\r\n") == ""
+
+
+def test_a_reject_accepted_into_a_rulesets_mailbox_counts_as_delivered(admin_client, alice):
+    from django.utils import timezone
+
+    from mailstore.actions import deliver_bytes
+    from mailstore.models import Mailbox, Message
+    from webadmin.today import today
+
+    refused = deliver_bytes(alice, "Rejects", b"Subject: refused\r\n\r\nx\r\n", prefix=b"X-Mox-Reason: junk-content\r\n")
+    accepted = deliver_bytes(alice, "Lists", b"Subject: list\r\n\r\nx\r\n", prefix=b"X-Mox-Reason: junk-content\r\n")
+    inbox = Mailbox.objects.get(account=alice, name="Inbox")
+    for m in (refused, accepted):
+        Message.objects.filter(pk=m.pk).update(remote_ip="192.0.2.1", mailbox_destined=inbox.pk, mailbox_orig=m.mailbox_id)
+    html = admin_client.get("/admin/deliveries/").text
+    assert len(_rows(html, "refused")) == 1 and "alice / Rejects" not in _rows(html, "incoming")[0]
+    assert "alice / Lists" in _rows(html, "incoming")[0]
+    t = today(timezone.now())
+    assert (t.delivered, t.refused) == (1, 1)
