@@ -473,8 +473,14 @@ async def deliver_relay(att: Attempt, t: Transport) -> Result:
         dial_timeout=float(_setting("MOX_QUEUE_DIAL_TIMEOUT", 30)),  # type: ignore[arg-type]
     )
     outcome = await smtp_transaction(peer, att.env, att.pool)
-    outcome.text = f"transport {t.name}: {outcome.text}"
+    _name_transport(outcome, t)
     return Result(outcome, remote_mta=t.host)
+
+
+def _name_transport(outcome: Outcome, t: Transport) -> None:
+    """mox: errors through a transport are prefixed with its name (each recipient's too)."""
+    for o in (outcome, *outcome.per_rcpt):
+        o.text = f"transport {t.name}: {o.text}"
 
 
 # ---------------------------------------------------------------- one attempt
@@ -489,7 +495,7 @@ async def run_attempt(att: Attempt, resolver: Resolver, deadline: float | None =
                 return await deliver_direct(att, resolver)
             if t.kind == Transport.Kind.SOCKS:
                 r = await deliver_direct(att, resolver, socks=t)
-                r.outcome.text = f"transport {t.name}: {r.outcome.text}"
+                _name_transport(r.outcome, t)
                 return r
             return await deliver_relay(att, t)
     except TimeoutError:

@@ -127,3 +127,20 @@ def test_other_domains_and_other_attempt_counts_are_not_grouped(alice, mx_zone, 
     # example.net recipient is another domain's delivery.
     assert [m.rcpt_tos for m in server.messages] == [["a@example.org"], ["b@example.org"]]
     assert list(QueuedMessage.objects.values_list("pk", "attempts")) == [(n.pk, 0)]
+
+
+def test_through_a_relay_each_recipients_error_names_the_transport(alice, loop_thread, settings):
+    from mailqueue.models import Route, Transport
+
+    server = RecordingSMTP(rcpt_reply=lambda a: "451 4.2.0 later" if a == "b@example.org" else None)
+    relay = Transport.objects.create(name="relay", kind=Transport.Kind.SMTP, host="127.0.0.1",
+                                     port=serve(loop_thread, server), no_starttls=True)
+    Route.objects.create(transport=relay)
+    a, b = queue_group(alice, SENDER, ["a@example.org", "b@example.org"], MESSAGE)
+
+    assert deliver(a.pk) == "delivered"
+
+    assert [m.rcpt_tos for m in server.messages] == [["a@example.org"]]
+    assert list(QueuedMessage.objects.values_list("pk", "last_error")) == [
+        (b.pk, "transport relay: RCPT TO: 451 4.2.0 later"),
+    ]
