@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import socket
 import subprocess
@@ -25,7 +26,8 @@ import aiosmtplib
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    RESULTS, Localserve, Profile, exit_on_sigterm, free_offset, proc_status_kib, publish, raise_fd_limit, ratio, source_address,
+    RESULTS, Localserve, Profile, descendants, exit_on_sigterm, free_offset, load, proc_status_kib, publish, raise_fd_limit,
+    ratio, source_address,
 )
 from bench.corpus import smtp_message as message  # noqa: E402
 
@@ -63,6 +65,23 @@ def smtp_source(port: int, total: int, concurrency: int, size: int, rcpt: str) -
     return time.monotonic() - start
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of `pid` and the processes below it (SMTP acceptors)."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_total_kib(pid: int, field: str) -> int:
+    """A memory field summed over `pid` and the processes below it."""
+    return sum(proc_status_kib(p, field) for p in descendants(pid))
+
+
 def idle_sessions_rss(port: int, pid: int, count: int) -> int:
     """RSS (KiB) of the server while it holds `count` sessions that said EHLO. Each comes
     from its own loopback address (bench.common.source_address), so the per-network
@@ -77,7 +96,7 @@ def idle_sessions_rss(port: int, pid: int, count: int) -> int:
         for s in socks:
             s.recv(4096)
         time.sleep(1)
-        return proc_status_kib(pid, "VmRSS")
+        return rss_total_kib(pid, "VmRSS")
     finally:
         for s in socks:
             s.close()
@@ -104,6 +123,7 @@ def main() -> None:
         use_smtp_source = True
 
     with tempfile.TemporaryDirectory(prefix="moxweb-bench-") as tmp, Localserve(Path(tmp)) as ls:
+        cpu_before = cpu_seconds(ls.pid)
         if use_smtp_source:
             with Profile(ls.pid, args.profile / "smtp-ingest.txt" if args.profile else None):
                 elapsed = smtp_source(ls.smtp_port, args.messages, args.concurrency, args.size, "mox@localhost")
@@ -112,7 +132,8 @@ def main() -> None:
             start = time.monotonic()
             ok, failed = asyncio.run(run_clients(ls.smtp_port, args.messages, args.concurrency, args.size))
             elapsed = time.monotonic() - start
-        rss = proc_status_kib(ls.pid, "VmHWM")
+        cpu = cpu_seconds(ls.pid) - cpu_before
+        rss = rss_total_kib(ls.pid, "VmHWM")
         idle_rss = idle_sessions_rss(ls.smtp_port, ls.pid, args.idle) if args.idle else 0
 
     peer_rate = 0.0
@@ -137,9 +158,11 @@ def main() -> None:
         "|---|---|---|---|---|",
         f"| messages/s | {rate:.0f} | {peer_rate:.0f} | {ratio(rate, peer_rate)} | higher |" if peer_rate else
         f"| messages/s | {rate:.0f} | not run | | higher |",
+        f"| CPU per message, moxweb's processes (ms) | {1000 * cpu / max(ok, 1):.2f} | | | lower |",
         f"| peak RSS during ingest (MiB) | {rss / 1024:.0f} | | | lower |",
         f"| RSS holding {args.idle} idle sessions (MiB) | {idle_rss / 1024:.0f} | | | lower |",
     ]
+    lines.append(f"\n{load()} after the run.")
     if failed:
         lines.append(f"\n{failed} messages failed.")
     publish("smtp_ingest", "bench/smtp_ingest.py", "\n".join(lines), args.results_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,11 +23,16 @@ from mailcore.message.summary import summarize
 from mailstore import files, groupcommit, searchcolumns
 from mailstore.models import Change, Mailbox, Message, MessageDKIMDomain, Store, Subscription
 from mailstore.notify import notify_changed
+from mailstore.rowinsert import RowInserter, RowLoader
 
 log = logging.getLogger(__name__)
 
 _STORE_TABLE = Store._meta.db_table
 _MAILBOX_TABLE = Mailbox._meta.db_table
+# The delivery's rows, inserted without compiling the INSERT per row.
+_MESSAGE_INSERT = RowInserter(Message)
+_CHANGE_INSERT = RowInserter(Change)
+_MAILBOX_LOAD = RowLoader(Mailbox)
 
 # New accounts get these mailboxes, all subscribed (mox: Inbox plus DefaultMailboxes).
 DEFAULT_MAILBOXES: list[tuple[str, str]] = [
@@ -212,13 +218,15 @@ def deliver(
     flags: set[str] | None = None,
     keywords: list[str] | None = None,
     info: DeliveryInfo | None = None,
+    then: Callable[[Message], object] | None = None,
 ) -> Message:
     """Store a finished (fsynced) file as a new message; returns once it is durable.
 
     The file is linked into the account's directory and that directory fsynced before
     the row commits, so an acknowledged message survives a crash at any instant, and no
     client can see a row whose file is incomplete. `source` is left for the caller to
-    remove (it may be linked into several accounts).
+    remove (it may be linked into several accounts). `then(message)` runs in the same
+    transaction after the insert (a failure there undoes the delivery).
     """
     # One read: the parse and the size come from the same bytes, outside the transaction.
     data = source.read_bytes()
@@ -226,15 +234,21 @@ def deliver(
     size = len(prefix) + len(data)
     del data
     dest, rel = files.new_message_path(account.pk)
+    # The row is built and converted for the database here, in the caller's thread: the
+    # shared transaction (group commit's one thread on SQLite) only numbers it.
+    row = _prepare_row(account, rel=rel, size=size, prefix=prefix, parsed=parsed, summary=summary,
+                       received=received, flags=flags, keywords=_delivery_keywords(keywords), info=info)
     files.place(source, dest)
     try:
         # Concurrent deliveries share one commit (mailstore/groupcommit.py).
-        message = groupcommit.run(
-            lambda: _insert_message(
-                account, mailbox_name, rel, size, prefix, parsed, summary, received, flags, keywords, info
-            ),
-            key=account.pk,
-        )
+        def unit() -> Message:
+            message = _insert_message(account, mailbox_name, rel, size, prefix, parsed, summary, received, flags,
+                                      keywords, info, row=row)
+            if then is not None:
+                then(message)
+            return message
+
+        message = groupcommit.run(unit, key=account.pk)
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
@@ -246,11 +260,28 @@ def deliver(
     return message
 
 
-def _create_message_row(
+def _delivery_keywords(keywords: list[str] | None) -> list[str]:
+    """A delivery's keywords: lower case, sorted, system flags left out."""
+    return sorted({k.lower() for k in (keywords or [])} - set(Message.SYSTEM_FLAGS))
+
+
+# Message columns only known inside the delivery's transaction.
+_NUMBERED_FIELDS = ("mailbox", "uid", "modseq", "created_modseq", "mailbox_orig", "mailbox_destined")
+
+
+@dataclass
+class _Row:
+    """A delivery's Message row, built before its transaction: its mailbox, UID and
+    modseqs are set inside it (`_create_message_row`)."""
+
+    message: Message
+    params: list[object]
+    destined_mailbox: str
+
+
+def _prepare_row(
     account: Account,
-    mailbox: Mailbox,
-    uid: int,
-    modseq: int,
+    *,
     rel: str,
     size: int,
     prefix: bytes,
@@ -260,23 +291,14 @@ def _create_message_row(
     flags: set[str] | None,
     keywords: list[str],
     info: DeliveryInfo | None,
-) -> Message:
-    """The Message row of a delivery, shared by the common and the general path."""
+) -> _Row:
     flag_fields = {Message.SYSTEM_FLAGS[f.lower()]: True for f in (flags or set()) if f.lower() in Message.SYSTEM_FLAGS}
     info = info or DeliveryInfo()
-    destined = None
-    if info.destined_mailbox:
-        destined = Mailbox.objects.filter(
-            account_id=account.pk, name=normalize_mailbox_name(info.destined_mailbox)
-        ).values_list("pk", flat=True).first()
-        if destined == mailbox.pk:
-            destined = None
-    message = Message.objects.create(
+    message = Message(
         account=account,
-        mailbox=mailbox,
-        uid=uid,
-        modseq=modseq,
-        created_modseq=modseq,
+        uid=0,
+        modseq=0,
+        created_modseq=0,
         received=received or timezone.now(),
         size=size,
         prefix=prefix,
@@ -294,12 +316,30 @@ def _create_message_row(
         rcpt_to=info.rcpt_to,
         dkim_domains=info.dkim_domains,
         validations=info.validations,
-        mailbox_orig=mailbox.pk,
-        mailbox_destined=destined,
         **info.reputation_fields(),
         **searchcolumns.columns(prefix, summary),
         **flag_fields,
     )
+    return _Row(message, _MESSAGE_INSERT.params(message), info.destined_mailbox)
+
+
+def _create_message_row(account: Account, mailbox: Mailbox, uid: int, modseq: int, row: _Row) -> Message:
+    """The Message row of a delivery, shared by the common and the general path."""
+    destined = None
+    if row.destined_mailbox:
+        destined = Mailbox.objects.filter(
+            account_id=account.pk, name=normalize_mailbox_name(row.destined_mailbox)
+        ).values_list("pk", flat=True).first()
+        if destined == mailbox.pk:
+            destined = None
+    message = row.message
+    message.mailbox = mailbox
+    message.uid = uid
+    message.modseq = message.created_modseq = modseq
+    message.mailbox_orig = mailbox.pk
+    message.mailbox_destined = destined
+    _MESSAGE_INSERT.refresh(message, row.params, _NUMBERED_FIELDS)
+    _MESSAGE_INSERT.insert(message, params=row.params)
     _add_dkim_rows(message)
     return message
 
@@ -314,7 +354,9 @@ def _add_dkim_rows(message: Message) -> None:
         ])
 
 
-@transaction.atomic
+# No savepoint of its own: it runs in its group commit unit's savepoint, or its caller's
+# transaction, and an error rolls that back.
+@transaction.atomic(savepoint=False)
 def _insert_message(
     account: Account,
     mailbox_name: str,
@@ -327,12 +369,17 @@ def _insert_message(
     flags: set[str] | None,
     keywords: list[str] | None,
     info: DeliveryInfo | None,
+    *,
+    row: _Row | None = None,
 ) -> Message:
-    kw = sorted({k.lower() for k in (keywords or [])} - set(Message.SYSTEM_FLAGS))
+    """Insert a delivered message's rows (its file is in place). `row`, when given, is
+    the row `_prepare_row` built from the same arguments."""
+    kw = _delivery_keywords(keywords)
+    if row is None:
+        row = _prepare_row(account, rel=rel, size=size, prefix=prefix, parsed=parsed, summary=summary,
+                           received=received, flags=flags, keywords=kw, info=info)
     if not kw:
-        message = _insert_message_fast(
-            account, mailbox_name, rel, size, prefix, parsed, summary, received, flags, info
-        )
+        message = _insert_message_fast(account, mailbox_name, size, row)
         if message is not None:
             return message
     store = _lock_store(account)
@@ -343,34 +390,20 @@ def _insert_message(
     store.size += size
     store.save(update_fields=["highest_modseq", "size"])
     uid = mailbox.uidnext
-    message = _create_message_row(
-        account, mailbox, uid, modseq, rel, size, prefix, parsed, summary, received, flags, kw, info
-    )
+    message = _create_message_row(account, mailbox, uid, modseq, row)
     mailbox.uidnext = uid + 1
     mailbox.highest_modseq = modseq
     if kw and not set(kw) <= set(mailbox.keywords):
         mailbox.keywords = sorted(set(mailbox.keywords) | set(kw))
     mailbox.save(update_fields=["uidnext", "highest_modseq", "keywords"])
-    Change.objects.create(
+    _CHANGE_INSERT.insert(Change(
         account=account, modseq=modseq, mailbox_id_ref=mailbox.pk, kind=Change.Kind.ADD, uids=[uid]
-    )
+    ))
     _notify_on_commit(account.pk)
     return message
 
 
-
-def _insert_message_fast(
-    account: Account,
-    mailbox_name: str,
-    rel: str,
-    size: int,
-    prefix: bytes,
-    parsed: dict[str, object],
-    summary: object,
-    received: datetime | None,
-    flags: set[str] | None,
-    info: DeliveryInfo | None,
-) -> Message | None:
+def _insert_message_fast(account: Account, mailbox_name: str, size: int, row: _Row) -> Message | None:
     """The common delivery (existing Store and mailbox, no keywords) in four statements.
 
     Runs inside `_insert_message`'s transaction. The Store counters are bumped with one
@@ -386,36 +419,33 @@ def _insert_message_fast(
             " WHERE account_id = %s RETURNING highest_modseq, size",
             [size, account.pk],
         )
-        row = cursor.fetchone()
-        if row is None:
+        found = cursor.fetchone()
+        if found is None:
             return None
-        modseq, new_size = row
+        modseq, new_size = found
         if account.quota_bytes and new_size > account.quota_bytes:
             raise QuotaExceeded("account over quota")
-    # A raw queryset, so the returned row gets the ORM's column conversions (JSON, dates).
-    mailboxes = list(Mailbox.objects.raw(
-        f"UPDATE {_MAILBOX_TABLE} SET uidnext = uidnext + 1, highest_modseq = %s"
-        " WHERE account_id = %s AND name = %s RETURNING *",
-        [modseq, account.pk, name],
-    ))
-    if not mailboxes:
-        # No such mailbox: undo the counter bump; the slow path creates it.
-        with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_MAILBOX_TABLE} SET uidnext = uidnext + 1, highest_modseq = %s"
+            f" WHERE account_id = %s AND name = %s RETURNING {_MAILBOX_LOAD.returning(connection)}",
+            [modseq, account.pk, name],
+        )
+        found = cursor.fetchone()
+        if found is None:
+            # No such mailbox: undo the counter bump; the slow path creates it.
             cursor.execute(
                 f"UPDATE {_STORE_TABLE} SET highest_modseq = highest_modseq - 1, size = size - %s"
                 " WHERE account_id = %s",
                 [size, account.pk],
             )
-        return None
-    mailbox = mailboxes[0]
+            return None
+    mailbox = _MAILBOX_LOAD.load(found, connection.alias)
     mailbox_id = mailbox.pk
     uid = mailbox.uidnext - 1
-    message = _create_message_row(
-        account, mailbox, uid, modseq, rel, size, prefix, parsed, summary, received, flags, [], info
-    )
-    Change.objects.create(
+    message = _create_message_row(account, mailbox, uid, modseq, row)
+    _CHANGE_INSERT.insert(Change(
         account=account, modseq=modseq, mailbox_id_ref=mailbox_id, kind=Change.Kind.ADD, uids=[uid]
-    )
+    ))
     _notify_on_commit(account.pk)
     return message
 

@@ -14,7 +14,7 @@ import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiosmtpd.smtp import SMTP
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -34,6 +34,9 @@ from smtpserver.config import ListenerConfig
 from smtpserver.delivery import DeliveryMixin
 from smtpserver.localserve import TIMEOUT_REPLY, special_failure
 
+if TYPE_CHECKING:
+    from mailstore.files import TempMessageFile
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -46,6 +49,8 @@ MAX_COMMAND_LINE = 2048
 IDLE_DB_RELEASE = 1.0
 # Bytes per write to the temporary file while streaming DATA/BDAT.
 WRITE_CHUNK = 256 * 1024
+# Bytes taken from the socket per read during DATA.
+DATA_READ = 64 * 1024
 
 COMMANDS = ("HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN",
             "HELP", "NOOP", "QUIT")
@@ -108,6 +113,15 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         self._counted_open = False
         self._closing = False
         self._db_used = False
+        # Bytes read past the end of DATA (pipelined commands), read before the socket.
+        self._pushback = b""
+        # Lazy timers (one handle each, moved forward only when it fires): the session
+        # timeout's deadline, and when the client last went quiet in read_line.
+        self._deadline = 0.0
+        self._quiet_since: float | None = None
+        self._release_handle: asyncio.TimerHandle | None = None
+        self._release_task: asyncio.Task[None] | None = None
+        self._localserve_account: Any = None
 
     # --- plumbing -------------------------------------------------------------
 
@@ -129,14 +143,51 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
     async def release_db(self) -> None:
         """A transaction is over. The database connection stays open while the client
         keeps sending commands (a busy session reconnecting per message costs more than
-        the message); `read_line` closes it once the client has been quiet for
+        the message); it is closed once the client has been quiet in `read_line` for
         IDLE_DB_RELEASE seconds, so idle sessions hold none (PostgreSQL has a
         connection limit)."""
 
     async def close_db(self) -> None:
         if self._db_used:
-            await sync_to_async(store.finish, thread_sensitive=True)()
+            # Cleared first: a `db` call made meanwhile runs after the close in the same
+            # thread, opens a connection again and sets it again.
             self._db_used = False
+            await sync_to_async(store.finish, thread_sensitive=True)()
+
+    def _watch_quiet(self) -> None:
+        """read_line is about to wait: close the database connection if the client stays
+        quiet for IDLE_DB_RELEASE seconds. One timer, not one per line."""
+        self._quiet_since = self.loop.time()
+        if self._release_handle is None:
+            self._release_handle = self.loop.call_at(self._quiet_since + IDLE_DB_RELEASE, self._release_if_quiet)
+
+    def _release_if_quiet(self) -> None:
+        self._release_handle = None
+        if self._quiet_since is None or not self._db_used or self._closing:
+            return  # busy with a command (read_line watches again) or nothing to close
+        due = self._quiet_since + IDLE_DB_RELEASE
+        if self.loop.time() < due:
+            self._release_handle = self.loop.call_at(due, self._release_if_quiet)
+            return
+        # Runs in this session's context (the timer was set inside it): its DB thread.
+        self._release_task = self.loop.create_task(self.close_db())
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """aiosmtpd's idle timeout, lazily: activity only moves the deadline; the timer
+        is set again when it fires early (replacing a timer per line read costs more
+        than the rest of reading it)."""
+        self._deadline = self.loop.time() + (duration or self._timeout_duration)
+        handle = self._timeout_handle
+        if handle is None or handle.cancelled() or handle.when() > self._deadline:
+            if handle is not None:
+                handle.cancel()
+            self._timeout_handle = self.loop.call_at(self._deadline, self._timeout_due)
+
+    def _timeout_due(self) -> None:
+        if self.loop.time() < self._deadline:
+            self._timeout_handle = self.loop.call_at(self._deadline, self._timeout_due)
+            return
+        self._timeout_cb()
 
     async def write(self, data: Reply | bytes | str) -> None:
         if isinstance(data, Reply):
@@ -165,36 +216,43 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         """One command line including its line ending (mox: over 2048 octets closes)."""
         if self.slow:
             await self.config.sleep(self.config.slow_delay)
-        try:
+        pushed = self._pushback
+        lf = pushed.find(b"\n")
+        if lf >= 0:
+            line, self._pushback = pushed[: lf + 1], pushed[lf + 1 :]
+        else:
+            self._pushback = b""
             if self._db_used:
-                try:
-                    # Cancelling readuntil consumes nothing: the line is read again below.
-                    line = await asyncio.wait_for(self._reader.readuntil(b"\n"), IDLE_DB_RELEASE)
-                except TimeoutError:
-                    await self.close_db()
-                    line = await self._reader.readuntil(b"\n")
-            else:
-                line = await self._reader.readuntil(b"\n")
-        except asyncio.LimitOverrunError:
-            line = b"x" * (MAX_COMMAND_LINE + 1)
-        except asyncio.IncompleteReadError:
-            raise ConnectionClosed() from None
+                self._watch_quiet()
+            try:
+                line = pushed + await self._reader.readuntil(b"\n")
+            except asyncio.LimitOverrunError:
+                line = b"x" * (MAX_COMMAND_LINE + 1)
+            except asyncio.IncompleteReadError:
+                raise ConnectionClosed() from None
+            finally:
+                self._quiet_since = None
         if len(line) > MAX_COMMAND_LINE:
             raise SMTPError(reply(500, codes.SE_PROTO_OTHER,
                                   f"line too long, smtp max is 512, we reached {MAX_COMMAND_LINE}"), close=True)
         self._reset_timeout()
         return line
 
-    async def read_piece(self) -> bytes:
-        """For DATA: a line up to LF, or a part of a very long line."""
-        try:
-            piece = await self._reader.readuntil(b"\n")
-        except asyncio.LimitOverrunError as exc:
-            piece = await self._reader.readexactly(exc.consumed)
-        except asyncio.IncompleteReadError:
-            raise ConnectionClosed() from None
+    async def read_some(self, limit: int) -> bytes:
+        """For DATA and BDAT: what has arrived, at most `limit` bytes (pushed-back
+        bytes first); ConnectionClosed at the end of the stream."""
+        if self._pushback:
+            piece, self._pushback = self._pushback[:limit], self._pushback[limit:]
+            return piece
+        piece = await self._reader.read(limit)
+        if not piece:
+            raise ConnectionClosed()
         self._reset_timeout()
         return piece
+
+    def push_back(self, data: bytes) -> None:
+        """Bytes that followed the end of DATA: the next commands (PIPELINING)."""
+        self._pushback = data + self._pushback
 
     def _release_open_connection(self) -> None:
         if self._counted_open:
@@ -247,6 +305,12 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
                 except (ConnectionClosed, ConnectionError):
                     pass
                 finally:
+                    if self._release_handle is not None:
+                        self._release_handle.cancel()
+                    if self._release_task is not None:
+                        # Its thread-sensitive call must finish inside the context.
+                        with contextlib.suppress(Exception):
+                            await self._release_task
                     await self.close_db()
         except asyncio.CancelledError:
             pass
@@ -434,6 +498,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         if self.tx is not None:
             raise SMTPError(reply(503, codes.SE_PROTO_CMD, "cannot starttls during mail transaction"))
         await self.write(codes.STARTTLS_OK)
+        self._pushback = b""  # RFC 3207 section 4.2: plaintext sent after STARTTLS is void
         try:
             await self._start_tls()
         except Exception:  # noqa: BLE001 - a failed handshake ends this connection only
@@ -557,7 +622,10 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             if self.config.submission:
                 rcpt.account = self.account
             else:
-                rcpt.account = await self.db(store.localserve_account)
+                if self._localserve_account is None:
+                    # Once per session: every recipient is this account.
+                    self._localserve_account = await self.db(store.localserve_account)
+                rcpt.account = self._localserve_account
                 if rcpt.account is None:
                     raise SMTPError(reply(451, codes.SE_SYSTEM_OTHER, "localserve account missing"))
         elif self.config.submission:
@@ -600,25 +668,22 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         from mailstore.files import TempMessageFile
 
         reader = DataReader()
-        tmp = await self.db(TempMessageFile)  # mkdir/open off the loop; writes go to the page cache
+        # A message smaller than WRITE_CHUNK stays in `buf` until its end and reaches
+        # the disk in the same thread hop that fsyncs it; a larger one is spooled.
+        tmp: TempMessageFile | None = None
         too_big = False
         buf = bytearray()
         # A full disk (or other write error) is answered after the final dot, not by
         # dropping the connection; the rest of the data is read and thrown away.
         write_error: OSError | None = None
 
-        def spool(data: bytes) -> None:
-            nonlocal write_error
-            if write_error is None:
-                try:
-                    tmp.write(data)
-                except OSError as exc:
-                    write_error = exc
+        def discard() -> None:
+            if tmp is not None:
+                tmp.discard()
 
         try:
             while True:
-                piece = await self.read_piece()
-                out, rest = reader.feed(piece)
+                out, rest = reader.feed(await self.read_some(DATA_READ))
                 if out and not too_big:
                     if reader.size > self.config.max_message_size:
                         too_big = True
@@ -626,33 +691,40 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
                     else:
                         buf += out
                         if len(buf) >= WRITE_CHUNK:
-                            spool(bytes(buf))
+                            if write_error is None:
+                                try:
+                                    if tmp is None:
+                                        tmp = await self.db(TempMessageFile)  # mkdir/open off the loop
+                                    tmp.write(bytes(buf))  # to the page cache
+                                except OSError as exc:
+                                    write_error = exc
                             buf.clear()
                 if rest is not None:
+                    if rest:
+                        self.push_back(rest)
                     break
             if reader.error is not None:
-                tmp.discard()
+                discard()
                 self.reset_transaction()
                 self.failed_transactions += 1
                 raise SMTPError(data_error_reply(reader.error))
             if too_big:
-                tmp.discard()
+                discard()
                 self.reset_transaction()
                 self.failed_transactions += 1
                 raise SMTPError(reply(552, codes.SE_MSG_TOO_BIG,
                                       f"message too large, max is {self.config.max_message_size} bytes"))
-            if buf:
-                spool(bytes(buf))
             if write_error is None:
                 try:
-                    await self.db(tmp.finish)
+                    tmp = await self.db(finish_spool, tmp, bytes(buf))
                 except OSError as exc:
                     write_error = exc
             if write_error is not None:
                 log.error("storing message data failed", extra={"cid": self.cid, "err": str(write_error)})
-                tmp.discard()
+                discard()
                 self.reset_transaction()
                 raise SMTPError(reply(452, codes.SE_SYSTEM_FULL, "insufficient storage space"))
+            assert tmp is not None
             try:
                 result = await self.accept_message(tx, tmp.path, reader.has_8bit)
             except SMTPError:
@@ -661,7 +733,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             finally:
                 tmp.cleanup()
         except BaseException:
-            tmp.discard()
+            discard()
             raise
         self.reset_transaction()
         await self.write(result)
@@ -676,6 +748,23 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         size = int(parts[0])
         last = len(parts) == 2
         await self.bdat_chunk(size, last)
+
+
+def finish_spool(tmp: TempMessageFile | None, data: bytes) -> TempMessageFile:
+    """The end of DATA, in the connection's thread: the temporary file (made now for a
+    message that was held in memory) gets its last bytes and is fsynced. A failure
+    removes it and raises."""
+    from mailstore.files import TempMessageFile
+
+    spool = tmp if tmp is not None else TempMessageFile()
+    try:
+        if data:
+            spool.write(data)
+        spool.finish()
+    except BaseException:
+        spool.discard()
+        raise
+    return spool
 
 
 def data_error_reply(err: DataError) -> Reply:

@@ -224,16 +224,8 @@ class DeliveryMixin:
             state = tx.bdat
         remaining = size
         while remaining > 0:
-            try:
-                piece = await self._reader.read(min(remaining, BDAT_PIECE))
-            except Exception:  # noqa: BLE001
-                piece = b""
-            if not piece:
-                from smtpserver.connection import ConnectionClosed
-
-                raise ConnectionClosed()
+            piece = await self.read_some(min(remaining, BDAT_PIECE))
             remaining -= len(piece)
-            self._reset_timeout()
             if state is None:
                 continue
             state.size += len(piece)

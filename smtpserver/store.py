@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from mailcore.smtp.codes import Reply
 from mailqueue.actions import QueueRecipient, enqueue
 from mailqueue.models import QueuedMessage
 from mailstore import actions as mailstore_actions
-from mailstore.actions import DeliveryInfo, deliver
+from mailstore.actions import DeliveryInfo, deliver, normalize_mailbox_name
 from mailstore.models import Mailbox, Message
 from smtpserver.reputation import Facts, Reputation, reputation
 
@@ -102,16 +103,17 @@ def address_belongs_to(account_id: int, addr: Address) -> bool:
 
 
 def deliver_file(account: Account, mailbox: str, path: Path, prefix: bytes, info: DeliveryInfo,
-                 *, seen: bool = False) -> Message:
+                 *, seen: bool = False, then: Callable[[Message], object] | None = None) -> Message:
     """Store for one recipient; mox's automatic $Junk/$NotJunk flags by destination
-    mailbox apply (mox-v0.0.5 1.2.8), and a flagged message trains the junk filter."""
+    mailbox apply (mox-v0.0.5 1.2.8), and a flagged message trains the junk filter.
+    `then` runs in the delivery's transaction (mailstore.actions.deliver)."""
     from mailstore import junk
     from mailstore.actions import automatic_junk_flags
 
     flags = {Message.FLAG_NAMES[name] for name, on in automatic_junk_flags(account, mailbox).items() if on}
     if seen:
         flags.add("\\Seen")
-    message = deliver(account, mailbox, path, prefix=prefix, info=info, flags=flags)
+    message = deliver(account, mailbox, path, prefix=prefix, info=info, flags=flags, then=then)
     if flags - {"\\Seen"}:
         junk.retrain_for_flags(message)
     return message
@@ -120,18 +122,41 @@ def deliver_file(account: Account, mailbox: str, path: Path, prefix: bytes, info
 def deliver_incoming(account: Account, mailbox: str, path: Path, prefix: bytes, info: DeliveryInfo,
                      *, seen: bool, message_id: str, report: Any = None) -> None:
     """An accepted incoming message: stored, its report saved, and a copy of it in the
-    Rejects mailbox (same Message-ID) removed (mox-v0.0.5 1.1.11 steps f and h)."""
-    message = deliver_file(account, mailbox, path, prefix, info, seen=seen)
+    Rejects mailbox (same Message-ID) removed (mox-v0.0.5 1.1.11 steps f and h), in
+    the delivery's own transaction: both happen or neither does."""
+    rejects = rejects_mailbox(account)
+    removed = 0
+
+    def remove_rejected_copies(message: Message) -> None:
+        nonlocal removed
+        if (rejects and message_id and message.mailbox.name != normalize_mailbox_name(rejects)
+                and in_rejects(account.pk, rejects, message_id)):
+            removed = mailstore_actions.remove_rejects(account, rejects, message_id)
+
+    message = deliver_file(account, mailbox, path, prefix, info, seen=seen, then=remove_rejected_copies)
+    if removed:
+        log.info("removed from rejects", extra={"account": account.name, "n": removed})
     if report is not None:
         try:
             report.store(account, message)
         except Exception:  # noqa: BLE001 - the message is delivered; the report is lost
             log.exception("storing report failed", extra={"account": account.name})
-    rejects = rejects_mailbox(account)
-    if rejects and message_id:
-        removed = mailstore_actions.remove_rejects(account, rejects, message_id)
-        if removed:
-            log.info("removed from rejects", extra={"account": account.name, "n": removed})
+
+
+def in_rejects(account_id: int, rejects: str, message_id: str) -> bool:
+    """Whether the Rejects mailbox holds a message with this Message-ID. Found through
+    the mailbox's unique (account, name) index and then the mailbox's own messages: a
+    filter on the message's account let SQLite walk every message of the account. Raw
+    SQL: it runs for every delivery, and compiling the query cost more than running it."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute(_IN_REJECTS, [account_id, normalize_mailbox_name(rejects), message_id])
+        return cursor.fetchone() is not None
+
+
+_IN_REJECTS = (
+    f"SELECT 1 FROM {Message._meta.db_table} m JOIN {Mailbox._meta.db_table} b ON m.mailbox_id = b.id"
+    " WHERE b.account_id = %s AND b.name = %s AND m.message_id = %s LIMIT 1"
+)
 
 
 def rejects_mailbox(account: Account) -> str:
@@ -163,8 +188,6 @@ def keep_reject(account: Account, destined: str, path: Path, prefix: bytes, info
 
 def reputation_for(account: Account, mailbox: str, facts: Facts) -> Reputation:
     """Reputation for delivery to `mailbox` (its id; none yet when it does not exist)."""
-    from mailstore.actions import normalize_mailbox_name
-
     mailbox_id = Mailbox.objects.filter(account=account, name=normalize_mailbox_name(mailbox)).values_list(
         "pk", flat=True).first()
     return reputation(account.pk, mailbox_id, facts)

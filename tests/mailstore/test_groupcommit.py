@@ -134,3 +134,19 @@ def test_module_run_groups_only_on_sqlite() -> None:
     assert Domain.objects.get(pk=pk).name == "module.test"
     grouped = groupcommit.committer.batches - before
     assert grouped == (1 if connection.vendor == "sqlite" else 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_units_run_in_one_committer_thread_that_ends_when_idle() -> None:
+    gc = GroupCommitter(idle_exit=0.2)
+    caller = threading.get_ident()
+    first = gc.run(threading.get_ident)
+    second = gc.run(threading.get_ident)
+    assert first == second != caller  # one long-lived thread, with one connection
+    for _ in range(500):
+        if gc._thread is None:
+            break
+        threading.Event().wait(0.01)
+    assert gc._thread is None  # idle: ended (closing its connection)
+    assert gc.run(lambda: _domain("again.test").name) == "again.test"
+    assert gc.batches == 3

@@ -1,0 +1,46 @@
+"""mailstore.rowinsert: a row inserted with the prepared INSERT reads back as the ORM's."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from django.forms.models import model_to_dict
+
+from mailstore.models import Change, Message
+from mailstore.rowinsert import RowInserter
+
+
+@pytest.mark.django_db
+def test_a_message_row_is_stored_as_the_orm_stores_it(alice) -> None:
+    from mailstore.actions import ensure_store
+    from mailstore.models import Mailbox
+
+    ensure_store(alice)
+    inbox = Mailbox.objects.get(account=alice, name="Inbox")
+    values = dict(
+        account=alice, mailbox=inbox, modseq=7, created_modseq=7, size=123, prefix=b"X-A: b\r\n",
+        path="accounts/x/msg/ab/abc", message_id="<m@x>", subject="h\u00e9", from_address="a@x",
+        to_addresses=["b@y", "c@z"], sent_date=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        received=datetime(2026, 1, 2, 3, 4, 6, 789000, tzinfo=timezone.utc), parsed={"type": "text", "n": [1, 2]},
+        keywords=["$label1"], dkim_domains=["x"], validations={"spf": "pass"}, seen=True, mailbox_orig=inbox.pk,
+    )
+    orm = Message.objects.create(uid=1, **values)
+    inserter = RowInserter(Message)
+    assert inserter.plain
+    fast = Message(uid=2, **values)
+    params = inserter.params(fast)
+    fast.uid = 3
+    inserter.refresh(fast, params, ("uid",))
+    inserter.insert(fast, params=params)
+    assert fast.pk is not None and fast.pk != orm.pk and not fast._state.adding
+
+    def stored(pk: int) -> dict[str, object]:
+        row = model_to_dict(Message.objects.get(pk=pk))
+        row.pop("id")
+        row.pop("uid")
+        return row
+
+    assert stored(fast.pk) == stored(orm.pk)
+    assert Message.objects.get(pk=fast.pk).uid == 3
+    change = RowInserter(Change).insert(Change(account=alice, modseq=8, kind=Change.Kind.ADD, uids=[3]))
+    assert Change.objects.get(pk=change.pk).uids == [3]
