@@ -5,6 +5,7 @@ import pytest
 
 from mailstore.files import read_message
 from mailstore.models import Message
+from tests.faults.test_database_locked import locked  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,3 +68,25 @@ def test_data_after_bdat_is_refused(smtp_listener, raw_smtp, localserve_account)
     c.send(b"BDAT 2\r\nab")
     assert c.reply() == ["250 2.0.0 2 octets received"]
     assert c.cmd("DATA") == "503 5.5.1 cannot mix BDAT and DATA"
+
+
+def test_a_database_error_at_bdat_last_answers_451_and_the_session_goes_on(
+        locked, smtp_listener, raw_smtp, localserve_account):
+    # `locked`: the database locked by another connection, new connections giving up
+    # after half a second (tests/faults/test_database_locked.py).
+    c = raw_smtp(smtp_listener())
+    begin(c)
+    body = b"Subject: locked\r\n\r\nx\r\n"
+    with locked():
+        c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+        assert c.reply() == ["451 4.3.0 error delivering message"]
+        assert c.cmd("NOOP") == "250 2.0.0 alrighty"
+    assert Message.objects.count() == 0
+    # The transaction ended: a new one in the same session delivers.
+    assert c.cmd("RCPT TO:<b@example.org>") == "503 5.5.1 missing MAIL FROM"
+    assert c.cmd("MAIL FROM:<a@example.org>") == "250 2.1.0 looking good"
+    assert c.cmd("RCPT TO:<b@example.org>") == "250 2.1.0 now on the list"
+    c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+    assert c.reply() == ["250 2.2.0 it is done"]
+    [m] = Message.objects.filter(account=localserve_account)
+    assert read_message(m.path) == body
