@@ -429,6 +429,23 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         if not ips.ok:
             raise SMTPError(reply(550, "1.8", "mailfrom domain has no mx or address records"))
 
+    async def mailfrom_spf_passes(self, tx: Transaction) -> bool:
+        """RFC 7208 check_host() for the MAIL FROM identity; DNS trouble is no pass."""
+        from mailcore.authn.spf import check_mailfrom
+
+        sender = tx.mail.sender
+        if sender is None or sender.domain is None:
+            return False
+        try:
+            result = await asyncio.wait_for(
+                check_mailfrom(self.resolver(), self.remote_ip, f"{sender.localpart}@{sender.domain.ascii}",
+                               self.ehlo or "", receiver=self.config.hostname),
+                self.config.dns_timeout)
+        except Exception:  # noqa: BLE001 - a temporary error is not a pass
+            log.info("spf check for second recipient failed", extra={"cid": self.cid})
+            return False
+        return result.passed
+
     def need_ehlo(self) -> None:
         if self.ehlo is None:
             raise SMTPError(codes.NO_EHLO)
@@ -636,6 +653,10 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             if tx.mail.sender is None and tx.recipients:
                 raise SMTPError(reply(452, codes.SE_TOO_MANY_RCPTS,
                                       "only one recipient allowed with null reverse address"))
+            if len(tx.recipients) == 1 and not await self.mailfrom_spf_passes(tx):
+                # mox §1.1.8: a second recipient only with an SPF pass for the MAIL FROM
+                # domain, against backscatter of DSNs for forged senders.
+                raise SMTPError(reply(452, codes.SE_TOO_MANY_RCPTS, "only one recipient allowed without spf pass"))
             if addr.ip is not None:
                 self.failed_transactions += 1
                 raise SMTPError(reply(550, codes.SE_BAD_DEST_MAILBOX, "not accepting email for ip"))

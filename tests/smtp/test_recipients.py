@@ -22,6 +22,29 @@ def deliver(c, rcpts: list[str], sender: str = "a@example.org") -> list[str]:  #
     return out
 
 
+@pytest.fixture(autouse=True)
+def spf_pass(dns_server):  # type: ignore[no-untyped-def]
+    """mox §1.1.8: a second recipient needs an SPF pass for the MAIL FROM domain."""
+    dns_server.add("example.org", "TXT", "v=spf1 ip4:127.0.0.1 -all")
+
+
+def test_a_second_recipient_needs_an_spf_pass(smtp_listener, raw_smtp, alice, bob, dns_server):
+    dns_server.add("nospf.example", "MX", "10 mail.example.org.")
+    dns_server.add("fails.example", "MX", "10 mail.example.org.")
+    dns_server.add("fails.example", "TXT", "v=spf1 ip4:192.0.2.1 -all")
+    c = raw_smtp(smtp_listener(localserve=False, hostname="mail.example.test"))
+    c.cmd("EHLO client.example")
+    for sender in ("a@nospf.example", "a@fails.example"):
+        assert c.cmd(f"MAIL FROM:<{sender}>") == "250 2.1.0 looking good"
+        assert c.cmd("RCPT TO:<alice@example.test>") == "250 2.1.0 now on the list"
+        assert c.cmd("RCPT TO:<bob@example.test>") == "452 4.5.3 only one recipient allowed without spf pass"
+        assert c.cmd("RSET") == "250 2.0.0 all clear"
+    # With a pass (example.org allows 127.0.0.1): a second and a third recipient.
+    out = deliver(c, ["alice@example.test", "bob@example.test", "alice+x@example.test"])
+    assert out[1:] == ["250 2.1.0 now on the list"] * 3 + ["354 see you at the bare dot", "250 2.2.0 it is done"]
+    assert len(inbox(alice)) == 2 and len(inbox(bob)) == 1
+
+
 def inbox(account, mailbox: str = "Inbox") -> list[Message]:  # type: ignore[no-untyped-def]
     return list(Message.objects.filter(account=account, mailbox__name=mailbox).order_by("id"))
 
