@@ -8,6 +8,7 @@ then all of them are counted. The clock is injected so tests can move time.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import threading
 import time
@@ -20,6 +21,7 @@ IPv6_PREFIXES = (64, 48, 32)
 Clock = Callable[[], float]
 
 
+@functools.lru_cache(maxsize=4096)  # every delivery and connection asks; few distinct IPs
 def masked_ips(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[str, str, str]:
     """The remote IP's three networks, most specific first (an IPv4-mapped IPv6 address
     counts as IPv4)."""

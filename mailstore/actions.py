@@ -947,7 +947,10 @@ def remove_rejects(account: Account, mailbox_name: str, message_id: str) -> int:
     if not message_id:
         return 0
     name = normalize_mailbox_name(mailbox_name)
-    if not Message.objects.filter(account=account, mailbox__name=name, message_id=message_id).exists():
+    # Through the mailbox's (account, name) index, then its own messages: a filter on the
+    # message's account let SQLite walk every message of the account.
+    mailbox_id = Mailbox.objects.filter(account=account, name=name).values_list("pk", flat=True).first()
+    if mailbox_id is None or not Message.objects.filter(mailbox_id=mailbox_id, message_id=message_id).exists():
         return 0
     return _remove_rejects(account, name, message_id)
 
