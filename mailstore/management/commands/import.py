@@ -21,8 +21,12 @@ class Command(BaseCommand):
         "mbox or maildir goes into MAILBOX; several get their names from their paths "
         "(Sent Items, Spam, Deleted Items... mapped to Sent, Junk, Trash), placed under MAILBOX, "
         'or at the top level when MAILBOX is "/". Flags come from Status/X-Status/X-Keywords '
-        "headers (mbox) or the maildir info and dovecot-keywords. Bare LF becomes CRLF. Shows "
-        "progress; the running server sees the new messages at once."
+        "headers (mbox) or the maildir info and dovecot-keywords. Bare LF becomes CRLF. A Google "
+        "Takeout mbox is filed by each message's X-Gmail-Labels (Trash, Spam as Junk, Drafts, Inbox, "
+        "Sent, else the first label of your own, else Archive; Opened/Unread as \\Seen, Starred as "
+        '\\Flagged), under MAILBOX or at the top level for "/" (mailstore/gmaillabels.py). Messages '
+        "are committed a few dozen at a time. Shows progress; the running server sees the new "
+        "messages at once."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
