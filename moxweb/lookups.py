@@ -19,6 +19,7 @@ from mailcore.authn.errors import ParseError
 from mailcore.authn.fromheader import from_domain
 from mailcore.dns import Resolver
 from mailcore.mtasts.fetch import FetchError, fetch_policy, lookup_record
+from mailcore.reports.tlsrpt import record_rua, tlsrpt_records
 
 
 class LookupFailed(Exception):
@@ -195,15 +196,12 @@ def _dkim_lines(results: list[dkimcheck.DKIMResult]) -> list[str]:
 async def tlsrpt_lookup(resolver: Resolver, domain: str) -> list[str]:
     """The TLSRPT record at _smtp._tls.<domain> (RFC 8460 section 3)."""
     name = f"_smtp._tls.{domain}"
-    records = [t for t in await _txt_records(resolver, name) if t.replace(" ", "").startswith("v=TLSRPTv1")]
+    records = tlsrpt_records(await _txt_records(resolver, name))
     if not records:
         raise LookupFailed(f"no TLSRPT record at {name}")
     if len(records) > 1:
         raise LookupFailed(f"{len(records)} TLSRPT records at {name}; RFC 8460 section 3 allows one")
-    tags = dict(
-        (k.strip().lower(), v.strip()) for k, _, v in (part.partition("=") for part in records[0].split(";")) if k.strip()
-    )
-    rua = [u.strip() for u in tags.get("rua", "").split(",") if u.strip()]
+    rua = record_rua(records[0])
     if not rua:
         raise LookupFailed(f"the TLSRPT record at {name} has no rua= (where reports go)")
     return [records[0], *(f"reports to: {u}" for u in rua)]

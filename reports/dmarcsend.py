@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import urllib.parse
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -32,6 +30,7 @@ from mailcore.reports.dmarcrpt import (
 from mailcore.reports.dmarcrptcompose import compose_message, gzipped_feedback
 from moxweb.resolver import get_resolver
 from reports.models import DMARCEvaluation, OutgoingDMARCReport
+from reports.outgoing import parse_rua, queue_report
 
 log = logging.getLogger(__name__)
 
@@ -107,27 +106,6 @@ def build_feedback(policy_domain: str, day: date, rows: list[DMARCEvaluation], s
     )
 
 
-_SIZE = re.compile(r"^(\d+)([kmgt]?)$", re.I)
-
-
-def parse_rua(uri: str) -> tuple[str, int | None] | None:
-    """(address, size limit in bytes) of a mailto: URI with an optional !size
-    (RFC 7489 section 6.2); None for other schemes or an unusable address."""
-    if not uri.lower().startswith("mailto:"):
-        return None
-    target, bang, size = uri[len("mailto:"):].partition("!")
-    address = urllib.parse.unquote(target.split("?", 1)[0]).strip()
-    if "@" not in address:
-        return None
-    limit = None
-    if bang:
-        m = _SIZE.match(size.strip())
-        if m is None:
-            return None
-        limit = int(m.group(1)) * 1024 ** " kmgt".index((m.group(2) or " ").lower())
-    return address, limit
-
-
 async def destination_allowed(resolver: Resolver, policy_domain: str, address: str) -> tuple[bool, str]:
     """Section 7.1: a report address outside the policy domain's organizational domain
     needs a "v=DMARC1" TXT record at <policy domain>._report._dmarc.<address domain>."""
@@ -141,20 +119,6 @@ async def destination_allowed(resolver: Resolver, policy_domain: str, address: s
     if any(t.decode("utf-8", "replace").replace(" ", "").lower().startswith("v=dmarc1") for t in r.records):
         return True, ""
     return False, f"{domain} does not accept reports for {policy_domain} (no v=DMARC1 record at {name})"
-
-
-def _queue(data: bytes, message_id: str, addresses: list[str]) -> list[int]:
-    from mailqueue.actions import QueueRecipient, enqueue
-    from mailstore import files
-    from smtpserver.store import dkim_signature
-
-    tmp = files.write_temp(data)
-    try:
-        signature = dkim_signature(b"", tmp)
-        recipients = [QueueRecipient(*addr.rsplit("@", 1)) for addr in addresses]
-        return [q.pk for q in enqueue(None, "", "", recipients, tmp, prefix=signature, message_id=message_id)]
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 async def _destinations(resolver: Resolver, policy_domain: str, size: int) -> tuple[list[str], list[str]]:
@@ -206,7 +170,7 @@ def send_reports(day: date, *, now: datetime | None = None, resolver: Resolver |
             continue
         if addresses:
             data, message_id = compose_message(fb, submitter, f"postmaster@{submitter}", addresses, now, attachment)
-            row.queue_ids = _queue(data, message_id, addresses)
+            row.queue_ids = queue_report(data, message_id, addresses)
             row.save(update_fields=["queue_ids"])
         log.info("dmarc report", extra={"domain": policy_domain, "day": str(day), "messages": len(rows),
                                         "recipients": len(addresses), "skipped": "; ".join(skipped)})

@@ -21,11 +21,12 @@ from django.conf import settings
 from django.db import IntegrityError
 
 from mailcore.dns import Resolver
-from mailcore.reports.tlsrpt import FailureDetails, PolicyDetails, PolicyResult, Report
+from mailcore.reports.tlsrpt import FailureDetails, PolicyDetails, PolicyResult, Report, record_rua, tlsrpt_records
 from mailcore.reports.tlsrptcompose import compose_message, gzipped_report
 from mailqueue.models import MTASTSPolicy, TLSResult
 from moxweb.resolver import get_resolver
 from reports.models import OutgoingTLSReport
+from reports.outgoing import parse_rua, queue_report
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +105,8 @@ def build_report(d: DomainDay, day: date, submitter: str) -> Report:
 async def rua_of(resolver: Resolver, domain: str) -> list[str]:
     """The reporting URIs of the domain's TLSRPT record (section 3), [] without one."""
     r = await resolver.lookup_txt(f"_smtp._tls.{domain}")
-    records = [t.decode("utf-8", "replace") for t in r.records]
-    records = [t for t in records if t.replace(" ", "").startswith("v=TLSRPTv1")]
-    if len(records) != 1:
-        return []
-    for part in records[0].split(";"):
-        key, _, value = part.partition("=")
-        if key.strip().lower() == "rua":
-            return [u.strip() for u in value.split(",") if u.strip()]
-    return []
+    records = tlsrpt_records([t.decode("utf-8", "replace") for t in r.records])
+    return record_rua(records[0]) if len(records) == 1 else []
 
 
 def _post(url: str, body: bytes, context: ssl.SSLContext) -> None:
@@ -121,28 +115,6 @@ def _post(url: str, body: bytes, context: ssl.SSLContext) -> None:
     with urllib.request.urlopen(request, timeout=HTTPS_TIMEOUT, context=context) as resp:  # noqa: S310 - https only
         if resp.status >= 300:
             raise OSError(f"HTTP status {resp.status}")
-
-
-def _mail(report: Report, submitter: str, addresses: list[str], now: datetime) -> list[int]:
-    """Queue the report message to the mailto: addresses; returns the queued ids."""
-    from mailqueue.actions import QueueRecipient, enqueue
-    from mailstore import files
-    from smtpserver.store import dkim_signature
-
-    msg = compose_message(report, submitter, f"postmaster@{submitter}", addresses, now)
-    tmp = files.write_temp(msg.data)
-    try:
-        signature = dkim_signature(b"", tmp)
-        recipients = [QueueRecipient(*addr.rsplit("@", 1)) for addr in addresses]
-        queued = enqueue(None, "", "", recipients, tmp, prefix=signature, message_id=msg.message_id)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return [q.pk for q in queued]
-
-
-def _mailto(uri: str) -> str:
-    address = uri[len("mailto:"):].split("?", 1)[0]
-    return urllib.request.unquote(address)
 
 
 def send_reports(day: date, *, now: datetime | None = None, resolver: Resolver | None = None,
@@ -163,7 +135,7 @@ def send_reports(day: date, *, now: datetime | None = None, resolver: Resolver |
         if not uris:
             continue
         report = build_report(d, day, submitter)
-        mailto = [_mailto(u) for u in uris if u.lower().startswith("mailto:") and "@" in u]
+        mailto = [parsed[0] for u in uris if (parsed := parse_rua(u)) is not None]
         https = [u for u in uris if u.lower().startswith("https://")]
         errors: list[str] = []
         row = OutgoingTLSReport(policy_domain=domain, day=day, report_id=report.report_id, recipients=uris,
@@ -173,7 +145,8 @@ def send_reports(day: date, *, now: datetime | None = None, resolver: Resolver |
         except IntegrityError:
             continue
         if mailto:
-            row.queue_ids = _mail(report, submitter, mailto, now)
+            msg = compose_message(report, submitter, f"postmaster@{submitter}", mailto, now)
+            row.queue_ids = queue_report(msg.data, msg.message_id, mailto)
         body = gzipped_report(report) if https else b""
         for url in https:
             try:

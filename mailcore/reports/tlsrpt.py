@@ -208,3 +208,18 @@ def parse_report_message(message: bytes) -> Report:
     if first_error is not None:
         raise first_error
     raise ParseError("no TLS report found in message (no application/tlsrpt+json or +gzip part)")
+
+
+def tlsrpt_records(txts: list[str]) -> list[str]:
+    """RFC 8460 section 3: the TXT records at _smtp._tls.<domain> that are TLSRPT
+    records (a domain must have exactly one)."""
+    return [t for t in txts if t.replace(" ", "").startswith("v=TLSRPTv1")]
+
+
+def record_rua(record: str) -> list[str]:
+    """The rua= URIs of a TLSRPT record, in order; [] without rua."""
+    for part in record.split(";"):
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "rua":
+            return [u.strip() for u in value.split(",") if u.strip()]
+    return []
