@@ -1,10 +1,12 @@
-"""Running a `moxweb.lookups` function from a management command."""
+"""Helpers of the management commands: running a `moxweb.lookups` function, and reading
+an IP address, a configured domain or a message file from the command line."""
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -30,6 +32,16 @@ def ip_argument(value: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         raise CommandError(f"{value!r} is not an IP address") from None
+
+
+def domain_argument(name: str) -> Any:
+    """The configured domain called `name` (either form), else a CommandError."""
+    from accounts.actions import find_domain
+
+    domain = find_domain(name)
+    if domain is None:
+        raise CommandError(f"domain {name} is not configured")
+    return domain
 
 
 def read_message_file(name: str) -> bytes:

@@ -7,11 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.actions import find_domain
 from accounts.dkimkeys import DKIMKeyError, add_key, set_signing, txt_record_line
 from accounts.models import DKIMKey
 from moxweb import lookups
-from moxweb.management.lookupcommand import read_message_file, run_lookup
+from moxweb.management.lookupcommand import domain_argument, read_message_file, run_lookup
 
 
 class Command(BaseCommand):
@@ -53,9 +52,7 @@ class Command(BaseCommand):
             message = read_message_file(options["file"])
             run_lookup(self, lambda r: lookups.dkim_verify(r, message))
             return
-        domain = find_domain(options["domain"])
-        if domain is None:
-            raise CommandError(f"domain {options['domain']} is not configured")
+        domain = domain_argument(options["domain"])
         action = options["action"]
         try:
             if action == "genkey":

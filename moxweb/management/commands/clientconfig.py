@@ -5,9 +5,9 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from accounts.actions import find_domain
+from moxweb.management.lookupcommand import domain_argument
 from wellknown.clientconfig import Server, imap_server, submission_server
 
 
@@ -27,9 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("domain")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        domain = find_domain(options["domain"])
-        if domain is None:
-            raise CommandError(f"domain {options['domain']} is not configured")
+        domain = domain_argument(options["domain"])
         lines = [
             _describe("IMAP", imap_server()),
             _describe("submission", submission_server()),

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.actions import find_domain
+from moxweb.management.lookupcommand import domain_argument
 from webadmin.domaincheck import run_check
 
 
@@ -23,9 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("domain")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        domain = find_domain(options["domain"])
-        if domain is None:
-            raise CommandError(f"domain {options['domain']} is not configured")
+        domain = domain_argument(options["domain"])
         sections = run_check(domain)
         errors = 0
         for section in sections:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from accounts.actions import find_domain
+from moxweb.management.lookupcommand import domain_argument
 from webadmin.dnsrecords import domain_records, zone_text
 
 
@@ -20,7 +20,5 @@ class Command(BaseCommand):
         parser.add_argument("domain")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        domain = find_domain(options["domain"])
-        if domain is None:
-            raise CommandError(f"domain {options['domain']} is not configured")
+        domain = domain_argument(options["domain"])
         self.stdout.write(zone_text(domain_records(domain)), ending="")
