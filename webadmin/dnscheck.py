@@ -97,10 +97,13 @@ def _tags(text: str) -> dict[str, str]:
     return out
 
 
-async def _our_ips(resolver: Resolver, inp: CheckInput) -> list[str]:
-    ips = [ip for ip in inp.listen_ips if not ipaddress.ip_address(ip).is_unspecified]
-    r = await lookup_ips(resolver, inp.hostname)
+async def our_ips(resolver: Resolver, listen_ips: list[str], hostname: str) -> list[str]:
+    """The IPs our mail goes out from and comes in at, as far as we know: listener IPs
+    that are set (not 0.0.0.0 or ::) and the addresses of our host name."""
+    ips = [ip for ip in listen_ips if not ipaddress.ip_address(ip).is_unspecified]
+    r = await lookup_ips(resolver, hostname)
     return sorted(set(ips) | set(r.records))
+
 
 
 async def _check_iprev(resolver: Resolver, inp: CheckInput, ours: list[str]) -> Section:
@@ -471,7 +474,7 @@ async def check_domain(
 ) -> list[Section]:
     """`tls_context` verifies the certificates of the MX, MTA-STS and autoconfig hosts
     (default: the system's CAs)."""
-    ours = await asyncio.wait_for(_our_ips(resolver, inp), timeout)
+    ours = await asyncio.wait_for(our_ips(resolver, inp.listen_ips, inp.hostname), timeout)
     context = tls_context or ssl.create_default_context()
     checks: list[tuple[str, Awaitable[Section]]] = [
         ("IPRev", _check_iprev(resolver, inp, ours)),

@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from mailcore.authn import dnsbl
-from mailcore.dns import Resolver, lookup_ips
+from mailcore.dns import Resolver
 from mailqueue.models import MTASTSPolicy
 from moxweb.resolver import get_resolver
+from webadmin.dnscheck import our_ips
 from webadmin.views import staff_required
 
 
@@ -38,14 +39,6 @@ class ListingRow:
     zone: str
     status: str  # pass, fail or temperror (RFC 5782 lookups)
     detail: str
-
-
-async def outgoing_ips(resolver: Resolver, listen_ips: list[str], hostname: str) -> list[str]:
-    """The IPs our mail leaves from, as far as we know: listener IPs that are set
-    (not 0.0.0.0 or ::) and the addresses of our host name."""
-    ips = {ip for ip in listen_ips if not ipaddress.ip_address(ip).is_unspecified}
-    found = await lookup_ips(resolver, hostname)
-    return sorted(ips | set(found.records), key=lambda ip: (ipaddress.ip_address(ip).version, ipaddress.ip_address(ip)))
 
 
 async def listings(resolver: Resolver, ips: list[str], zones: list[str]) -> list[ListingRow]:
@@ -69,7 +62,8 @@ def dnsbl_status(request: HttpRequest) -> HttpResponse:
     resolver = get_resolver()
 
     async def check() -> tuple[list[str], list[ListingRow]]:
-        ips = await outgoing_ips(resolver, list(settings.MOX_LISTEN_IPS), settings.MOX_HOSTNAME)
+        ips = sorted(await our_ips(resolver, list(settings.MOX_LISTEN_IPS), settings.MOX_HOSTNAME),
+                     key=lambda ip: (ipaddress.ip_address(ip).version, ipaddress.ip_address(ip)))
         return ips, await listings(resolver, ips, zones)
 
     ips, rows = async_to_sync(check)()

@@ -67,11 +67,12 @@ class WebserverApp:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _builtin(scope["path"]):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         cfg = config.fresh() or await sync_to_async(_load)()
-        if not cfg.redirects and not cfg.handlers:
+        # Without redirects or handlers (most installations) Django's URLs are not resolved twice.
+        if (not cfg.redirects and not cfg.handlers) or _builtin(scope["path"]):
             await self.app(scope, receive, send)
             return
         if not await self.handle(cfg, scope, receive, send):

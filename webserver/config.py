@@ -102,13 +102,11 @@ def fresh(clock: float | None = None) -> Config | None:
 
 def current(clock: float | None = None) -> Config:
     global _cached
-    now = time.monotonic() if clock is None else clock
-    with _lock:
-        if _cached is not None and now - _cached[0] < CACHE_SECONDS:
-            return _cached[1]
-    cfg = load()
-    with _lock:
-        _cached = (now, cfg)
+    cfg = fresh(clock)
+    if cfg is None:
+        cfg = load()
+        with _lock:
+            _cached = (time.monotonic() if clock is None else clock, cfg)
     return cfg
 
 
