@@ -938,25 +938,12 @@ def reject_present(account: Account, mailbox_name: str, message_id: str, message
     return bool(match) and Message.objects.filter(match, mailbox=mailbox).exists()
 
 
+@transaction.atomic
 def remove_rejects(account: Account, mailbox_name: str, message_id: str) -> int:
-    """After a successful delivery: the copies with this Message-ID leave Rejects.
-
-    Looked up first outside a transaction: nearly always there is none, and on SQLite
-    (transaction_mode IMMEDIATE) opening a transaction takes the database's write lock,
-    which every delivery would otherwise queue for a second time."""
+    """After a successful delivery, in its transaction (smtpserver.store, which asks
+    `in_rejects` first): the copies with this Message-ID leave Rejects."""
     if not message_id:
         return 0
-    name = normalize_mailbox_name(mailbox_name)
-    # Through the mailbox's (account, name) index, then its own messages: a filter on the
-    # message's account let SQLite walk every message of the account.
-    mailbox_id = Mailbox.objects.filter(account=account, name=name).values_list("pk", flat=True).first()
-    if mailbox_id is None or not Message.objects.filter(mailbox_id=mailbox_id, message_id=message_id).exists():
-        return 0
-    return _remove_rejects(account, name, message_id)
-
-
-@transaction.atomic
-def _remove_rejects(account: Account, mailbox_name: str, message_id: str) -> int:
     mailbox = Mailbox.objects.filter(account=account, name=normalize_mailbox_name(mailbox_name)).first()
     if mailbox is None:
         return 0

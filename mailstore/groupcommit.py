@@ -42,7 +42,6 @@ IDLE_EXIT = 5.0
 class _Unit(Generic[T]):
     fn: Callable[[], T]
     key: int
-    done: bool = False
     result: Any = None
     error: BaseException | None = None
     event: threading.Event = field(default_factory=threading.Event)
@@ -129,7 +128,6 @@ class GroupCommitter:
         self.batches += 1
         self.units += len(batch)
         for unit in batch:
-            unit.done = True
             unit.event.set()
 
 

@@ -668,7 +668,6 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
                 self.failed_transactions += 1
                 raise SMTPError(reply(550, codes.SE_BAD_DEST_MAILBOX, "no such user"))
             rcpt.account, rcpt.mailbox = resolved.account, resolved.mailbox
-            # todo: mox accepts a second recipient only after an SPF pass ([4/9]).
         tx.recipients.append(rcpt)
         await self.write(codes.RCPT_OK)
 
