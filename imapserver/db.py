@@ -151,9 +151,11 @@ class Updates:
     flags: dict[int, tuple[list[str], int]] = field(default_factory=dict)
 
 
-def pending_updates(account_id: int, modseq: int, mailbox_id: int | None) -> Updates:
+def pending_updates(account_id: int, modseq: int, mailbox_id: int | None,
+                    own: frozenset[int] = frozenset()) -> Updates:
     """The account's changes after `modseq` and, for the selected mailbox, its keywords
-    and the current flags of messages with flag changes."""
+    and the current flags of messages with flag changes other than the session's own
+    (modseqs in `own`, which it does not report back)."""
     from mailstore.changeprune import history_complete
 
     changes = list(Change.objects.filter(account_id=account_id, modseq__gt=modseq).order_by("modseq"))
@@ -165,10 +167,12 @@ def pending_updates(account_id: int, modseq: int, mailbox_id: int | None) -> Upd
         return Updates(changes, complete=False)
     mine = [c for c in changes if mailbox_id is not None and c.mailbox_id_ref == mailbox_id]
     updates = Updates(changes)
-    if mailbox_id is not None and any(c.kind in (Change.Kind.ADD, Change.Kind.FLAGS) for c in mine):
+    if mailbox_id is None:
+        return updates
+    if any(c.kind in (Change.Kind.ADD, Change.Kind.FLAGS) for c in mine):
         updates.keywords = mailbox_keywords(mailbox_id)
-    flagged = sorted({uid for c in mine if c.kind == Change.Kind.FLAGS for uid in c.uids})
-    if mailbox_id is not None and flagged:
+    flagged = sorted({uid for c in mine if c.kind == Change.Kind.FLAGS and c.modseq not in own for uid in c.uids})
+    if flagged:
         updates.flags = current_flags(mailbox_id, flagged)
     return updates
 

@@ -334,5 +334,7 @@ def _column_lines(
         lines = _row_lines(mailbox_id, stale[0][1], stale[-1][1], wanted, req, uid_command, condstore, flags_changed)
         for (index, _), line in zip(stale, lines):
             out[index] = line
+        # A stale row expunged between the two queries has no line: no empty one is sent.
+        return [line for line in out if line]
     return out
 

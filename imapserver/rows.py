@@ -8,14 +8,13 @@ column values with the attributes and `flag_list()` of `mailstore.models.Message
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 from django.db import connection
 
-from mailcore.imap.thread import ThreadMessage
+from mailcore.imap.thread import MSGID, ThreadMessage
 from mailstore.models import Message
 
 _FLAG_FIELDS = tuple(Message.FLAG_NAMES)
@@ -101,7 +100,6 @@ def rows(mailbox_id: int, lo: int, hi: int, fields: tuple[str, ...], *, changeds
     return out
 
 
-_MSGID = re.compile(r"<[^<>\s]+>")
 
 
 def thread_messages(mailbox_id: int, uids: list[int], with_references: bool) -> list[ThreadMessage]:
@@ -125,9 +123,9 @@ def thread_messages(mailbox_id: int, uids: list[int], with_references: bool) -> 
             md = MessageData(row)
             header = md.slice(md.tree["h"], top_header=True)
             for value in header_values(header, "References"):
-                refs.extend(_MSGID.findall(value))
+                refs.extend(MSGID.findall(value))
             for value in header_values(header, "In-Reply-To"):
-                in_reply_to.extend(_MSGID.findall(value))
+                in_reply_to.extend(MSGID.findall(value))
         out.append(ThreadMessage(row.uid, row.subject, row.sent_date or row.received, row.message_id, refs,
                                  in_reply_to))
     return out

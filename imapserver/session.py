@@ -221,7 +221,8 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
             return
         sel = self.selected
         # One database call for the changes, the keywords and the flags they need.
-        updates = await self.db(db.pending_updates, self.account_id, self.modseq, sel.id if sel else None)
+        updates = await self.db(db.pending_updates, self.account_id, self.modseq, sel.id if sel else None,
+                                frozenset(self.own_modseqs))
         if not updates.complete:
             await self._rebuild_view()
             return

@@ -10,7 +10,7 @@ _BLOB = r"\[[^\[\]]*\] *"
 # subj-leader = (*subj-blob subj-refwd) / WSP; subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":"
 _LEADER = re.compile(rf"(?:{_BLOB})*(?:re|fwd?) *(?:{_BLOB})?:| +", re.IGNORECASE)
 _BLOB_RE = re.compile(_BLOB)
-_MSGID = re.compile(r"<[^<>\s]+>")
+MSGID = re.compile(r"<[^<>\s]+>")
 
 
 def subject_info(subject: str) -> tuple[str, bool]:
@@ -134,7 +134,7 @@ def references(messages: list[ThreadMessage]) -> list[Node]:
     nodes: list[Node] = []
     # (1) Link messages by their references.
     for m in messages:
-        ids = _MSGID.findall(m.message_id)
+        ids = MSGID.findall(m.message_id)
         mid = ids[0] if ids else ""
         node = table.get(mid) if mid else None
         if node is not None and node.message is None:
