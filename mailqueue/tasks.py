@@ -47,9 +47,11 @@ def deliver(pk: int, token: str = "") -> str:
     without a round trip through the broker, for up to `task_seconds()`; then it
     scans, handing the slot to the broker. Otherwise a backlog would wait on the
     broker's poll between batches."""
+    # From the task's start: a first batch of up to MOX_QUEUE_ATTEMPT_SECONDS must not
+    # push a further one past django-q2's task timeout.
+    end = time.monotonic() + task_seconds()
     result = deliver_queued(pk, datetime.fromisoformat(token) if token else None)
     if token and not getattr(_local, "scanning", False):
-        end = time.monotonic() + task_seconds()
         while time.monotonic() < end:
             if deliver_next() == "idle":
                 return result
