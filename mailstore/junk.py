@@ -178,8 +178,6 @@ class DatabaseWordStore:
         self.account_id = account_id
         self.cache = cache
         self._totals: Counts | None = None
-        # The cache entry the last lookup was answered from (None: not cached).
-        self.entry: _Generation | None = None
 
     def lookup(self, words: Sequence[str]) -> Mapping[str, Counts]:
         if self.cache and not connection.in_atomic_block:
@@ -240,7 +238,6 @@ class DatabaseWordStore:
             if complete:
                 break
         self._totals = entry.totals
-        self.entry = entry
         return entry
 
     def classify(self, words: Sequence[str], params: Params, threshold: float | None = None) -> Result:

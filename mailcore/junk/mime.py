@@ -111,11 +111,12 @@ def parse(data: bytes, *, max_depth: int = 25, default_type: str = "text/plain",
     if _depth >= max_depth:
         return entity
     ctype = header.get_content_type()
+    maintype = ctype.partition("/")[0]  # the header is parsed once, not per question
     if ctype == "message/delivery-status":
         entity.parts = [parse(b, max_depth=max_depth, _depth=_depth + 1) for b in status_blocks(entity.body)]
-    elif header.get_content_maintype() == "message":
+    elif maintype == "message":
         entity.parts = [parse(entity.body, max_depth=max_depth, _depth=_depth + 1)]
-    elif header.get_content_maintype() == "multipart":
+    elif maintype == "multipart":
         boundary = header.get_boundary()
         if boundary is not None:
             child_type = "message/rfc822" if ctype == "multipart/digest" else "text/plain"
