@@ -18,7 +18,7 @@ Followed as the feedparser does:
   the line end; the line end before it belongs to it (RFC 2046 5.1.1). Text before
   the first boundary and after the end boundary is not a part; several boundary lines
   in a row give no empty parts; an end boundary before any other means no parts; a
-  missing end boundary ends the last part at the end of the body. A boundary line of
+  missing end boundary ends the last part at the end of the body, less one line end. A boundary line of
   an enclosing multipart ends the inner ones too (each multipart is cut within the
   range of its part).
 - message/* bodies are messages (their transfer encoding ignored), but a
@@ -103,11 +103,14 @@ def parse(data: bytes, *, max_depth: int = 25, default_type: str = "text/plain",
         lines.append(data[pos:end].decode("ascii", "surrogateescape"))
         pos = end
     header, back = _header(lines)
+    body = data[body_start:]
     if back is not None:
-        body_start = starts[back]
+        # email.feedparser gives back only the "From " line to the body: the empty line
+        # that ended the header section stays consumed.
+        body = data[starts[back]:pos] + body
     if default_type != "text/plain":
         header.set_default_type(default_type)
-    entity = Entity(header, data[body_start:])
+    entity = Entity(header, body)
     if _depth >= max_depth:
         return entity
     ctype = header.get_content_type()
@@ -188,7 +191,14 @@ def split_parts(body: bytes, boundary: str) -> list[bytes]:
             if found[i][2]:
                 break
         else:
-            parts.append(body[end:])
+            # No end boundary: the last part ends at the end of the body, less one
+            # line end, as the feedparser leaves it.
+            last = body[end:]
+            if last.endswith(b"\r\n"):
+                last = last[:-2]
+            elif last.endswith((b"\r", b"\n")):
+                last = last[:-1]
+            parts.append(last)
     return parts
 
 
