@@ -28,7 +28,7 @@ from typing import IO
 from django.db import close_old_connections, connection
 
 from accounts.models import Account
-from mailstore import files
+from mailstore import files, gmaillabels
 from mailstore.importexport import ImportExportError, Progress, archive_kind, import_mailboxes, map_mailbox_name
 
 log = logging.getLogger(__name__)
@@ -99,8 +99,9 @@ def _abort_path(job_id: str) -> Path:
 
 
 def request_abort(job: Job) -> bool:
-    """Ask the import to stop before its next message; False if it already ended."""
-    if job.state not in ("queued", "running"):
+    """Ask the import to stop before its next message; False if it already ended (or
+    its thread died: the page shows it interrupted, and nothing would read the request)."""
+    if job.public()["state"] not in ("queued", "running"):
         return False
     _abort_path(job.id).touch()
     log.info("import abort requested", extra={"job": job.id})
@@ -170,7 +171,7 @@ def default_mailbox(filename: str, fmt: str) -> str:
 def _is_takeout(path: Path) -> bool:
     """A Google Takeout mbox: messages at its start carry X-Gmail-Labels."""
     with open(path, "rb") as fh:
-        return b"\nx-gmail-labels:" in fh.read(64 * 1024).lower()
+        return b"\n" + gmaillabels.HEADER in fh.read(64 * 1024).lower()
 
 
 def start_import(account: Account, upload: IO[bytes], filename: str, fmt: str, mailbox: str) -> Job:

@@ -183,7 +183,6 @@ class Tree:
         self.kind = archive_kind(path.name) or ("dir" if path.is_dir() else "file")
         self._zip: zipfile.ZipFile | None = None
         self._tar: tarfile.TarFile | None = None
-        self._gzip: gzip.GzipFile | None = None
 
     def __enter__(self) -> Tree:
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import aiosmtplib
@@ -97,7 +97,7 @@ def _tags(text: str) -> dict[str, str]:
     return out
 
 
-async def our_ips(resolver: Resolver, listen_ips: list[str], hostname: str) -> list[str]:
+async def our_ips(resolver: Resolver, listen_ips: Sequence[str], hostname: str) -> list[str]:
     """The IPs our mail goes out from and comes in at, as far as we know: listener IPs
     that are set (not 0.0.0.0 or ::) and the addresses of our host name."""
     ips = [ip for ip in listen_ips if not ipaddress.ip_address(ip).is_unspecified]

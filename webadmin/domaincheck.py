@@ -15,13 +15,14 @@ from wellknown.mtasts import current_policy
 
 
 def check_input(domain: Domain) -> dnscheck.CheckInput:
+    policy = current_policy()
     return dnscheck.CheckInput(
         domain=domain.ascii,
         hostname=actions.domain_forms_safe(settings.MOX_HOSTNAME),
         listen_ips=tuple(settings.MOX_LISTEN_IPS),
         dkim=tuple((k.selector, dkim_txt(k)) for k in DKIMKey.objects.filter(domain=domain).order_by("selector")),
-        mtasts_policy_id=current_policy().policy_id(),
-        mtasts_policy_text=current_policy().text(),
+        mtasts_policy_id=policy.policy_id(),
+        mtasts_policy_text=policy.text(),
         https_port=settings.MOX_MTASTS_PORT,
         imaps_port=settings.MOX_IMAPS_PORT,
         submissions_port=settings.MOX_SUBMISSIONS_PORT,

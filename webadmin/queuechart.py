@@ -1,6 +1,7 @@
 """A picture of the queue for the dashboard: queued messages by the hour of their next
 attempt, as bars for a server-rendered SVG (templates/webadmin/queue_chart.html; no
-JavaScript). Counted by the database in one query."""
+JavaScript). Counted by the database: the bars' ranges on the next_attempt index, then
+the held messages per bar."""
 from __future__ import annotations
 
 from dataclasses import dataclass
