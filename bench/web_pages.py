@@ -74,14 +74,18 @@ def fill(n_domains: int, n_accounts: int, n_queued: int, n_messages: int) -> dic
             [Mailbox(account=a, name="Inbox", uidvalidity=1) for a in accounts], batch_size=500
         )
         inboxes = {m.account_id: m for m in Mailbox.objects.filter(name="Inbox")}
+        # Refused mail is kept in the account's Rejects mailbox (webadmin.refusals.REFUSED).
+        rejects = Mailbox.objects.create(account=bench, name="Rejects", uidvalidity=1)
         # Messages: a fifth in the benchmark account (its pages count them), the rest spread.
         rows = []
         uids: dict[int, int] = {}
         for i in range(n_messages):
             a = bench if i % 5 == 0 else accounts[i % len(accounts)]
-            box = inboxes[a.pk]
-            uids[box.pk] = uid = uids.get(box.pk, 0) + 1
             smtp = i % 10 == 0
+            # One in 100 of those was refused and kept (in the benchmark account: i % 5 == 0).
+            refused = smtp and i % 1000 == 0
+            box = rejects if refused else inboxes[a.pk]
+            uids[box.pk] = uid = uids.get(box.pk, 0) + 1
             rows.append(Message(
                 account_id=a.pk, mailbox_id=box.pk, uid=uid, modseq=uid + 1, created_modseq=uid + 1,
                 received=now - timedelta(minutes=n_messages - i), size=2000 + i % 5000, path=f"msg/{i}",
@@ -89,9 +93,8 @@ def fill(n_domains: int, n_accounts: int, n_queued: int, n_messages: int) -> dic
                 remote_ip="192.0.2.%d" % (i % 250 + 1) if smtp else "",
                 mail_from="sender@remote.example" if smtp else "", rcpt_to=f"{a.name}@x" if smtp else "",
                 validations={"spf": "pass", "dkim": "pass"} if smtp else {}, mailbox_orig=box.pk if smtp else None,
-                # One in 100 of those was refused and kept (the Rejects copy's fields).
-                mailbox_destined=box.pk if smtp and i % 1000 == 0 else None,
-                prefix=b"X-Mox-Reason: junk-content\r\n" if smtp and i % 1000 == 0 else b"",
+                mailbox_destined=inboxes[a.pk].pk if refused else None,
+                prefix=b"X-Mox-Reason: junk-content\r\n" if refused else b"",
             ))
             if len(rows) == 5000:
                 Message.objects.bulk_create(rows)
