@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import load, machine  # noqa: E402
+from bench.common import load, machine, proc_status_kib  # noqa: E402
 from bench.web_common import run_children  # noqa: E402
 
 ADDRESS = "export@bench.example"
@@ -85,10 +85,7 @@ class RSS:
 
     @staticmethod
     def now() -> int:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        return proc_status_kib(os.getpid(), "VmRSS") * 1024
 
     def run(self) -> None:
         while not self.stop.wait(0.05):

@@ -186,10 +186,9 @@ def decide(scored: Iterable[tuple[str, float]], params: Params, threshold: float
     for w, r in scored:
         # Strongest first; on equal strength longer words first (as mox), then by
         # spelling so the outcome does not depend on order.
-        if r < 0.5:
-            hams.append((r, -len(w), w))
-        elif r > 0.5:
-            spams.append((-r, -len(w), w))
+        key = rank_key(w, r)
+        if key is not None:
+            (spams if r > 0.5 else hams).append(key)
     return decide_ranked(spams, hams, params, threshold)
 
 
