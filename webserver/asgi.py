@@ -38,6 +38,8 @@ def request_host(scope: Scope) -> str:
 
 
 def _builtin(path: str) -> bool:
+    """Checked before the configuration is read: built-in pages (ACME answers above
+    all) must not depend on the database."""
     if path in ("/admin", "/account") or path.startswith("/" + settings.STATIC_URL.lstrip("/")):
         return True  # Django redirects the first two to their slash; static files are ours
     try:
@@ -67,12 +69,11 @@ class WebserverApp:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or _builtin(scope["path"]):
             await self.app(scope, receive, send)
             return
         cfg = config.fresh() or await sync_to_async(_load)()
-        # Without redirects or handlers (most installations) Django's URLs are not resolved twice.
-        if (not cfg.redirects and not cfg.handlers) or _builtin(scope["path"]):
+        if not cfg.redirects and not cfg.handlers:
             await self.app(scope, receive, send)
             return
         if not await self.handle(cfg, scope, receive, send):
