@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import base64
+import random
+import shutil
+import subprocess
 import tarfile
 import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from mailstore.actions import DeliveryInfo, deliver_bytes
 from tests.commands.helpers import fails, run, stored
@@ -118,3 +125,29 @@ def test_it_refuses_to_overwrite_and_names_unknown_mailboxes(alice, tmp_path):
     assert fails("export", "mbox", "alice", str(tmp_path / "full")) == f"{tmp_path / 'full'} exists and is not an empty directory"
     assert fails("export", "mbox", "alice", str(tmp_path / "e"), "Nope") == "account alice has no mailbox 'Nope'"
     assert fails("export", "mbox", "alice", str(tmp_path / "no" / "x.zip")) == f"{tmp_path / 'no'}: no such directory"
+
+
+@pytest.mark.skipif(not (shutil.which("unzip") and shutil.which("tar")), reason="needs Debian's unzip and tar")
+def test_its_zip_and_tgz_archives_unpack_with_unzip_and_tar_as_the_directory_export(alice, tmp_path):
+    fill(alice)
+    # A large message, partly random, so the deflate streams span many blocks.
+    rnd = random.Random(7)
+    big = b"Subject: big\r\n\r\n" + b"".join(
+        base64.b64encode(rnd.randbytes(300)) + b"\r\n" + b"plain text line %d\r\n" % i for i in range(3000))
+    deliver_bytes(alice, "Inbox", big, received=T2)
+    for fmt in ("mbox", "maildir"):
+        run("export", fmt, "alice", str(tmp_path / f"{fmt}-dir"))
+        expected = _tree(tmp_path / f"{fmt}-dir")
+        assert len(expected) > 8
+        run("export", fmt, "alice", str(tmp_path / f"{fmt}.zip"))
+        run("export", fmt, "alice", str(tmp_path / f"{fmt}.tgz"))
+        for ext, unpack in (("zip", ["unzip", "-q"]), ("tgz", ["tar", "-xzf"])):
+            out = tmp_path / f"{fmt}-{ext}"
+            out.mkdir()
+            subprocess.run([*unpack, str(tmp_path / f"{fmt}.{ext}")], cwd=out, check=True)
+            assert _tree(out) == expected, (fmt, ext)
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    """Relative path -> bytes of every file (None for a directory) under `root`."""
+    return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None) for p in root.rglob("*")}
