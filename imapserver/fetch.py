@@ -219,8 +219,19 @@ def fetch_lines(
 _COLUMN_ATTS = {"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "ENVELOPE"}
 _COLUMN_OF = {"INTERNALDATE": "received", "RFC822.SIZE": "size", "MODSEQ": "modseq", "ENVELOPE": "envelope"}
 _FLAG_NAMES = tuple(Message.FLAG_NAMES.values())
+# The flags as one bit mask: SQLite keeps booleans as 0 and 1 and shifts them (a third
+# faster than CASE over 100,000 rows); PostgreSQL's booleans take CASE.
+_FLAG_MASK_SQLITE = "(" + " | ".join(f"({field} << {bit})" for bit, field in enumerate(Message.FLAG_NAMES)) + ")"
 _FLAG_MASK = "(" + " + ".join(
     f"(CASE WHEN {field} THEN {1 << bit} ELSE 0 END)" for bit, field in enumerate(Message.FLAG_NAMES)) + ")"
+
+
+def _flag_columns() -> tuple[str, str]:
+    """The keywords as JSON text, NULL when there are none (a None costs the driver less
+    than a string per row), and the flags as a bit mask."""
+    if connection.vendor == "sqlite":
+        return "NULLIF(keywords, '[]')", _FLAG_MASK_SQLITE
+    return "CAST(NULLIF(keywords, '[]'::jsonb) AS TEXT)", _FLAG_MASK
 
 
 def fetch_responses(
@@ -232,12 +243,45 @@ def fetch_responses(
     from one narrow query over plain tuples, anything else through rows and `fetch_lines`."""
     if not pairs:
         return []
+    atts = _with_implicit(req, uid_command=uid_command, condstore=condstore)
+    names = [a.name for a in atts]
+    if names == ["UID", "FLAGS"] or names == ["FLAGS"]:
+        return _flags_lines(mailbox_id, pairs, req, with_uid=names[0] == "UID")
     seq_of = {u: s for s, u in pairs}
     lo, hi = min(seq_of), max(seq_of)
-    atts = _with_implicit(req, uid_command=uid_command, condstore=condstore)
     if all(a.name in _COLUMN_ATTS for a in atts):
         return _column_lines(mailbox_id, lo, hi, seq_of, atts, req, uid_command, condstore, flags_changed)
     return _row_lines(mailbox_id, lo, hi, seq_of, req, uid_command, condstore, flags_changed)
+
+
+class _FlagItems(dict[tuple[str | None, int], bytes]):
+    """`FLAGS (...)` items by (keywords as JSON text or None, flag bit mask): a mailbox
+    has few distinct combinations, so each is formatted once per answer."""
+
+    def __missing__(self, key: tuple[str | None, int]) -> bytes:
+        keywords, mask = key
+        names = [n for bit, n in enumerate(_FLAG_NAMES) if mask >> bit & 1] + json.loads(keywords or "[]")
+        item = self[key] = b"FLAGS " + format_flags(names)
+        return item
+
+
+def _flags_lines(mailbox_id: int, pairs: list[tuple[int, int]], req: FetchRequest, *, with_uid: bool) -> list[bytes]:
+    """(UID) FETCH 1:* (FLAGS), a client's resynchronization: the shortest path. `pairs`
+    ascend, as `resolve` gives them."""
+    lo, hi = pairs[0][1], pairs[-1][1]
+    found = list(tuples(mailbox_id, lo, hi, ("uid", *_flag_columns()), changedsince=req.changedsince))
+    items = _FlagItems()
+    if len(found) == len(pairs) and pairs[-1][0] - pairs[0][0] == len(pairs) - 1:
+        # The messages asked for are all of the view's lo..hi, and the rows of lo..hi
+        # can only be some of those (a new message has a higher UID), so with as many
+        # rows they are the same: sequence numbers count up from the first.
+        numbered = enumerate(found, pairs[0][0])
+    else:
+        seq_of = {u: s for s, u in pairs}
+        numbered = ((seq_of[row[0]], row) for row in found if row[0] in seq_of)  # type: ignore[assignment]
+    if with_uid:
+        return [b"* %d FETCH (UID %d %s)" % (seq, uid, items[k, m]) for seq, (uid, k, m) in numbered]
+    return [b"* %d FETCH (%s)" % (seq, items[k, m]) for seq, (_, k, m) in numbered]
 
 
 def _row_lines(
@@ -270,27 +314,10 @@ def _column_lines(
     extra = [_COLUMN_OF[n] for n in names if n in _COLUMN_OF]
     # The flags as one bit mask and the keywords as JSON text: two plain values a FLAGS
     # answer is cached by (no per-column conversions of ten booleans per row).
-    columns = ("uid", "CAST(keywords AS TEXT)", _FLAG_MASK, *extra)
-    flag_cache: dict[tuple[str, int], bytes] = {}
+    columns = ("uid", *_flag_columns(), *extra)
+    flag_items = _FlagItems()
     want_flags = "FLAGS" in names
     out: list[bytes] = []
-
-    def flags_item(row: tuple[Any, ...]) -> bytes:
-        key = (row[1], row[2])
-        item = flag_cache.get(key)
-        if item is None:
-            set_flags = [n for bit, n in enumerate(_FLAG_NAMES) if row[2] >> bit & 1]
-            item = flag_cache[key] = b"FLAGS " + format_flags(set_flags + list(json.loads(row[1] or "[]")))
-        return item
-
-    if names == ["UID", "FLAGS"]:
-        # UID FETCH 1:* (FLAGS), a client's resynchronization: the shortest path.
-        for row in tuples(mailbox_id, lo, hi, columns, changedsince=req.changedsince):
-            seq = seq_of.get(row[0])
-            if seq is not None:
-                flags = flag_cache.get((row[1], row[2])) or flags_item(row)
-                out.append(b"* %d FETCH (UID %d %s)" % (seq, row[0], flags))
-        return out
 
     # Rows whose stored ENVELOPE is missing or of another parser version: (index, uid).
     stale: list[tuple[int, int]] = []
@@ -305,7 +332,7 @@ def _column_lines(
             if name == "UID":
                 items.append(b"UID %d" % uid)
             elif name == "FLAGS":
-                items.append(flags_item(row))
+                items.append(flag_items[row[1], row[2]])
             elif name == "INTERNALDATE":
                 items.append(b"INTERNALDATE " + internaldate(date_value(row[k])).encode())  # type: ignore[arg-type]
                 k += 1
@@ -323,7 +350,7 @@ def _column_lines(
                 items.append(b"ENVELOPE " + env)
         else:
             if not want_flags and uid in flags_changed:
-                items.append(flags_item(row))
+                items.append(flag_items[row[1], row[2]])
             out.append(b"* %d FETCH (" % seq + b" ".join(items) + b")")
             continue
         stale.append((len(out), uid))

@@ -3,6 +3,7 @@
 SEARCHRES), FETCH, STORE (RFC 7162 UNCHANGEDSINCE), COPY, MOVE (RFC 6851), SORT (RFC 5256)."""
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from imapserver import db
@@ -104,8 +105,8 @@ class SelectedCommands:
         sel = self.selected
         assert sel is not None
         flags_changed: set[int] = set()
-        uids = [u for _, u in pairs]
-        if any(a.sets_seen for a in req.atts) and not sel.readonly and uids:
+        if any(a.sets_seen for a in req.atts) and not sel.readonly and pairs:
+            uids = [u for _, u in pairs]
             unseen = list(
                 Message.objects.filter(mailbox_id=mailbox_id, uid__gte=uids[0], uid__lte=uids[-1], seen=False)
                 .values_list("uid", flat=True)
@@ -137,18 +138,30 @@ class SelectedCommands:
             uids = vanished(expunged, sel.uids, cmd.args["set"], sel.highest_uid_used())
             if uids:
                 self.write(f"* VANISHED (EARLIER) {uids}")
-        # A large FETCH is answered in chunks, each sent as soon as it is built, so the
-        # client reads one while the next is made (not when it sets \Seen: one change).
-        step = len(pairs) if any(a.sets_seen for a in req.atts) else FETCH_CHUNK
-        for start in range(0, len(pairs), step or 1):
-            try:
-                lines = await self.db(self._fetch_sync, sel.id, pairs[start:start + step], cmd)
-            except FetchError as exc:
-                raise no(str(exc), exc.code or None) from exc
-            for line in lines:
-                self.write(line)
-            if start + step < len(pairs):
-                await self.io.flush()
+        # A large FETCH is answered in chunks, each sent as soon as it is built, while a
+        # database thread builds the next, so the client reads one while the next is
+        # made (not when it sets \Seen: one change).
+        step = (len(pairs) if any(a.sets_seen for a in req.atts) else FETCH_CHUNK) or 1
+        chunks = [pairs[start:start + step] for start in range(0, len(pairs), step)]
+        pending: asyncio.Future[list[bytes]] | None = None
+        try:
+            for i, chunk in enumerate(chunks):
+                current = pending or asyncio.ensure_future(self.db(self._fetch_sync, sel.id, chunk, cmd))
+                pending = None
+                try:
+                    lines = await current
+                except FetchError as exc:
+                    raise no(str(exc), exc.code or None) from exc
+                if i + 1 < len(chunks):
+                    pending = asyncio.ensure_future(self.db(self._fetch_sync, sel.id, chunks[i + 1], cmd))
+                if lines:
+                    # One write per chunk: a line at a time was a tenth of a 100,000-line answer.
+                    self.io.write(b"\r\n".join(lines) + b"\r\n")
+                if pending is not None:
+                    await self.io.flush()
+        finally:
+            if pending is not None:
+                pending.cancel()
         await self.ok(cmd)
 
     async def do_store(self: Session, cmd: Command) -> None:

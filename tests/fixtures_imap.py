@@ -111,6 +111,15 @@ def raw_alice(raw) -> RawClient:  # type: ignore[no-untyped-def]
     return raw
 
 
+def other_session(imap: ImapAddress, mailbox: str = "Inbox") -> RawClient:
+    """A second session of alice's with `mailbox` selected (the caller closes it)."""
+    other = RawClient(imap.host, imap.port)
+    other.line()
+    other.login()
+    other.cmd(f"b1 SELECT {mailbox}")
+    return other
+
+
 MESSAGE = (
     b"From: Carol <carol@remote.test>\r\n"
     b"To: alice@example.test\r\n"

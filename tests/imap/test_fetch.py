@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.fixtures_imap import imap_db
+from tests.fixtures_imap import imap_db, other_session
 
 from mailstore.actions import deliver_bytes
 from tests.imap.test_structure import NESTED
@@ -159,3 +159,38 @@ def test_large_fetches_are_answered_in_chunks(raw_alice, alice, monkeypatch):
     assert [line for line in lines if "FLAGS (\\Seen)" in line] and lines[-1] == "a4 OK FETCH done"
     assert raw_alice.cmd("a5 FETCH 1:* (MODSEQ)")[:5] == [f"* {i} FETCH (MODSEQ ({m}))" for i, m in
                                                          zip(range(1, 6), [13] * 5)]
+
+
+def test_flags_of_a_view_with_a_message_expunged_elsewhere(raw_alice, alice, imap):
+    # FETCH (FLAGS) numbers its lines by counting when the rows are exactly the view's;
+    # a message expunged by another session but not yet reported, a sparse set and a
+    # message delivered after SELECT must not shift a sequence number.
+    for _ in range(5):
+        deliver_bytes(alice, "Inbox", BINARY)
+    raw_alice.cmd("a1 SELECT Inbox")
+    raw_alice.cmd("a2 STORE 4 +FLAGS.SILENT (\\Flagged kw)")
+    other = other_session(imap)
+    other.cmd("b2 STORE 2 +FLAGS.SILENT (\\Deleted)")
+    other.cmd("b3 EXPUNGE")
+    other.close()
+    deliver_bytes(alice, "Inbox", BINARY)
+    assert raw_alice.cmd("a3 UID FETCH 1:* (FLAGS)") == [
+        "* 1 FETCH (UID 1 FLAGS ())",
+        "* 3 FETCH (UID 3 FLAGS ())",
+        "* 4 FETCH (UID 4 FLAGS (\\Flagged kw))",
+        "* 5 FETCH (UID 5 FLAGS ())",
+        "a3 OK UID FETCH done",
+    ]
+    assert raw_alice.cmd("a4 FETCH 3,5 (FLAGS)") == [
+        "* 3 FETCH (FLAGS ())", "* 5 FETCH (FLAGS ())", "a4 OK FETCH done"]
+    assert raw_alice.cmd("a5 FETCH 4:5 (FLAGS)") == [
+        "* 4 FETCH (FLAGS (\\Flagged kw))", "* 5 FETCH (FLAGS ())", "a5 OK FETCH done"]
+    assert raw_alice.cmd("a6 NOOP") == ["* 2 EXPUNGE", "* 5 EXISTS", "a6 OK NOOP done"]
+    assert raw_alice.cmd("a7 UID FETCH 1:* (FLAGS)") == [
+        "* 1 FETCH (UID 1 FLAGS ())",
+        "* 2 FETCH (UID 3 FLAGS ())",
+        "* 3 FETCH (UID 4 FLAGS (\\Flagged kw))",
+        "* 4 FETCH (UID 5 FLAGS ())",
+        "* 5 FETCH (UID 6 FLAGS ())",
+        "a7 OK UID FETCH done",
+    ]

@@ -5,7 +5,7 @@ import pytest
 
 from mailstore.actions import deliver_bytes
 from mailstore.models import Mailbox, Message
-from tests.fixtures_imap import MESSAGE, RawClient, imap_db
+from tests.fixtures_imap import MESSAGE, imap_db, other_session
 
 pytestmark = imap_db
 
@@ -15,10 +15,7 @@ def test_it_resynchronizes_with_qresync(raw_alice, alice, imap):
         deliver_bytes(alice, "Inbox", MESSAGE)
     inbox = Mailbox.objects.get(account=alice, name="Inbox")
     modseq = inbox.highest_modseq
-    other = RawClient(imap.host, imap.port)
-    other.line()
-    other.login()
-    other.cmd("b1 SELECT Inbox")
+    other = other_session(imap)
     other.cmd("b2 STORE 2 +FLAGS.SILENT (\\Deleted)")
     other.cmd("b3 EXPUNGE")
     other.cmd("b4 UID STORE 3 +FLAGS.SILENT (\\Seen)")
