@@ -6,6 +6,9 @@ CONDSTORE and QRESYNC (see docs/changes.md).
 """
 from __future__ import annotations
 
+import functools
+import operator
+
 from django.db import models
 
 from accounts.models import Account
@@ -59,6 +62,22 @@ class Subscription(models.Model):
         constraints = [models.UniqueConstraint(fields=["account", "name"], name="subscription_unique")]
 
 
+# System flags and mox's well-known keywords kept as boolean fields, in bit order of
+# `Message.flagmask`.
+FLAG_NAMES = {
+    "seen": "\\Seen",
+    "answered": "\\Answered",
+    "flagged": "\\Flagged",
+    "deleted": "\\Deleted",
+    "draft": "\\Draft",
+    "forwarded": "$Forwarded",
+    "junk": "$Junk",
+    "notjunk": "$NotJunk",
+    "phishing": "$Phishing",
+    "mdnsent": "$MDNSent",
+}
+
+
 class Message(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages")
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="messages")
@@ -79,6 +98,17 @@ class Message(models.Model):
     phishing = models.BooleanField(default=False)
     mdnsent = models.BooleanField(default=False)
     keywords = models.JSONField(default=list, blank=True)
+    # The ten flags above as one bit mask (bit n: the n-th of FLAG_NAMES), kept by the
+    # database: FLAGS of a large mailbox are read from one column of an index
+    # (imapserver/fetch.py) instead of ten.
+    flagmask = models.GeneratedField(
+        expression=functools.reduce(operator.add, (
+            models.Case(models.When(**{field: True}, then=models.Value(1 << bit)), default=models.Value(0))
+            for bit, field in enumerate(FLAG_NAMES)
+        )),
+        output_field=models.IntegerField(),
+        db_persist=True,
+    )
 
     # Size is prefix + file, as IMAP RFC822.SIZE reports it.
     size = models.BigIntegerField()
@@ -148,7 +178,7 @@ class Message(models.Model):
             models.Index(fields=["mailbox", "modseq"], name="message_mailbox_modseq"),
             # Covers FETCH's column items (imapserver/fetch.py): FLAGS of a large mailbox
             # are read from this index alone, not from the wide rows.
-            models.Index(fields=["mailbox", "uid", "seen", "answered", "flagged", "deleted", "draft", "forwarded",
+            models.Index(fields=["mailbox", "uid", "flagmask", "seen", "answered", "flagged", "deleted", "draft", "forwarded",
                                  "junk", "notjunk", "phishing", "mdnsent", "keywords", "modseq"],
                          name="message_flags"),
             models.Index(fields=["account", "received"], name="message_account_received"),
@@ -190,18 +220,7 @@ class Message(models.Model):
         "$phishing": "phishing",
         "$mdnsent": "mdnsent",
     }
-    FLAG_NAMES = {
-        "seen": "\\Seen",
-        "answered": "\\Answered",
-        "flagged": "\\Flagged",
-        "deleted": "\\Deleted",
-        "draft": "\\Draft",
-        "forwarded": "$Forwarded",
-        "junk": "$Junk",
-        "notjunk": "$NotJunk",
-        "phishing": "$Phishing",
-        "mdnsent": "$MDNSent",
-    }
+    FLAG_NAMES = FLAG_NAMES
 
     def flag_list(self) -> list[str]:
         """IMAP flags in canonical spelling, system flags first."""

@@ -4,8 +4,8 @@
 expression checks, signals): for a Message, with its 60 columns, that was a quarter of
 the SMTP ingest benchmark's Python time. The values go through the same field methods
 the ORM uses (`pre_save`, `get_db_prep_save`), so stored values are identical; models
-whose fields need more than a plain %s (database defaults, generated columns, other
-placeholders) are saved by the ORM.
+whose fields need more than a plain %s (database defaults, other placeholders) are
+saved by the ORM; generated columns are left to the database, as the ORM leaves them.
 """
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ class RowInserter(Generic[M]):
         meta = model._meta
         self.model = model
         self.pk = meta.pk
-        self.fields = [f for f in meta.concrete_fields if f is not meta.pk]
+        # Generated columns are the database's to fill, as in the ORM's INSERT.
+        self.fields = [f for f in meta.concrete_fields if f is not meta.pk and not getattr(f, "generated", False)]
         self._index = {f.name: i for i, f in enumerate(self.fields)}
-        self.plain = isinstance(meta.pk, models.AutoField) and not any(
-            getattr(f, "generated", False) or f.has_db_default() for f in self.fields)
+        self.plain = isinstance(meta.pk, models.AutoField) and not any(f.has_db_default() for f in self.fields)
         self._sql: dict[str, str | None] = {}
 
     def _statement(self, connection: BaseDatabaseWrapper) -> str | None:
