@@ -178,8 +178,8 @@ class Message(models.Model):
             models.Index(fields=["mailbox", "modseq"], name="message_mailbox_modseq"),
             # Covers FETCH's column items (imapserver/fetch.py): FLAGS of a large mailbox
             # are read from this index alone, not from the wide rows.
-            models.Index(fields=["mailbox", "uid", "flagmask", "seen", "answered", "flagged", "deleted", "draft", "forwarded",
-                                 "junk", "notjunk", "phishing", "mdnsent", "keywords", "modseq"],
+            models.Index(fields=["mailbox", "uid", "flagmask", "seen", "answered", "flagged", "deleted", "draft",
+                                 "forwarded", "junk", "notjunk", "phishing", "mdnsent", "keywords", "modseq"],
                          name="message_flags"),
             models.Index(fields=["account", "received"], name="message_account_received"),
             models.Index(fields=["mailbox_orig", "received"], name="message_orig_received"),
