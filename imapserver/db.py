@@ -8,9 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, Sum
 
+from mailstore import flagrows
 from mailstore.models import Change, Mailbox, Message, Store, Subscription
+
+
+_ACCOUNT_MODSEQ = flagrows.Statement(lambda q: (
+    f"SELECT {q('highest_modseq')} FROM {q(Store._meta.db_table)} WHERE {q('account_id')} = %s"))
+_PENDING_CHANGES = flagrows.Statement(lambda q: (
+    f"SELECT {q('modseq')}, {q('mailbox_id_ref')}, {q('kind')}, {q('uids')}, {q('data')},"
+    f" (SELECT MIN({q('modseq')}) FROM {q(Change._meta.db_table)} WHERE {q('account_id')} = %s)"
+    f" FROM {q(Change._meta.db_table)} WHERE {q('account_id')} = %s AND {q('modseq')} > %s ORDER BY {q('modseq')}"))
 
 
 @dataclass
@@ -29,8 +39,10 @@ class MailboxView:
 
 
 def account_modseq(account_id: int) -> int:
-    store = Store.objects.filter(account_id=account_id).only("highest_modseq").first()
-    return store.highest_modseq if store else 0
+    with connection.cursor() as cursor:
+        cursor.execute(_ACCOUNT_MODSEQ.sql(), [account_id])
+        row = cursor.fetchone()
+    return row[0] if row else 0
 
 
 def open_mailbox(account_id: int, name: str) -> MailboxView | None:
@@ -47,17 +59,11 @@ def open_mailbox(account_id: int, name: str) -> MailboxView | None:
 
 
 def current_flags(mailbox_id: int, uids: list[int]) -> dict[int, tuple[list[str], int]]:
-    out = {}
-    for m in Message.objects.filter(mailbox_id=mailbox_id, uid__in=uids).only(
-        "uid", "modseq", "keywords", *Message.FLAG_NAMES
-    ):
-        out[m.uid] = (m.flag_list(), m.modseq)
-    return out
+    return {r.uid: (r.flag_list(), r.modseq) for r in flagrows.flag_rows(None, mailbox_id, sorted(uids))}
 
 
 def mailbox_keywords(mailbox_id: int) -> list[str]:
-    mailbox = Mailbox.objects.filter(pk=mailbox_id).only("keywords").first()
-    return list(mailbox.keywords) if mailbox else []
+    return flagrows.mailbox_keywords(None, mailbox_id) or []
 
 
 def list_mailboxes(account_id: int) -> tuple[list[Mailbox], set[str]]:
@@ -156,14 +162,22 @@ def pending_updates(account_id: int, modseq: int, mailbox_id: int | None,
     """The account's changes after `modseq` and, for the selected mailbox, its keywords
     and the current flags of messages with flag changes other than the session's own
     (modseqs in `own`, which it does not report back)."""
-    from mailstore.changeprune import history_complete
-
-    changes = list(Change.objects.filter(account_id=account_id, modseq__gt=modseq).order_by("modseq"))
-    if not changes:
+    # One statement for the changes and the oldest modseq the log keeps (the
+    # history_complete test, in the same snapshot); plain SQL, run for every command.
+    with connection.cursor() as cursor:
+        cursor.execute(_PENDING_CHANGES.sql(), [account_id, account_id, modseq])
+        found = cursor.fetchall()
+    if not found:
         # Pruning keeps the newest rows: had any change after `modseq` been pruned, a
         # newer one would be here. Nothing here means nothing missed.
-        return Updates(changes)
-    if not history_complete(account_id, modseq):
+        return Updates([])
+    changes = [
+        Change(account_id=account_id, modseq=m, mailbox_id_ref=mailbox, kind=kind, uids=flagrows.json_value(uids) or [],
+               data=flagrows.json_value(data) or {})
+        for m, mailbox, kind, uids, data, _ in found
+    ]
+    oldest = found[0][5]
+    if not (oldest is None or modseq >= oldest - 1):
         return Updates(changes, complete=False)
     mine = [c for c in changes if mailbox_id is not None and c.mailbox_id_ref == mailbox_id]
     updates = Updates(changes)

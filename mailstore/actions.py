@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from mailcore.message.summary import summarize
-from mailstore import files, groupcommit, searchcolumns
+from mailstore import files, flagrows, groupcommit, searchcolumns
 from mailstore.models import Change, Mailbox, Message, MessageDKIMDomain, Store, Subscription
 from mailstore.notify import notify_changed
 from mailstore.rowinsert import RowInserter, RowLoader
@@ -561,25 +561,41 @@ class FlagResult:
     changed: list[int] = field(default_factory=list)
 
 
-def _apply_flags(message: Message, mode: str, fields: dict[str, bool], keywords: set[str]) -> bool:
-    before = (tuple(getattr(message, f) for f in Message.FLAG_NAMES), tuple(message.keywords))
+def _apply_flags(row: flagrows.FlagRow, mode: str, fields: dict[str, bool], keywords: set[str]) -> bool:
+    """Set the row's flags as STORE's mode says; whether they changed."""
+    before = (row.flags, row.keywords)
     if mode == "replace":
-        for f in Message.FLAG_NAMES:
-            setattr(message, f, fields.get(f, False))
-        message.keywords = sorted(keywords)
+        row.flags = tuple(fields.get(f, False) for f in flagrows.FLAG_FIELDS)
+        row.keywords = tuple(sorted(keywords))
     elif mode == "add":
-        for f in fields:
-            setattr(message, f, True)
-        message.keywords = sorted(set(message.keywords) | keywords)
+        row.flags = tuple(on or f in fields for f, on in zip(flagrows.FLAG_FIELDS, row.flags))
+        row.keywords = tuple(sorted(set(row.keywords) | keywords))
     else:
-        for f in fields:
-            setattr(message, f, False)
-        message.keywords = sorted(set(message.keywords) - keywords)
-    after = (tuple(getattr(message, f) for f in Message.FLAG_NAMES), tuple(message.keywords))
-    return before != after
+        row.flags = tuple(on and f not in fields for f, on in zip(flagrows.FLAG_FIELDS, row.flags))
+        row.keywords = tuple(sorted(set(row.keywords) - keywords))
+    return before != (row.flags, row.keywords)
 
 
-@transaction.atomic
+def _flag_changes(
+    rows: list[flagrows.FlagRow], mode: str, fields: dict[str, bool], keywords: set[str], unchangedsince: int | None
+) -> tuple[list[flagrows.FlagRow], list[int], bool]:
+    """The rows whose flags change (changed in place), the UIDs held back by
+    UNCHANGEDSINCE, and whether $Junk or $NotJunk changed on any row."""
+    changed: list[flagrows.FlagRow] = []
+    modified: list[int] = []
+    junk_fields = [i for i, f in enumerate(flagrows.FLAG_FIELDS) if f in ("junk", "notjunk")]
+    junk_changed = False
+    for row in rows:
+        if unchangedsince is not None and row.modseq > unchangedsince:
+            modified.append(row.uid)
+            continue
+        before = row.flags
+        if _apply_flags(row, mode, fields, keywords):
+            changed.append(row)
+            junk_changed = junk_changed or any(before[i] != row.flags[i] for i in junk_fields)
+    return changed, modified, junk_changed
+
+
 def set_flags(
     account_id: int,
     mailbox_id: int,
@@ -590,73 +606,90 @@ def set_flags(
     unchangedsince: int | None = None,
 ) -> FlagResult:
     """IMAP STORE (RFC 9051 6.4.6): mode is "replace", "add" or "remove". System flags
-    and mox's well-known keywords are booleans, other keywords lower-cased."""
-    store = _lock_store(account_id)
-    mailbox = _mailbox_locked(account_id, mailbox_id)
+    and mox's well-known keywords are booleans, other keywords lower-cased.
+
+    The flags are read first without a lock: a STORE that changes nothing (setting \\Seen
+    again, the common case) is answered from that one read, ordered before any writer
+    that commits later. Otherwise the rows are read again under the Store lock and
+    written with a few plain statements (mailstore.flagrows)."""
     fields = {Message.SYSTEM_FLAGS[f.lower()]: True for f in flags if f.lower() in Message.SYSTEM_FLAGS}
     keywords = {f.lower() for f in flags if f.lower() not in Message.SYSTEM_FLAGS and not f.startswith("\\")}
-    messages = list(
-        Message.objects.filter(mailbox_id=mailbox_id, uid__in=uids).select_related("account").order_by("uid")
-    )
-    modseq = store.highest_modseq + 1
-    changed: list[Message] = []
-    modified: list[int] = []
-    for message in messages:
-        if unchangedsince is not None and message.modseq > unchangedsince:
-            modified.append(message.uid)
-            continue
-        if _apply_flags(message, mode, fields, keywords):
-            message.modseq = modseq
-            changed.append(message)
-    if changed:
-        next_modseq(store)
-        store.save(update_fields=["highest_modseq"])
-        for message in changed:
-            message.save(update_fields=[*Message.FLAG_NAMES, "keywords", "modseq"])
-        mailbox.highest_modseq = modseq
-        update = ["highest_modseq"]
-        if keywords - set(mailbox.keywords):
-            mailbox.keywords = sorted(set(mailbox.keywords) | keywords)
-            update.append("keywords")
-        mailbox.save(update_fields=update)
-        Change.objects.create(
-            account_id=account_id, modseq=modseq, mailbox_id_ref=mailbox_id, kind=Change.Kind.FLAGS,
-            uids=[m.uid for m in changed],
-        )
-        _notify_on_commit(account_id)
-        if {"junk", "notjunk"} & fields.keys() or mode == "replace":
-            # mox: $Junk/$NotJunk changes (re)train the account's junk filter.
-            from mailstore import junk
+    uids = sorted(set(uids))
+    rows = flagrows.flag_rows(account_id, mailbox_id, uids)
+    changed, modified, _ = _flag_changes(rows, mode, fields, keywords, unchangedsince)
+    if not changed:
+        if not rows and flagrows.mailbox_keywords(account_id, mailbox_id) is None:
+            raise MailboxNotFound("mailbox does not exist")
+        updated = [(r.uid, r.flag_list(), r.modseq) for r in rows if r.uid not in modified]
+        return FlagResult(updated, modified, 0, [])
+    with transaction.atomic():
+        locked = flagrows.lock_store(account_id)
+        if locked is None:
+            raise MailboxNotFound("mailbox does not exist")
+        modseq = locked[0] + 1
+        rows = flagrows.flag_rows(account_id, mailbox_id, uids)
+        changed, modified, junk_changed = _flag_changes(rows, mode, fields, keywords, unchangedsince)
+        if changed:
+            for row in changed:
+                row.modseq = modseq
+            flagrows.set_store(account_id, modseq)
+            flagrows.write_flags(changed, modseq)
+            mailbox_keywords = None
+            if keywords:
+                current = flagrows.mailbox_keywords(account_id, mailbox_id)
+                if current is not None and keywords - set(current):
+                    mailbox_keywords = sorted(set(current) | keywords)
+            if not flagrows.set_mailbox_modseq(account_id, mailbox_id, modseq, mailbox_keywords):
+                raise MailboxNotFound("mailbox does not exist")
+            _CHANGE_INSERT.insert(Change(
+                account_id=account_id, modseq=modseq, mailbox_id_ref=mailbox_id, kind=Change.Kind.FLAGS,
+                uids=[r.uid for r in changed],
+            ))
+            _notify_on_commit(account_id)
+            if junk_changed:
+                # mox: $Junk/$NotJunk changes (re)train the account's junk filter.
+                from mailstore import junk
 
-            junk.retrain_messages(changed)
-    else:
-        modseq = store.highest_modseq
-    updated = [(m.uid, m.flag_list(), m.modseq) for m in messages if m.uid not in modified]
-    return FlagResult(updated, modified, modseq, [m.uid for m in changed])
+                junk.retrain_messages(list(
+                    Message.objects.filter(pk__in=[r.pk for r in changed]).select_related("account").order_by("uid")
+                ))
+        else:
+            modseq = 0
+    updated = [(r.uid, r.flag_list(), r.modseq) for r in rows if r.uid not in modified]
+    return FlagResult(updated, modified, modseq, [r.uid for r in changed])
 
 
 def _remove_messages_locked(store: Store, account_id: int, mailbox: Mailbox, messages: list[Message]) -> int:
-    if not messages:
-        return store.highest_modseq
-    trained = [m for m in messages if m.trained_junk is not None]
+    """Remove the messages (Store locked); the modseq of the change. `store` and
+    `mailbox` are kept up to date."""
+    gone = [flagrows.GoneRow(m.pk, m.uid, m.size, m.path, bytes(m.prefix), m.trained_junk) for m in messages]
+    modseq = _remove_rows_locked(account_id, mailbox.pk, store.highest_modseq, gone)
+    if gone:
+        store.highest_modseq = mailbox.highest_modseq = modseq
+        store.size -= sum(m.size for m in messages)
+    return modseq
+
+
+def _remove_rows_locked(account_id: int, mailbox_id: int, highest_modseq: int, gone: list[flagrows.GoneRow]) -> int:
+    """Remove the messages' rows under the Store lock (its modseq `highest_modseq`), their
+    files after commit; the modseq of the change."""
+    if not gone:
+        return highest_modseq
+    trained = [g for g in gone if g.trained_junk is not None]
     if trained:
         # mox: expunged or deleted messages are untrained first.
         from mailstore import junk
 
-        account = Account.objects.get(pk=account_id)
-        for message in trained:
-            junk.untrain(account, message)
-    modseq = next_modseq(store)
-    store.size -= sum(m.size for m in messages)
-    store.save(update_fields=["highest_modseq", "size"])
-    paths = [m.path for m in messages]
-    Message.objects.filter(pk__in=[m.pk for m in messages]).delete()
-    mailbox.highest_modseq = modseq
-    mailbox.save(update_fields=["highest_modseq"])
-    Change.objects.create(
-        account_id=account_id, modseq=modseq, mailbox_id_ref=mailbox.pk, kind=Change.Kind.EXPUNGE,
-        uids=[m.uid for m in messages],
-    )
+        junk.untrain_removed(account_id, trained)
+    modseq = highest_modseq + 1
+    flagrows.set_store(account_id, modseq, -sum(g.size for g in gone))
+    paths = [g.path for g in gone]
+    flagrows.delete_messages([g.pk for g in gone])
+    flagrows.set_mailbox_modseq(account_id, mailbox_id, modseq)
+    _CHANGE_INSERT.insert(Change(
+        account_id=account_id, modseq=modseq, mailbox_id_ref=mailbox_id, kind=Change.Kind.EXPUNGE,
+        uids=[g.uid for g in gone],
+    ))
     _notify_on_commit(account_id)
     transaction.on_commit(lambda: files.remove_files(paths))
     return modseq
@@ -665,15 +698,13 @@ def _remove_messages_locked(store: Store, account_id: int, mailbox: Mailbox, mes
 @transaction.atomic
 def expunge(account_id: int, mailbox_id: int, uids: list[int] | None = None) -> tuple[list[int], int]:
     """Remove the messages marked \\Deleted (of `uids` when given: UID EXPUNGE, RFC 4315).
-    Returns the expunged UIDs and the modseq of the change."""
-    store = _lock_store(account_id)
-    mailbox = _mailbox_locked(account_id, mailbox_id)
-    qs = Message.objects.filter(mailbox=mailbox, deleted=True)
-    if uids is not None:
-        qs = qs.filter(uid__in=uids)
-    messages = list(qs.order_by("uid"))
-    modseq = _remove_messages_locked(store, account_id, mailbox, messages)
-    return [m.uid for m in messages], modseq
+    Returns the expunged UIDs and the modseq of the change (0 when none was)."""
+    locked = flagrows.lock_store(account_id)
+    if locked is None or flagrows.mailbox_keywords(account_id, mailbox_id) is None:
+        raise MailboxNotFound("mailbox does not exist")
+    gone = flagrows.deleted_rows(mailbox_id, None if uids is None else sorted(set(uids)))
+    modseq = _remove_rows_locked(account_id, mailbox_id, locked[0], gone)
+    return [g.uid for g in gone], modseq if gone else 0
 
 
 @dataclass

@@ -32,7 +32,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -75,6 +75,7 @@ __all__ = [
     "retrain_messages",
     "train",
     "untrain",
+    "untrain_removed",
     "wanted_training",
 ]
 
@@ -336,6 +337,15 @@ def _execute_per_chunk(sql: str, params: Sequence[object], ids: Sequence[int]) -
 _Training = tuple[Sequence[str], Sequence[tuple[bool, int]]]
 
 
+class RemovedMessage(Protocol):
+    """What untraining a removed message needs (mailstore.flagrows.GoneRow)."""
+
+    pk: int
+    path: str
+    prefix: bytes
+    trained_junk: bool | None
+
+
 def _apply(account_id: int, totals_row: JunkWord, trainings: Sequence[_Training]) -> None:
     """Untrain (delta -1) and/or train (delta 1) messages' words as junk or ham, one
     message after the other as if each were applied alone, in a few batched queries:
@@ -451,6 +461,30 @@ def train(account: Account, message: Message, junk: bool) -> None:
 def untrain(account: Account, message: Message) -> None:
     """Undo the message's training, if any (before expunging it, for example)."""
     _set_training(account, message, None, use_db_flags=False)
+
+
+def untrain_removed(account_id: int, removed: Sequence[RemovedMessage]) -> None:
+    """Undo the training of messages about to be removed, in the removing transaction
+    (which holds the account's Store lock): their words in one _apply. Their training
+    state is not written, their rows go. A message whose file cannot be read keeps its
+    counts (logged), as in `untrain`."""
+    junk_filter = Account.objects.filter(pk=account_id).values_list("junk_filter", flat=True).first()
+    if not junk_filter:
+        return
+    params = Params.from_dict(junk_filter)
+    trainings: list[_Training] = []
+    for message in removed:
+        if message.trained_junk is None:
+            continue
+        try:
+            words = tokenize(files.read_message(message.path, message.prefix), params).words
+        except OSError as exc:
+            log.error("junk filter: reading message", extra={"message_pk": message.pk, "error": str(exc)})
+            continue
+        trainings.append((words, [(message.trained_junk, -1)]))
+    if trainings:
+        _apply(account_id, _lock(account_id), trainings)
+        log.debug("junk filter untrained", extra={"account_id": account_id, "messages": len(trainings)})
 
 
 def retrain_for_flags(message: Message) -> None:
