@@ -236,8 +236,9 @@ def deliver(
     dest, rel = files.new_message_path(account.pk)
     # The row is built and converted for the database here, in the caller's thread: the
     # shared transaction (group commit's one thread on SQLite) only numbers it.
-    row = _prepare_row(account, rel=rel, size=size, prefix=prefix, parsed=parsed, summary=summary,
-                       received=received, flags=flags, keywords=_delivery_keywords(keywords), info=info)
+    row = _prepare_row(_new_message(account, rel=rel, size=size, prefix=prefix, parsed=parsed, summary=summary,
+                                    received=received, flags=flags, keywords=_delivery_keywords(keywords),
+                                    info=info), info)
     files.place(source, dest)
     try:
         # Concurrent deliveries share one commit (mailstore/groupcommit.py).
@@ -279,7 +280,12 @@ class _Row:
     destined_mailbox: str
 
 
-def _prepare_row(
+def _prepare_row(message: Message, info: DeliveryInfo | None) -> _Row:
+    """A new message (`_new_message`) with its values converted for the INSERT."""
+    return _Row(message, _MESSAGE_INSERT.params(message), info.destined_mailbox if info else "")
+
+
+def _new_message(
     account: Account,
     *,
     rel: str,
@@ -291,10 +297,12 @@ def _prepare_row(
     flags: set[str] | None,
     keywords: list[str],
     info: DeliveryInfo | None,
-) -> _Row:
+) -> Message:
+    """A delivery's Message row, unsaved: its mailbox, UID and modseqs are set when it is
+    inserted."""
     flag_fields = {Message.SYSTEM_FLAGS[f.lower()]: True for f in (flags or set()) if f.lower() in Message.SYSTEM_FLAGS}
     info = info or DeliveryInfo()
-    message = Message(
+    return Message(
         account=account,
         uid=0,
         modseq=0,
@@ -320,7 +328,6 @@ def _prepare_row(
         **searchcolumns.columns(prefix, summary),
         **flag_fields,
     )
-    return _Row(message, _MESSAGE_INSERT.params(message), info.destined_mailbox)
 
 
 def _create_message_row(account: Account, mailbox: Mailbox, uid: int, modseq: int, row: _Row) -> Message:
@@ -373,11 +380,11 @@ def _insert_message(
     row: _Row | None = None,
 ) -> Message:
     """Insert a delivered message's rows (its file is in place). `row`, when given, is
-    the row `_prepare_row` built from the same arguments."""
+    the row `_prepare_row` made from the same arguments."""
     kw = _delivery_keywords(keywords)
     if row is None:
-        row = _prepare_row(account, rel=rel, size=size, prefix=prefix, parsed=parsed, summary=summary,
-                           received=received, flags=flags, keywords=kw, info=info)
+        row = _prepare_row(_new_message(account, rel=rel, size=size, prefix=prefix, parsed=parsed, summary=summary,
+                                        received=received, flags=flags, keywords=kw, info=info), info)
     if not kw:
         message = _insert_message_fast(account, mailbox_name, size, row)
         if message is not None:
@@ -457,6 +464,89 @@ def deliver_bytes(account: Account, mailbox_name: str, data: bytes, **kwargs: ob
         return deliver(account, mailbox_name, path, **kwargs)  # type: ignore[arg-type]
     finally:
         path.unlink(missing_ok=True)
+
+
+@dataclass
+class Prepared:
+    """A message read and parsed for `deliver_prepared`, its row built but not inserted."""
+
+    mailbox_name: str
+    message: Message
+    keywords: list[str]
+
+
+def prepare_delivery(
+    account: Account,
+    mailbox_name: str,
+    source: Path,
+    rel: str,
+    *,
+    received: datetime | None = None,
+    flags: set[str] | None = None,
+    keywords: list[str] | None = None,
+) -> Prepared:
+    """Parse the message in `source`, to be stored at `rel` (the caller puts it there)."""
+    data = source.read_bytes()
+    parsed, summary = _parse_bytes(data)
+    kw = _delivery_keywords(keywords)
+    message = _new_message(account, rel=rel, size=len(data), prefix=b"", parsed=parsed, summary=summary,
+                           received=received, flags=flags, keywords=kw, info=None)
+    return Prepared(mailbox_name, message, kw)
+
+
+@transaction.atomic
+def deliver_prepared(account: Account, items: list[Prepared]) -> list[Message]:
+    """Insert the rows of prepared messages whose files are in place and durable, all in
+    one transaction (an import's batch): the Store locked once, one INSERT for the
+    Message rows, and per mailbox one modseq, one range of UIDs and one change-log row,
+    as a COPY makes. Stops before the first message that would put the account over its
+    quota: returns the messages inserted, the first of `items`, in order."""
+    store = _lock_store(account)
+    if account.quota_bytes:
+        room = account.quota_bytes - store.size
+        fit = 0
+        for item in items:
+            room -= item.message.size
+            if room < 0:
+                break
+            fit += 1
+        items = items[:fit]
+    if not items:
+        return []
+    mailboxes: dict[str, Mailbox] = {}
+    for item in items:
+        name = normalize_mailbox_name(item.mailbox_name)
+        if name not in mailboxes:
+            mailboxes[name] = _mailbox_for_delivery(store, account.pk, name)
+    modseqs = {mailbox.pk: next_modseq(store) for mailbox in mailboxes.values()}
+    uids: dict[int, list[int]] = {pk: [] for pk in modseqs}
+    messages = []
+    for item in items:
+        mailbox = mailboxes[normalize_mailbox_name(item.mailbox_name)]
+        message = item.message
+        message.mailbox = mailbox
+        message.uid = mailbox.uidnext
+        mailbox.uidnext += 1
+        message.modseq = message.created_modseq = modseqs[mailbox.pk]
+        message.mailbox_orig = mailbox.pk
+        uids[mailbox.pk].append(message.uid)
+        if not set(item.keywords) <= set(mailbox.keywords):
+            mailbox.keywords = sorted(set(mailbox.keywords) | set(item.keywords))
+        store.size += message.size
+        messages.append(message)
+    store.save(update_fields=["highest_modseq", "size"])
+    Message.objects.bulk_create(messages)
+    Change.objects.bulk_create([
+        Change(account=account, modseq=modseqs[pk], mailbox_id_ref=pk, kind=Change.Kind.ADD, uids=uids[pk])
+        for pk in modseqs
+    ])
+    for mailbox in mailboxes.values():
+        mailbox.highest_modseq = modseqs[mailbox.pk]
+        mailbox.save(update_fields=["uidnext", "highest_modseq", "keywords"])
+        log.info("messages delivered", extra={"account": account.name, "mailbox": mailbox.name,
+                                              "uids": f"{uids[mailbox.pk][0]}:{uids[mailbox.pk][-1]}"})
+    _notify_on_commit(account.pk)
+    return messages
 
 
 def remove_account_files(account_id: int) -> None:

@@ -3,7 +3,9 @@
 A message is first streamed to `tmp/` (never held whole in memory), fsynced, then
 hard-linked into `accounts/<id>/msg/<xx>/<name>` and the directory fsynced, before the
 database row is committed. A crash before the commit leaves at most an unreferenced
-file, never a row without its file; `verifydata` reports such leftovers.
+file, never a row without its file; `verifydata` reports such leftovers. An import
+moves a batch's files into place unsynced and fsyncs them together, and their one
+directory, before its rows commit (`place_unsynced`, `sync_placed`).
 """
 from __future__ import annotations
 
@@ -52,9 +54,12 @@ class TempMessageFile:
         self._fh.write(data)
         self.size += len(data)
 
-    def finish(self) -> Path:
+    def finish(self, sync: bool = True) -> Path:
+        """Close the file, fsynced unless `sync` is false (its caller syncs it later,
+        with others: `sync_placed`)."""
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if sync:
+            os.fsync(self._fh.fileno())
         self._fh.close()
         self.finished = True
         return self.path
@@ -132,9 +137,16 @@ def account_dir(account_id: int) -> Path:
     return data_dir() / "accounts" / str(account_id)
 
 
-def new_message_path(account_id: int) -> tuple[Path, str]:
-    """A fresh, unguessable file name in a bucket of at most 256 subdirectories."""
+def new_bucket() -> str:
+    return secrets.token_hex(1)
+
+
+def new_message_path(account_id: int, bucket: str = "") -> tuple[Path, str]:
+    """A fresh, unguessable file name in a bucket of at most 256 subdirectories: `bucket`
+    (from `new_bucket`) or a random one."""
     name = secrets.token_hex(12)
+    if bucket:
+        name = bucket + name[len(bucket):]
     rel = Path("accounts") / str(account_id) / "msg" / name[:2] / name
     return data_dir() / rel, str(rel)
 
@@ -149,6 +161,26 @@ def place(source: Path, dest: Path) -> None:
         with open(dest, "rb") as fh:
             os.fsync(fh.fileno())
     fsync_dir(dest.parent)
+
+
+def place_unsynced(source: Path, dest: Path) -> None:
+    """Move a temp file into place without syncing it (`sync_placed` does, later): a
+    rename, or a copy across file systems."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(source, dest)
+
+
+def sync_placed(paths: list[Path]) -> None:
+    """Make files put in place by `place_unsynced` durable: each file, then each of their
+    directories once (an import's batch shares one directory: one directory fsync)."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for parent in dict.fromkeys(path.parent for path in paths):
+        fsync_dir(parent)
 
 
 def message_path(rel: str) -> Path:
