@@ -17,6 +17,7 @@ OR and NOT.
 """
 from __future__ import annotations
 
+import email.utils
 import json
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
@@ -34,8 +35,12 @@ _TABLE = Message._meta.db_table
 Sql = tuple[str, list[Any]]
 
 
+def _midnight(d: date) -> datetime:
+    return datetime.combine(d, time(), tzinfo=timezone.utc)
+
+
 def _day(d: date) -> Any:
-    return connection.ops.adapt_datetimefield_value(datetime.combine(d, time(), tzinfo=timezone.utc))
+    return _when(_midnight(d))
 
 
 def _when(t: datetime) -> Any:
@@ -48,13 +53,29 @@ def _contains(column: str) -> str:
     return f"{fn}({column}, %s) > 0"
 
 
-def _date_sql(column: str, op: str, d: date, nullable: bool) -> Sql:
-    guard = f"{column} IS NOT NULL AND " if nullable else ""
+def _date_sql(column: str, op: str, d: date) -> Sql:
     if op == "BEFORE":
-        return f"({guard}{column} < %s)", [_day(d)]
+        return f"({column} < %s)", [_day(d)]
     if op == "ON":
-        return f"({guard}{column} >= %s AND {column} < %s)", [_day(d), _day(d + timedelta(days=1))]
-    return f"({guard}{column} >= %s)", [_day(d)]
+        return f"({column} >= %s AND {column} < %s)", [_day(d), _day(d + timedelta(days=1))]
+    return f"({column} >= %s)", [_day(d)]
+
+
+# RFC 5322 zones reach +-99:59: a UTC time at least this far from midnight has the
+# same date in every zone.
+_ZONE_REACH = timedelta(hours=100)
+
+
+def _header_day(tree: dict[str, Any] | None) -> date | None:
+    """The date of a message's Date header in the header's own zone (from the
+    envelope kept in its structure), or None."""
+    env = (tree or {}).get("env") or []
+    if not env or not env[0]:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(env[0]).date()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 class Search:
@@ -92,9 +113,7 @@ class Search:
                 return ("1 = 0", []) if key[2] else ("1 = 1", [])
             return f"{field} = %s", [bool(key[2])]
         if name in ("BEFORE", "ON", "SINCE"):
-            return _date_sql("received", name, key[1], False)
-        if name in ("SENTBEFORE", "SENTON", "SENTSINCE"):
-            return _date_sql("sent_date", name[4:], key[1], True)
+            return _date_sql("received", name, key[1])
         if name == "LARGER":
             return "size > %s", [key[1]]
         if name == "SMALLER":
@@ -150,6 +169,8 @@ class Search:
             rows_ = self.query("uid, keywords", "1 = 1", [])
             present = {uid for uid, kw in rows_ if flag in (json.loads(kw) if isinstance(kw, (str, bytes)) else kw)}
             return present if key[2] else self.known - present
+        if name in ("SENTBEFORE", "SENTON", "SENTSINCE"):
+            return self.sent(name[4:], key[1])
         if name == "HEADER":
             return self.header(key[1].lower(), key[2].lower())
         if name == "BODY":
@@ -157,6 +178,36 @@ class Search:
         if name == "TEXT":
             return self.text(key[1].lower())
         raise ValueError(f"unknown search key {name}")
+
+    def sent(self, op: str, d: date) -> set[int]:
+        """SENTBEFORE, SENTON, SENTSINCE: the date of the Date header as written there,
+        "disregarding time and timezone" (RFC 9051 6.4.4), not the UTC date of
+        `sent_date`. A row whose UTC time lies farther than any zone offset from the
+        asked days' edges is decided in SQL; the others by their Date header (the
+        envelope's first field). No Date header never matches."""
+        start = None if op == "BEFORE" else d
+        end = d if op == "BEFORE" else d + timedelta(days=1) if op == "ON" else None
+        certain, maybe = ["sent_date IS NOT NULL"], ["sent_date IS NOT NULL"]
+        certain_params: list[Any] = []
+        maybe_params: list[Any] = []
+        if start is not None:
+            certain.append("sent_date >= %s")
+            certain_params.append(_when(_midnight(start) + _ZONE_REACH))
+            maybe.append("sent_date >= %s")
+            maybe_params.append(_when(_midnight(start) - _ZONE_REACH))
+        if end is not None:
+            certain.append("sent_date < %s")
+            certain_params.append(_when(_midnight(end) - _ZONE_REACH))
+            maybe.append("sent_date < %s")
+            maybe_params.append(_when(_midnight(end) + _ZONE_REACH))
+        out = self.where((" AND ".join(certain), certain_params))
+        for uid, parsed in self.query("uid, parsed", " AND ".join(maybe), maybe_params):
+            if uid in out:
+                continue
+            day = _header_day(json.loads(parsed) if isinstance(parsed, (str, bytes)) else parsed)
+            if day is not None and (start is None or day >= start) and (end is None or day < end):
+                out.add(uid)
+        return out
 
     def header(self, field: str, needle: str) -> set[int]:
         found = self.query(

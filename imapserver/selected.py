@@ -15,6 +15,7 @@ from mailcore.imap.fetchatt import FetchAtt
 from mailcore.imap.numset import NumSet, compact, compact_ordered, vanished
 from mailcore.imap.response import flags as format_flags
 from mailcore.imap.searchkey import Key
+from mailcore.imap.sortkeys import address_key
 from mailcore.imap.thread import base_subject, format_threads, ordered_subject, references
 from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, SUMMARY_FIELDS, Row, rows, thread_messages
 from mailstore.models import Message
@@ -326,8 +327,13 @@ def _copy_or_move(move: bool, account_id: int, mailbox_id: int, uids: list[int],
     return verb(Account.objects.get(pk=account_id), mailbox_id, uids, dest)
 
 
+_ADDRESS_CRITERIA = ("FROM", "TO", "CC", "DISPLAYFROM", "DISPLAYTO")
+
+
 def _sort_uids(mailbox_id: int, uids: list[int], criteria: list[tuple[str, bool]]) -> list[int]:
-    rows = {m.uid: m for m in _load_messages(mailbox_id, uids, content=False, changedsince=None)}
+    # The address criteria read the envelope kept in the structure (`parsed`).
+    by_address = any(crit in _ADDRESS_CRITERIA for crit, _ in criteria)
+    rows = {m.uid: m for m in _load_messages(mailbox_id, uids, content=by_address, changedsince=None)}
     ordered = [u for u in uids if u in rows]
     ordered.sort()  # ties are broken by sequence number, i.e. UID order
     for crit, reverse in reversed(criteria):
@@ -341,10 +347,8 @@ def _sort_uids(mailbox_id: int, uids: list[int], criteria: list[tuple[str, bool]
                 return m.size
             if crit == "SUBJECT":
                 return base_subject(m.subject)  # RFC 5256 section 2.1
-            if crit in ("FROM", "DISPLAYFROM"):
-                return m.from_address.lower()
-            if crit in ("TO", "DISPLAYTO"):
-                return (m.to_addresses[0] if m.to_addresses else "").lower()
+            if crit in _ADDRESS_CRITERIA:
+                return address_key(m.parsed.get("env"), crit)
             return ""
 
         ordered.sort(key=keyf, reverse=reverse)

@@ -224,26 +224,58 @@ THREAD_CORPUS = [
 ]
 
 
-def _threads(host: str, port: int, user: str, password: str) -> list[str]:
+def _first_lines(host: str, port: int, user: str, password: str, mailbox: str, commands: list[str]) -> list[bytes]:
+    """The first response line of each command, run in `mailbox` (EXAMINEd)."""
     wire = Wire(host, port)
     try:
         wire.command("t1", f"LOGIN {user} {password}")
-        wire.command("t2", "EXAMINE Threads")
-        return [wire.command(f"t{i}", cmd)[0] for i, cmd in enumerate([
-            "THREAD REFERENCES UTF-8 ALL", "THREAD ORDEREDSUBJECT UTF-8 ALL",
-            "THREAD REFERENCES UTF-8 NOT SUBJECT plans", "UID THREAD REFERENCES UTF-8 SINCE 8-Jan-2020",
-            # SORT's SUBJECT is the same base subject (RFC 5256 section 2.1).
-            "SORT (SUBJECT) UTF-8 ALL", "SORT (REVERSE SUBJECT DATE) UTF-8 ALL",
-        ], 3)]
+        wire.command("t2", f"EXAMINE {mailbox}")
+        return [wire.command(f"t{i}", cmd)[0] for i, cmd in enumerate(commands, 3)]
     finally:
         wire.close()
 
 
-def test_threads_match_dovecot(dovecot, imap, alice):
-    for data in THREAD_CORPUS:
-        deliver_bytes(alice, "Threads", data)
-    dovecot.fill_maildir("alice", THREAD_CORPUS, mailbox="Threads")
-    ours = _threads(imap.host, imap.port, "alice@example.test", "alicepassword")
-    theirs = _threads(dovecot.host, dovecot.port, "alice", "alicepassword")
+THREAD_COMMANDS = [
+    "THREAD REFERENCES UTF-8 ALL", "THREAD ORDEREDSUBJECT UTF-8 ALL",
+    "THREAD REFERENCES UTF-8 NOT SUBJECT plans", "UID THREAD REFERENCES UTF-8 SINCE 8-Jan-2020",
+    # SORT's SUBJECT is the same base subject (RFC 5256 section 2.1).
+    "SORT (SUBJECT) UTF-8 ALL", "SORT (REVERSE SUBJECT DATE) UTF-8 ALL",
+]
+
+
+def _sort_message(n: int, day: int, head: str) -> bytes:
+    return f"{head}Subject: s{n}\r\nDate: Mon, {day:02d} Jan 2024 10:00:00 +0000\r\n\r\nbody {n}\r\n".encode()
+
+
+# SORT's address criteria (RFC 5256 section 3): the first address's mailbox part only (a
+# group's name for a group), i;ascii-casemap ("_" sorts after the letters), a missing
+# field sorting first as the empty string, ties by sequence number.
+SORT_CORPUS = [
+    _sort_message(1, 5, "From: Zed <alpha@z.example>\r\nTo: bob@x.example\r\nCc: Yann <y@x.example>\r\n"),
+    _sort_message(2, 4, "From: adam@b.example\r\nTo: undisclosed-recipients:;\r\n"),
+    _sort_message(3, 3, 'From: "Bob" <Carl@a.example>, other@a.example\r\nTo: Ann <ann@x.example>\r\n'),
+    _sort_message(4, 2, "From: =?utf-8?q?=C3=89mile?= <emile@x.example>\r\nTo: friends: zoe@x.example;\r\n"),
+    _sort_message(5, 1, "To: _under@x.example\r\nCc: a@x.example\r\n"),
+    _sort_message(6, 6, "From: _under@x.example\r\nTo: ALAN@x.example\r\nCc: B@x.example\r\n"),
+    _sort_message(7, 7, "From: ADAM@c.example\r\nTo: bob@y.example\r\n"),
+]
+
+
+SORT_COMMANDS = [
+    "SORT (FROM) UTF-8 ALL", "SORT (TO) UTF-8 ALL", "SORT (CC) UTF-8 ALL", "SORT (REVERSE FROM) UTF-8 ALL",
+    "SORT (FROM DATE) UTF-8 ALL", "UID SORT (TO REVERSE DATE) UTF-8 ALL",
+]
+
+
+@pytest.mark.parametrize("mailbox, corpus, commands, first", [
+    ("Threads", THREAD_CORPUS, THREAD_COMMANDS, b"* THREAD (2 (8)(14))((16)(1 (3 4)(5))(15))"),
+    ("Sorts", SORT_CORPUS, SORT_COMMANDS, b"* SORT 5 2 7 1 3 4 6"),
+], ids=["thread", "sort"])
+def test_thread_and_sort_match_dovecot(dovecot, imap, alice, mailbox, corpus, commands, first):
+    for data in corpus:
+        deliver_bytes(alice, mailbox, data)
+    dovecot.fill_maildir("alice", corpus, mailbox=mailbox)
+    ours = _first_lines(imap.host, imap.port, "alice@example.test", "alicepassword", mailbox, commands)
+    theirs = _first_lines(dovecot.host, dovecot.port, "alice", "alicepassword", mailbox, commands)
     assert ours == theirs
-    assert ours[0].startswith(b"* THREAD (")
+    assert ours[0].startswith(first)

@@ -113,3 +113,29 @@ def test_text_keys_match_decoded_case_insensitive_substrings(raw_alice, alice, s
     # The file path stored what it computed: the columns are filled again.
     assert not Message.objects.filter(search_body__isnull=True).exists()
     assert Message.objects.get(uid=2).search_header.startswith("\nsubject:été 50% off_now\nx-tag:first\nx-tag:second")
+
+
+def dated(date_header: str) -> bytes:
+    return f"From: carol@remote.test\r\nSubject: x\r\nDate: {date_header}\r\n\r\nbody\r\n".encode()
+
+
+def test_sent_keys_take_the_date_as_written_in_the_header(raw_alice, alice):
+    # RFC 9051 6.4.4: SENT* compare the Date header's date "disregarding time and
+    # timezone": 23:30 -0800 on 3 January is 4 January in UTC but is sent on the 3rd.
+    deliver_bytes(alice, "Inbox", dated("Tue, 03 Jan 2023 23:30:00 -0800"))
+    deliver_bytes(alice, "Inbox", dated("Wed, 04 Jan 2023 00:30:00 +1400"))  # 3 January 10:30 UTC
+    deliver_bytes(alice, "Inbox", dated("Mon, 20 Feb 2023 12:00:00 +0000"))
+    deliver_bytes(alice, "Inbox", dated("not a date"))
+    raw_alice.cmd("a0 SELECT Inbox")
+    cases = {
+        "SENTON 3-Jan-2023": "1",
+        "SENTON 4-Jan-2023": "2",
+        "SENTBEFORE 4-Jan-2023": "1",
+        "SENTSINCE 4-Jan-2023": "2 3",
+        "SENTSINCE 20-Feb-2023": "3",
+        "SENTBEFORE 21-Feb-2023": "1 2 3",
+        "NOT SENTON 3-Jan-2023": "2 3 4",
+        "OR SENTON 3-Jan-2023 SENTON 20-Feb-2023": "1 3",
+    }
+    got = {key: raw_alice.cmd(f"b SEARCH {key}")[0].removeprefix("* SEARCH").strip() for key in cases}
+    assert got == cases
