@@ -145,9 +145,13 @@ class Search:
             return self.where(cond)
         name = key[0]
         if name == "AND":
-            in_sql = [k for k in key[1] if self.sql(k) is not None]
-            rest = [k for k in key[1] if self.sql(k) is None]
-            out = self.where(self.sql(("AND", in_sql))) if in_sql else set(self.known)  # type: ignore[arg-type]
+            # Each subkey compiled once: those with SQL in one query, the others as sets.
+            compiled = [(k, self.sql(k)) for k in key[1]]
+            in_sql = [c for _, c in compiled if c is not None]
+            rest = [k for k, c in compiled if c is None]
+            out = set(self.known)
+            if in_sql:
+                out = self.where((" AND ".join(c[0] for c in in_sql), [v for c in in_sql for v in c[1]]))
             for k in rest:
                 if not out:
                     break
