@@ -622,7 +622,8 @@ def append(
     received: datetime | None = None,
 ) -> Message:
     """IMAP APPEND (RFC 9051 6.3.12): like deliver, but the mailbox must exist. Returns
-    once the message is durable. Automatic junk flags apply."""
+    once the message is durable. Automatic junk flags apply; the junk filter is trained
+    shortly after the commit."""
     name = normalize_mailbox_name(mailbox_name)
     if not Mailbox.objects.filter(account=account, name=name).exists():
         raise MailboxNotFound("mailbox does not exist")
@@ -636,7 +637,8 @@ def append(
     message = deliver(account, name, source, received=received, flags=all_flags, keywords=keywords)
     from mailstore import junk
 
-    junk.retrain_for_flags(message)
+    # Trained after the answer, in a batch (mailstore.junk.DeferredTraining).
+    junk.train_later(message)
     return message
 
 
