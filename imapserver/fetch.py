@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import DatabaseError, connection
 
-from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, date_value, rows, tuples
+from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, date_value, rows_of, tuples
 from mailcore.imap.fetchatt import FetchAtt, FetchRequest, Section
 from mailcore.imap.render import bodystructure, envelope, envelope_from_store, stored_envelope
 from mailcore.imap.response import flags as format_flags
@@ -241,10 +241,10 @@ def fetch_responses(
     if names == ["UID", "FLAGS"] or names == ["FLAGS"]:
         return _flags_lines(mailbox_id, pairs, req, with_uid=names[0] == "UID")
     seq_of = {u: s for s, u in pairs}
-    lo, hi = min(seq_of), max(seq_of)
     if all(a.name in _COLUMN_ATTS for a in atts):
-        return _column_lines(mailbox_id, lo, hi, seq_of, atts, req, uid_command, condstore, flags_changed)
-    return _row_lines(mailbox_id, lo, hi, seq_of, req, uid_command, condstore, flags_changed)
+        return _column_lines(mailbox_id, pairs[0][1], pairs[-1][1], seq_of, atts, req, uid_command, condstore,
+                             flags_changed)
+    return _row_lines(mailbox_id, seq_of, req, uid_command, condstore, flags_changed)
 
 
 class _FlagItems(dict[tuple[str | None, int], bytes]):
@@ -278,11 +278,11 @@ def _flags_lines(mailbox_id: int, pairs: list[tuple[int, int]], req: FetchReques
 
 
 def _row_lines(
-    mailbox_id: int, lo: int, hi: int, seq_of: dict[int, int], req: FetchRequest, uid_command: bool,
+    mailbox_id: int, seq_of: dict[int, int], req: FetchRequest, uid_command: bool,
     condstore: bool, flags_changed: set[int],
 ) -> list[bytes]:
     fields = BASE_FIELDS + (CONTENT_FIELDS if needs_content(req) else ())
-    messages = [m for m in rows(mailbox_id, lo, hi, fields, changedsince=req.changedsince) if m.uid in seq_of]
+    messages = rows_of(mailbox_id, seq_of, fields, changedsince=req.changedsince)
     return fetch_lines([(seq_of[m.uid], m) for m in messages], req, uid_command=uid_command, condstore=condstore,
                        flags_changed=flags_changed)
 
@@ -351,7 +351,7 @@ def _column_lines(
     if stale:
         # Answered from the structure (which stores the envelope again).
         wanted = {uid: seq_of[uid] for _, uid in stale}
-        lines = _row_lines(mailbox_id, stale[0][1], stale[-1][1], wanted, req, uid_command, condstore, flags_changed)
+        lines = _row_lines(mailbox_id, wanted, req, uid_command, condstore, flags_changed)
         for (index, _), line in zip(stale, lines):
             out[index] = line
         # A stale row expunged between the two queries has no line: no empty one is sent.

@@ -100,6 +100,15 @@ def rows(mailbox_id: int, lo: int, hi: int, fields: tuple[str, ...], *, changeds
     return out
 
 
+def rows_of(mailbox_id: int, uids: list[int] | dict[int, Any], fields: tuple[str, ...], *,
+            changedsince: int | None = None) -> list[Row]:
+    """The rows of `uids` (ascending; a dict's keys will do) that exist, in UID order: one
+    range query and a filter (`uid IN (...)` with 100,000 values breaks databases)."""
+    if not uids:
+        return []
+    wanted = uids if isinstance(uids, dict) else set(uids)
+    first, last = (min(wanted), max(wanted)) if isinstance(uids, dict) else (uids[0], uids[-1])
+    return [r for r in rows(mailbox_id, first, last, fields, changedsince=changedsince) if r.uid in wanted]
 
 
 def thread_messages(mailbox_id: int, uids: list[int], with_references: bool) -> list[ThreadMessage]:
@@ -109,14 +118,9 @@ def thread_messages(mailbox_id: int, uids: list[int], with_references: bool) -> 
     from imapserver.fetch import MessageData
     from mailcore.message.headers import header_values
 
-    if not uids:
-        return []
-    wanted = set(uids)
     fields = ("uid", "received", "sent_date", "subject", "message_id") + (CONTENT_FIELDS if with_references else ())
     out = []
-    for row in rows(mailbox_id, uids[0], uids[-1], fields):
-        if row.uid not in wanted:
-            continue
+    for row in rows_of(mailbox_id, uids, fields):
         refs: list[str] = []
         in_reply_to: list[str] = []
         if with_references:

@@ -26,7 +26,7 @@ from typing import Any
 from django.db import DatabaseError, connection
 
 from imapserver.fetch import MessageData
-from imapserver.rows import CONTENT_FIELDS, rows
+from imapserver.rows import CONTENT_FIELDS, rows_of
 from mailcore.imap.searchkey import Key
 from mailcore.imap.searchtext import any_header_match, body_text, header_fields, header_match, header_text, storable
 from mailstore.models import Message
@@ -245,16 +245,12 @@ class Search:
 
     def from_files(self, uids: list[int], test: Callable[[FileText], bool]) -> set[int]:
         """Rows without stored search text: read the file, store the text, test it."""
-        if not uids:
-            return set()
-        wanted = set(uids)
         out = set()
-        for row in rows(self.mailbox_id, uids[0], uids[-1], ("uid",) + CONTENT_FIELDS):
-            if row.uid in wanted:
-                f = FileText(row)
-                if test(f):
-                    out.add(row.uid)
-                f.store()
+        for row in rows_of(self.mailbox_id, uids, ("uid",) + CONTENT_FIELDS):
+            f = FileText(row)
+            if test(f):
+                out.add(row.uid)
+            f.store()
         return out
 
 

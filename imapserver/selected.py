@@ -17,7 +17,7 @@ from mailcore.imap.response import flags as format_flags
 from mailcore.imap.searchkey import Key
 from mailcore.imap.sortkeys import address_key
 from mailcore.imap.thread import base_subject, format_threads, ordered_subject, references
-from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, SUMMARY_FIELDS, Row, rows, thread_messages
+from imapserver.rows import BASE_FIELDS, CONTENT_FIELDS, SUMMARY_FIELDS, Row, rows_of, thread_messages
 from mailstore.models import Message
 
 # Messages per chunk of a large FETCH's answer.
@@ -28,12 +28,8 @@ if TYPE_CHECKING:
 
 
 def _load_messages(mailbox_id: int, uids: list[int], *, content: bool, changedsince: int | None) -> list[Row]:
-    if not uids:
-        return []
-    # A range query and a filter here: `uid IN (...)` with 100,000 values breaks databases.
     fields = BASE_FIELDS + SUMMARY_FIELDS + (CONTENT_FIELDS if content else ())
-    wanted = set(uids)
-    return [r for r in rows(mailbox_id, uids[0], uids[-1], fields, changedsince=changedsince) if r.uid in wanted]
+    return rows_of(mailbox_id, uids, fields, changedsince=changedsince)
 
 
 def _key_has_modseq(key: Key) -> bool:
