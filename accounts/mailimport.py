@@ -6,7 +6,8 @@ task timeout (300 s) would kill a large import, and localserve may run without t
 worker. The job file, not memory, holds the state, so any process can answer the
 progress request; a job whose thread died with its process (no heartbeat for
 `STALE_SECONDS`) is reported as interrupted. Messages delivered before an error or an
-interruption stay (importexport delivers them one by one, each durable).
+interruption stay (importexport commits them in batches of up to 64 whole messages; a
+process killed midway loses its last, uncommitted batch, which its count may include).
 
 The account holder can stop a running import: the page leaves a `<job>.abort` file
 beside the job file (seen by the thread in whichever process runs it), and the import
