@@ -127,7 +127,9 @@ class _EmbeddedUvicorn:
             def capture_signals(self) -> Iterator[None]:
                 yield
 
-        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, log_config=None)  # type: ignore[arg-type]
+        # wsproto: WebSocket upgrades reach the web server's forward handlers (webserver/wsforward.py).
+        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, log_config=None,  # type: ignore[arg-type]
+                                ws="wsproto")
         config.load()
         config.ssl = ssl_ctx
         self.server = Server(config)

@@ -5,6 +5,8 @@ order; whatever matches nothing goes on to Django (a 404 page)."""
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -18,6 +20,7 @@ from webserver.forward import forward
 from webserver.redirect import redirect_location
 from webserver.responses import Receive, Scope, Send, error, header, respond
 from webserver.static import serve_static
+from webserver.wsforward import deny, forward_websocket
 
 log = logging.getLogger("webserver")
 
@@ -64,11 +67,24 @@ def _https_url(host: str, scope: Scope) -> str:
     return f"https://{host}{raw.decode('latin-1')}" + (f"?{query.decode('latin-1')}" if query else "")
 
 
+def _matches(cfg: config.Config, host: str, path: str) -> Iterator[tuple[config.Handler, re.Match[str]]]:
+    """The handlers for `host` whose pattern matches `path`, in order (first wins, unless
+    it passes the request on)."""
+    for h in cfg.handlers:
+        if h.domain == host:
+            m = h.path.match(path)
+            if m is not None:
+                yield h, m
+
+
 class WebserverApp:
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.websocket(scope, receive, send)
+            return
         if scope["type"] != "http" or _builtin(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -93,6 +109,24 @@ class WebserverApp:
         WEB_REQUESTS.labels(name, str(status[0])).inc()
         return True
 
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade: only forward handlers take one (Django's pages do not)."""
+        h, m = None, None
+        if not _builtin(scope["path"]):
+            cfg = config.fresh() or await sync_to_async(_load)()
+            host = request_host(scope)
+            if host not in cfg.redirects:
+                h, m = next(((h, m) for h, m in _matches(cfg, host, scope["path"])), (None, None))
+        if h is None or m is None or h.forward is None:
+            await deny(scope, send, 404, [(b"content-type", b"text/plain; charset=utf-8")], b"404 - not found\n")
+            return
+        if scope.get("scheme") != "wss" and not h.dont_redirect_plain_http:
+            await deny(scope, send, 308, [(b"location", _https_url(h.domain, scope).encode())], b"")
+            WEB_REQUESTS.labels(h.name, "308").inc()
+            return
+        await forward_websocket(h.forward, m.group(0), scope, receive, send)
+        WEB_REQUESTS.labels(h.name, "101").inc()
+
     async def _dispatch(self, cfg: config.Config, scope: Scope, receive: Receive, send: Send) -> str | None:
         """The name of the redirect or handler that answered, None when none did."""
         host = request_host(scope)
@@ -101,12 +135,7 @@ class WebserverApp:
         if target:
             await respond(send, 308, headers=[("Location", _https_url(target, scope))], head=head)
             return "(domainredirect)"
-        for h in cfg.handlers:
-            if h.domain != host:
-                continue
-            m = h.path.match(scope["path"])
-            if m is None:
-                continue
+        for h, m in _matches(cfg, host, scope["path"]):
             if scope.get("scheme") != "https" and not h.dont_redirect_plain_http:
                 await respond(send, 308, headers=[("Location", _https_url(h.domain, scope))], head=head)
                 return h.name

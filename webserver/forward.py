@@ -1,7 +1,7 @@
 """Forwarding to another web server (mox WebForward): a reverse proxy over HTTP/1.1
 (h11 frames the messages), streaming both bodies. Host goes through unmodified; the
 client's Forwarded/X-Forwarded-* headers are dropped and ours set. WebSocket upgrades
-are not forwarded (mox does forward them)."""
+are forwarded by webserver/wsforward.py."""
 from __future__ import annotations
 
 import asyncio
