@@ -573,7 +573,7 @@ def import_mailboxes(
                         draft.path.unlink(missing_ok=True)
                         result.aborted = True
                         return result
-                    into, system = target, draft.flags
+                    into, system = [target], draft.flags
                     if draft.gmail_labels is not None:
                         labelled = True
                         into, system = _gmail_filing(mailbox, draft)
@@ -581,10 +581,11 @@ def import_mailboxes(
                         batch.add(into, draft, system)
                     finally:
                         draft.path.unlink(missing_ok=True)
-                    result.counts[into] = result.counts.get(into, 0) + 1
+                    for name in into:
+                        result.counts[name] = result.counts.get(name, 0) + 1
                     done += draft.read
                     if progress:
-                        progress(Progress(into, result.total, done, total, "bytes"))
+                        progress(Progress(into[0], result.total, done, total, "bytes"))
             except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
                 raise ImportExportError(
                     f"{source.entries[0].path if source.entries else path}: {exc} "
@@ -619,17 +620,25 @@ class _Batch:
         self._bucket = ""
         self._started = 0.0
 
-    def add(self, mailbox: str, draft: Draft, flags: set[str]) -> None:
-        """Take the draft's file (moved into the account's directory)."""
+    def add(self, mailboxes: list[str], draft: Draft, flags: set[str]) -> None:
+        """Take the draft's file (moved into the account's directory) into the first
+        mailbox, and a hard link to it into each further one (a Takeout message's other
+        labels)."""
         if not self._items:
             self._started = time.monotonic()
             self._bucket = files.new_bucket()
-        dest, rel = files.new_message_path(self.account.pk, self._bucket)
-        item = prepare_delivery(self.account, mailbox, draft.path, rel, received=draft.received, flags=flags,
-                                keywords=draft.keywords)
-        files.place_unsynced(draft.path, dest)
-        self._items.append(item)
-        self._dests.append(dest)
+        first: Path | None = None
+        for mailbox in mailboxes:
+            dest, rel = files.new_message_path(self.account.pk, self._bucket)
+            item = prepare_delivery(self.account, mailbox, first or draft.path, rel, received=draft.received,
+                                    flags=flags, keywords=draft.keywords)
+            if first is None:
+                files.place_unsynced(draft.path, dest)
+                first = dest
+            else:
+                os.link(first, dest)  # the same bucket directory: never across file systems
+            self._items.append(item)
+            self._dests.append(dest)
         if len(self._items) >= self.BATCH_MESSAGES or time.monotonic() - self._started >= self.BATCH_SECONDS:
             self.commit()
 
@@ -654,15 +663,16 @@ def _remove(paths: list[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
-def _gmail_filing(mailbox: str, draft: Draft) -> tuple[str, set[str]]:
-    """The mailbox and flags of a Takeout message, from its labels and mbox flags."""
+def _gmail_filing(mailbox: str, draft: Draft) -> tuple[list[str], set[str]]:
+    """The mailboxes (the one it is filed in, then those its other labels copy it to)
+    and flags of a Takeout message, from its labels and mbox flags."""
     filed = gmaillabels.filing(draft.gmail_labels or [])
     flags = set(draft.flags)
     if filed.seen is not None:
         flags = {f for f in flags if f.lower() != "\\seen"} | ({"\\Seen"} if filed.seen else set())
     if filed.flagged:
         flags.add("\\Flagged")
-    return _target(mailbox, filed.mailbox, single=False), flags
+    return [_target(mailbox, name, single=False) for name in (filed.mailbox, *filed.copies)], flags
 
 
 # --- export ------------------------------------------------------------------------------

@@ -75,11 +75,16 @@ def _boxes(account) -> dict[str, list[tuple[str, list[str]]]]:  # type: ignore[n
     return out
 
 
-def test_a_takeout_mbox_is_filed_by_label_at_the_top_level(alice, tmp_path):
+def _import_takeout(account, tmp_path, data: bytes, mailbox: str = ""):  # type: ignore[no-untyped-def]
     path = tmp_path / "All mail Including Spam and Trash.mbox"
-    path.write_bytes(TAKEOUT)
-    result = import_mailboxes(alice, "mbox", "", path)
-    assert result.counts == {"Inbox": 1, "Sent": 1, "Junk": 1, "Trash": 1, "Work/Projects": 1, "Archive": 1, "Clients, big": 1}
+    path.write_bytes(data)
+    return import_mailboxes(account, "mbox", mailbox, path)
+
+
+def test_a_takeout_mbox_is_filed_by_label_at_the_top_level(alice, tmp_path):
+    result = _import_takeout(alice, tmp_path, TAKEOUT)
+    assert result.counts == {"Inbox": 1, "Sent": 1, "Junk": 1, "Trash": 1, "Work/Projects": 1, "Archive": 1,
+                             "Clients, big": 1, "Käse": 1}
     assert _boxes(alice) == {
         "Inbox": [("in the inbox", ["\\Seen"])],
         "Sent": [("sent", ["\\Seen"])],
@@ -88,6 +93,7 @@ def test_a_takeout_mbox_is_filed_by_label_at_the_top_level(alice, tmp_path):
         "Work/Projects": [("custom", ["\\Flagged"])],
         "Archive": [("archived", ["\\Seen"])],
         "Clients, big": [("folded", [])],
+        "Käse": [("folded", [])],  # its second label: a copy
     }
     # The bytes stay as they were, labels header included.
     first = Message.objects.get(account=alice, subject="in the inbox")
@@ -98,11 +104,10 @@ def test_a_takeout_mbox_is_filed_by_label_at_the_top_level(alice, tmp_path):
 
 
 def test_a_takeout_mbox_imported_into_a_mailbox_is_filed_under_it(alice, tmp_path):
-    path = tmp_path / "takeout.mbox"
-    path.write_bytes(TAKEOUT)
-    result = import_mailboxes(alice, "mbox", "Gmail", path)
+    result = _import_takeout(alice, tmp_path, TAKEOUT, "Gmail")
     assert sorted(result.counts) == [
-        "Gmail/Archive", "Gmail/Clients, big", "Gmail/Inbox", "Gmail/Junk", "Gmail/Sent", "Gmail/Trash", "Gmail/Work/Projects",
+        "Gmail/Archive", "Gmail/Clients, big", "Gmail/Inbox", "Gmail/Junk", "Gmail/Käse", "Gmail/Sent", "Gmail/Trash",
+        "Gmail/Work/Projects",
     ]
 
 
@@ -125,3 +130,34 @@ def test_label_values_are_parsed_quoted_and_encoded():
 def test_the_most_specific_label_wins(labels, mailbox, seen, flagged):
     f = filing(labels)
     assert (f.mailbox, f.seen, f.flagged) == (mailbox, seen, flagged)
+
+
+LABELLED = (
+    b"From 1@xxx Mon Jan 01 00:00:00 +0000 2024\n"
+    b"X-Gmail-Labels: Inbox,Work,Opened,Family/Kids\n"
+    b"Subject: three labels\n\nhello\n\n"
+    b"From 2@xxx Mon Jan 01 00:00:01 +0000 2024\n"
+    b"X-Gmail-Labels: Trash,Work\n"
+    b"Subject: trashed\n\nhello\n\n"
+    b"From 3@xxx Mon Jan 01 00:00:02 +0000 2024\n"
+    b"X-Gmail-Labels: Work,Play,Work,Starred\n"
+    b"Subject: own labels\n\nhello\n\n"
+)
+
+
+def test_each_further_label_of_the_users_own_gets_a_copy(alice, tmp_path):
+    # As Gmail's IMAP shows a message in every folder of its labels; Trash keeps it alone.
+    result = _import_takeout(alice, tmp_path, LABELLED)
+    assert result.counts == {"Inbox": 1, "Work": 2, "Family/Kids": 1, "Trash": 1, "Play": 1}
+    assert _boxes(alice) == {
+        "Inbox": [("three labels", ["\\Seen"])],
+        "Work": [("three labels", ["\\Seen"]), ("own labels", ["\\Flagged"])],
+        "Family/Kids": [("three labels", ["\\Seen"])],
+        "Trash": [("trashed", [])],
+        "Play": [("own labels", ["\\Flagged"])],
+    }
+    copies = Message.objects.filter(account=alice, subject="three labels")
+    assert {files.read_message(m.path, bytes(m.prefix)) for m in copies} == {
+        b"X-Gmail-Labels: Inbox,Work,Opened,Family/Kids\r\nSubject: three labels\r\n\r\nhello\r\n"}
+    assert filing(["Inbox", "Work", "Opened"]).copies == ("Work",)
+    assert filing(["Spam", "Work"]).copies == ()

@@ -16,17 +16,21 @@ from moxweb.progress import ProgressPrinter
 
 class Command(BaseCommand):
     help = (
-        "Import messages into ACCOUNT from PATH: an mbox file (mboxrd or mboxo), a maildir "
-        "(a directory with cur/ and new/), or a directory, .zip or .tgz holding several. A lone "
-        "mbox or maildir goes into MAILBOX; several get their names from their paths "
-        "(Sent Items, Spam, Deleted Items... mapped to Sent, Junk, Trash), placed under MAILBOX, "
-        'or at the top level when MAILBOX is "/". Flags come from Status/X-Status/X-Keywords '
-        "headers (mbox) or the maildir info and dovecot-keywords. Bare LF becomes CRLF. A Google "
-        "Takeout mbox is filed by each message's X-Gmail-Labels (Trash, Spam as Junk, Drafts, Inbox, "
-        "Sent, else the first label of your own, else Archive; Opened/Unread as \\Seen, Starred as "
-        '\\Flagged), under MAILBOX or at the top level for "/" (mailstore/gmaillabels.py). Messages '
-        "are committed a few dozen at a time. Shows progress; the running server sees the new "
-        "messages at once."
+        'Import messages into ACCOUNT from PATH: an mbox file (mboxrd or mboxo), a maildir (a '
+        'directory with cur/ and new/), or a directory, .zip or .tgz holding several. A lone mbox '
+        'or maildir goes into MAILBOX; several get their names from their paths (Sent Items, '
+        'Spam, Deleted Items... mapped to Sent, Junk, Trash), placed under MAILBOX, or at the top '
+        'level when MAILBOX is "/". Flags come from Status/X-Status/X-Keywords headers (mbox) or '
+        'the maildir info and dovecot-keywords. Bare LF becomes CRLF. A Google Takeout mbox is '
+        "filed by each message's X-Gmail-Labels (Trash, Spam as Junk, Drafts, Inbox, Sent, else "
+        'the first label of your own, else Archive; a copy to each further label of your own, '
+        'except from Trash and Spam; Opened/Unread as \\Seen, Starred as \\Flagged), under MAILBOX '
+        'or at the top level for "/" (mailstore/gmaillabels.py). Messages are stored 64 at a time '
+        '(or each half second): their files are fsynced together and their rows committed in one '
+        'transaction, with one modseq and one change-log entry per mailbox, as a COPY; an import '
+        'that stops or fails keeps the whole messages of the batches it committed and removes the '
+        'files of a batch that failed. Shows progress; the running server sees the new messages '
+        'at once.'
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
