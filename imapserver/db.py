@@ -22,6 +22,24 @@ _PENDING_CHANGES = flagrows.Statement(lambda q: (
     f" (SELECT MIN({q('modseq')}) FROM {q(Change._meta.db_table)} WHERE {q('account_id')} = %s)"
     f" FROM {q(Change._meta.db_table)} WHERE {q('account_id')} = %s AND {q('modseq')} > %s ORDER BY {q('modseq')}"))
 
+_OPEN_MAILBOX = flagrows.Statement(lambda q: (
+    f"SELECT {q('id')}, {q('name')}, {q('uidvalidity')}, {q('uidnext')}, {q('highest_modseq')}, {q('keywords')},"
+    f" {q('special_use')} FROM {q(Mailbox._meta.db_table)} WHERE {q('account_id')} = %s AND {q('name')} = %s"))
+_MAILBOX_UIDS = flagrows.Statement(lambda q: (
+    f"SELECT {q('uid')}, {q('seen')} FROM {q(Message._meta.db_table)} WHERE {q('mailbox_id')} = %s"
+    f" ORDER BY {q('uid')}"))
+
+
+@dataclass(slots=True)
+class ChangeRow:
+    """A change-log row (mailstore.models.Change) as sessions read it."""
+
+    modseq: int
+    mailbox_id_ref: int | None
+    kind: str
+    uids: list[int]
+    data: dict[str, Any]
+
 
 @dataclass
 class MailboxView:
@@ -47,14 +65,18 @@ def account_modseq(account_id: int) -> int:
 
 def open_mailbox(account_id: int, name: str) -> MailboxView | None:
     modseq = account_modseq(account_id)
-    mailbox = Mailbox.objects.filter(account_id=account_id, name=name).first()
-    if mailbox is None:
-        return None
-    rows = list(Message.objects.filter(mailbox=mailbox).order_by("uid").values_list("uid", "seen"))
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_MAILBOX.sql(), [account_id, name])
+        found = cursor.fetchone()
+        if found is None:
+            return None
+        pk, name, uidvalidity, uidnext, highest_modseq, keywords, special_use = found
+        cursor.execute(_MAILBOX_UIDS.sql(), [pk])
+        rows = cursor.fetchall()
     first_unseen = next((i + 1 for i, (_, seen) in enumerate(rows) if not seen), 0)
     return MailboxView(
-        mailbox.pk, mailbox.name, mailbox.uidvalidity, mailbox.uidnext, mailbox.highest_modseq,
-        list(mailbox.keywords), mailbox.special_use, [u for u, _ in rows], first_unseen, modseq,
+        pk, name, uidvalidity, uidnext, highest_modseq, list(flagrows.json_value(keywords) or []), special_use,
+        [u for u, _ in rows], first_unseen, modseq,
     )
 
 
@@ -148,7 +170,7 @@ def changed_messages(mailbox_id: int, modseq: int) -> list[tuple[int, list[str],
 class Updates:
     """What a session needs for its untagged updates, read in one database call."""
 
-    changes: list[Change]
+    changes: list[ChangeRow]
     # False when the log was pruned past the session's modseq (rebuild the view).
     complete: bool = True
     # The selected mailbox's keywords, when a change there may have added one.
@@ -172,8 +194,7 @@ def pending_updates(account_id: int, modseq: int, mailbox_id: int | None,
         # newer one would be here. Nothing here means nothing missed.
         return Updates([])
     changes = [
-        Change(account_id=account_id, modseq=m, mailbox_id_ref=mailbox, kind=kind, uids=flagrows.json_value(uids) or [],
-               data=flagrows.json_value(data) or {})
+        ChangeRow(m, mailbox, kind, flagrows.json_value(uids) or [], flagrows.json_value(data) or {})
         for m, mailbox, kind, uids, data, _ in found
     ]
     oldest = found[0][5]

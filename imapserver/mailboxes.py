@@ -54,6 +54,12 @@ def _append_all(account: Any, name: str, sources: list[bytes | Path], messages: 
             path.unlink(missing_ok=True)
 
 
+def _updates_then_open(
+    account_id: int, key: tuple[int, int | None, frozenset[int]], name: str
+) -> tuple[db.Updates, db.MailboxView | None]:
+    return db.pending_updates(account_id, *key), db.open_mailbox(account_id, name)
+
+
 class MailboxCommands:
     def mailbox_name(self: Session, raw: str) -> str:
         """Decode a client's mailbox name: modified UTF-7 unless UTF-8 was enabled, then
@@ -108,8 +114,11 @@ class MailboxCommands:
             self.write("* OK [CLOSED] x")
         if cmd.args.get("condstore"):
             self.condstore = True
+        # One job: the updates due before the new mailbox is opened, then the opening.
+        key = self.updates_key()
+        updates, view = await self.db(_updates_then_open, self.account_id, key, name)
+        self.prefetched = (key, updates)
         await self.send_updates()
-        view = await self.db(db.open_mailbox, self.account_id, name)
         if view is None:
             raise no("no such mailbox", "NONEXISTENT")
         # Changes after the snapshot's modseq are replayed; duplicates are ignored there.
@@ -278,7 +287,7 @@ class MailboxCommands:
         for message in cmd.args["messages"]:
             sources.append(spooled.pop(message.data) if message.binary and message.data in spooled else message.data)
         try:
-            rows = await self.db(_append_all, self.account, name, sources, cmd.args["messages"])
+            rows = await self.db_then_updates(_append_all, self.account, name, sources, cmd.args["messages"])
         except actions.MailboxNotFound as exc:
             raise no("mailbox does not exist", "TRYCREATE") from exc
         except actions.QuotaExceeded as exc:

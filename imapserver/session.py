@@ -119,6 +119,9 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
         self.event: asyncio.Event | None = None
         self.modseq = 0
         self.own_modseqs: set[int] = set()
+        # Updates read with the command's own database job (db_then_updates), and
+        # the updates_key they were read for.
+        self.prefetched: tuple[tuple[int, int | None, frozenset[int]], db.Updates] | None = None
         self.enabled: set[str] = set()
         self.condstore = False
         self.qresync = False
@@ -133,6 +136,27 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
 
     async def db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await pool.run(func, *args, **kwargs)
+
+    async def db_then_updates(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`func` in a pool thread and, in the same job once it returned, the untagged
+        updates the command's tagged OK will send (`send_updates` uses them): one thread
+        hand-off instead of two. Only for commands that do not add to `own_modseqs`
+        (their own changes would be read as another session's)."""
+        key = self.updates_key()
+
+        def job() -> tuple[T, db.Updates]:
+            result = func(*args, **kwargs)
+            return result, db.pending_updates(self.account_id, *key)
+
+        result, updates = await self.db(job)
+        self.prefetched = (key, updates)
+        return result
+
+    def updates_key(self) -> tuple[int, int | None, frozenset[int]]:
+        """What `db.pending_updates` reads the session's updates after (besides the
+        account): its modseq, the selected mailbox, its own changes."""
+        sel = self.selected
+        return self.modseq, sel.id if sel else None, frozenset(self.own_modseqs)
 
     def write(self, line: bytes | str) -> None:
         if isinstance(line, str):
@@ -191,6 +215,7 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
             self.write(f"{cmd.tag} NO {cmd.spelled} not allowed in this connection state")
             return True
         handler = getattr(self, "do_" + cmd.name.lower())
+        self.prefetched = None  # never another command's
         try:
             await handler(cmd)
         except CommandError as exc:
@@ -220,9 +245,13 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
         if not self.account_id:
             return
         sel = self.selected
-        # One database call for the changes, the keywords and the flags they need.
-        updates = await self.db(db.pending_updates, self.account_id, self.modseq, sel.id if sel else None,
-                                frozenset(self.own_modseqs))
+        key = self.updates_key()
+        prefetched, self.prefetched = self.prefetched, None
+        if prefetched is not None and prefetched[0] == key:
+            updates = prefetched[1]
+        else:
+            # One database call for the changes, the keywords and the flags they need.
+            updates = await self.db(db.pending_updates, self.account_id, *key)
         if not updates.complete:
             await self._rebuild_view()
             return
@@ -293,7 +322,7 @@ class Session(AuthCommands, MailboxCommands, SelectedCommands):
             sel.keywords = keywords
             self.write(f"* FLAGS ({SYSTEM_FLAGS}{''.join(' ' + k for k in keywords)})")
 
-    def _mailbox_change(self, change: Change) -> None:
+    def _mailbox_change(self, change: db.ChangeRow) -> None:
         """mox: LIST responses for mailboxes created, renamed or removed elsewhere."""
         from mailcore.imap.response import mailbox as format_mailbox
 

@@ -28,10 +28,6 @@ MAX_IN = 500
 _KEYWORDS = Message._meta.get_field("keywords")
 
 
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
 class Statement:
     """A statement built once per database vendor (quoting differs): `build(quote_name)`."""
 
@@ -67,12 +63,27 @@ class FlagRow:
         return [FLAG_NAMES[f] for f, on in zip(FLAG_FIELDS, self.flags) if on] + list(self.keywords)
 
 
+def _marks(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
 def _uid_filter(uids: Sequence[int]) -> tuple[str, list[object], set[int] | None]:
-    """SQL matching the UIDs (sorted), its parameters, and the set to filter the rows
-    by when the SQL matches a range."""
+    """SQL matching the UIDs (sorted; `uid` quoted as the template's {uid}), its
+    parameters, and the set to filter the rows by when the SQL matches a range."""
     if len(uids) <= MAX_IN:
-        return f"{_q('uid')} IN ({', '.join(['%s'] * len(uids))})", list(uids), None
-    return f"{_q('uid')} BETWEEN %s AND %s", [min(uids), max(uids)], set(uids)
+        return f"IN ({_marks(len(uids))})", list(uids), None
+    return "BETWEEN %s AND %s", [min(uids), max(uids)], set(uids)
+
+
+_FLAG_COLUMNS = ("id", "uid", "modseq", *FLAG_FIELDS, "keywords")
+_FLAG_ROWS = Statement(lambda q: (
+    f"SELECT {', '.join('m.' + q(c) for c in _FLAG_COLUMNS)} FROM {q(Message._meta.db_table)} m"
+    f" WHERE m.{q('mailbox_id')} = %s AND m.{q('uid')} {{where}} ORDER BY m.{q('uid')}"))
+# The same, only when the mailbox is the account's.
+_OWN_FLAG_ROWS = Statement(lambda q: (
+    f"SELECT {', '.join('m.' + q(c) for c in _FLAG_COLUMNS)} FROM {q(Message._meta.db_table)} m"
+    f" JOIN {q(Mailbox._meta.db_table)} b ON b.{q('id')} = m.{q('mailbox_id')} AND b.{q('account_id')} = %s"
+    f" WHERE m.{q('mailbox_id')} = %s AND m.{q('uid')} {{where}} ORDER BY m.{q('uid')}"))
 
 
 def flag_rows(account_id: int | None, mailbox_id: int, uids: Sequence[int]) -> list[FlagRow]:
@@ -81,16 +92,12 @@ def flag_rows(account_id: int | None, mailbox_id: int, uids: Sequence[int]) -> l
     if not uids:
         return []
     where, params, wanted = _uid_filter(uids)
-    columns = ", ".join(f"m.{_q(c)}" for c in ("id", "uid", "modseq", *FLAG_FIELDS, "keywords"))
-    sql = f"SELECT {columns} FROM {_q(Message._meta.db_table)} m"
-    owner: list[object] = []
-    if account_id is not None:
-        sql += (f" JOIN {_q(Mailbox._meta.db_table)} b ON b.{_q('id')} = m.{_q('mailbox_id')}"
-                f" AND b.{_q('account_id')} = %s")
-        owner.append(account_id)
-    sql += f" WHERE m.{_q('mailbox_id')} = %s AND m.{where} ORDER BY m.{_q('uid')}"
+    if account_id is None:
+        sql, owner = _FLAG_ROWS.sql(), []
+    else:
+        sql, owner = _OWN_FLAG_ROWS.sql(), [account_id]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*owner, mailbox_id, *params])
+        cursor.execute(sql.format(where=where), [*owner, mailbox_id, *params])
         found = cursor.fetchall()
     n = len(FLAG_FIELDS)
     return [
@@ -125,32 +132,44 @@ def set_store(account_id: int, modseq: int, size_delta: int = 0) -> None:
         cursor.execute(_SET_STORE.sql(), [modseq, size_delta, account_id])
 
 
+_MAILBOX_KEYWORDS = Statement(lambda q: (
+    f"SELECT {q('keywords')} FROM {q(Mailbox._meta.db_table)} WHERE {q('id')} = %s{{owner}}"))
+_OWNER = Statement(lambda q: f" AND {q('account_id')} = %s")
+
+
 def mailbox_keywords(account_id: int | None, mailbox_id: int) -> list[str] | None:
     """The mailbox's keywords; None when there is no such mailbox (of the account, when
     one is given)."""
-    sql = f"SELECT {_q('keywords')} FROM {_q(Mailbox._meta.db_table)} WHERE {_q('id')} = %s"
-    params: list[object] = [mailbox_id]
-    if account_id is not None:
-        sql += f" AND {_q('account_id')} = %s"
-        params.append(account_id)
+    owner = "" if account_id is None else _OWNER.sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_MAILBOX_KEYWORDS.sql().format(owner=owner),
+                       [mailbox_id] if account_id is None else [mailbox_id, account_id])
         row = cursor.fetchone()
     return None if row is None else list(json_value(row[0]) or [])
+
+
+_SET_MAILBOX = Statement(lambda q: (
+    f"UPDATE {q(Mailbox._meta.db_table)} SET {q('highest_modseq')} = %s{{keywords}}"
+    f" WHERE {q('id')} = %s AND {q('account_id')} = %s"))
+_SET_KEYWORDS = Statement(lambda q: f", {q('keywords')} = %s")
 
 
 def set_mailbox_modseq(account_id: int, mailbox_id: int, modseq: int, keywords: list[str] | None = None) -> bool:
     """Set the mailbox's highest modseq (and keywords when given); False when it is not
     the account's."""
-    table, sets = _q(Mailbox._meta.db_table), f"{_q('highest_modseq')} = %s"
     params: list[object] = [modseq]
+    extra = ""
     if keywords is not None:
-        sets += f", {_q('keywords')} = %s"
+        extra = _SET_KEYWORDS.sql()
         params.append(_KEYWORDS.get_db_prep_save(keywords, connection))
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {sets} WHERE {_q('id')} = %s AND {_q('account_id')} = %s",
-                       [*params, mailbox_id, account_id])
+        cursor.execute(_SET_MAILBOX.sql().format(keywords=extra), [*params, mailbox_id, account_id])
         return cursor.rowcount > 0
+
+
+_WRITE_FLAGS = Statement(lambda q: (
+    f"UPDATE {q(Message._meta.db_table)} SET {', '.join(q(c) + ' = %s' for c in (*FLAG_FIELDS, 'keywords', 'modseq'))}"
+    f" WHERE {q('id')} IN ({{marks}})"))
 
 
 def write_flags(changed: Iterable[FlagRow], modseq: int) -> None:
@@ -159,15 +178,13 @@ def write_flags(changed: Iterable[FlagRow], modseq: int) -> None:
     groups: dict[tuple[tuple[bool, ...], tuple[str, ...]], list[int]] = {}
     for row in changed:
         groups.setdefault((row.flags, row.keywords), []).append(row.pk)
-    sets = ", ".join(f"{_q(c)} = %s" for c in (*FLAG_FIELDS, "keywords", "modseq"))
-    table = _q(Message._meta.db_table)
+    sql = _WRITE_FLAGS.sql()
     with connection.cursor() as cursor:
         for (flags, keywords), pks in groups.items():
             values = [*flags, _KEYWORDS.get_db_prep_save(list(keywords), connection), modseq]
             for i in range(0, len(pks), MAX_IN):
                 chunk = pks[i:i + MAX_IN]
-                cursor.execute(f"UPDATE {table} SET {sets} WHERE {_q('id')} IN ({', '.join(['%s'] * len(chunk))})",
-                               [*values, *chunk])
+                cursor.execute(sql.format(marks=_marks(len(chunk))), [*values, *chunk])
 
 
 @dataclass(slots=True)
@@ -182,19 +199,29 @@ class GoneRow:
     trained_junk: bool | None
 
 
+_DELETED_ROWS = Statement(lambda q: (
+    f"SELECT {', '.join(q(c) for c in ('id', 'uid', 'size', 'path', 'prefix', 'trained_junk'))}"
+    f" FROM {q(Message._meta.db_table)} WHERE {q('mailbox_id')} = %s AND {q('deleted')} = %s{{uids}}"
+    f" ORDER BY {q('uid')}"))
+_AND_UID = Statement(lambda q: f" AND {q('uid')} ")
+
+
 def deleted_rows(mailbox_id: int, uids: Sequence[int] | None) -> list[GoneRow]:
     """The mailbox's messages marked \\Deleted (of `uids` when given), by UID."""
-    where, params, wanted = ("", [], None) if uids is None else _uid_filter(uids)
     if uids is not None and not uids:
         return []
-    columns = ", ".join(_q(c) for c in ("id", "uid", "size", "path", "prefix", "trained_junk"))
-    sql = (f"SELECT {columns} FROM {_q(Message._meta.db_table)} WHERE {_q('mailbox_id')} = %s"
-           f" AND {_q('deleted')} = %s{' AND ' + where if where else ''} ORDER BY {_q('uid')}")
+    where, params, wanted = ("", [], None) if uids is None else _uid_filter(uids)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [mailbox_id, True, *params])
+        cursor.execute(_DELETED_ROWS.sql().format(uids=_AND_UID.sql() + where if where else ""),
+                       [mailbox_id, True, *params])
         found = cursor.fetchall()
     return [GoneRow(r[0], r[1], r[2], r[3], bytes(r[4] or b""), None if r[5] is None else bool(r[5]))
             for r in found if wanted is None or r[1] in wanted]
+
+
+_DELETE_DKIM = Statement(lambda q: (
+    f"DELETE FROM {q(MessageDKIMDomain._meta.db_table)} WHERE {q('message_id')} IN ({{marks}})"))
+_DELETE_MESSAGES = Statement(lambda q: f"DELETE FROM {q(Message._meta.db_table)} WHERE {q('id')} IN ({{marks}})")
 
 
 def delete_messages(pks: Sequence[int]) -> None:
@@ -203,7 +230,6 @@ def delete_messages(pks: Sequence[int]) -> None:
     with connection.cursor() as cursor:
         for i in range(0, len(pks), MAX_IN):
             chunk = pks[i:i + MAX_IN]
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(f"DELETE FROM {_q(MessageDKIMDomain._meta.db_table)} WHERE {_q('message_id')} IN ({marks})",
-                           chunk)
-            cursor.execute(f"DELETE FROM {_q(Message._meta.db_table)} WHERE {_q('id')} IN ({marks})", chunk)
+            marks = _marks(len(chunk))
+            cursor.execute(_DELETE_DKIM.sql().format(marks=marks), chunk)
+            cursor.execute(_DELETE_MESSAGES.sql().format(marks=marks), chunk)
