@@ -157,17 +157,20 @@ def claim(pk: int, now: datetime | None = None, token: datetime | None = None) -
             return None
         if row.claimed_until is not None and row.claimed_until > now and row.claimed_until != token:
             return None
-        # Lock the domain's rows so concurrent claims for one domain serialise
-        # (PostgreSQL; SQLite's IMMEDIATE transactions serialise all writers).
-        list(
+        # Lock the domain's busy rows so concurrent claims for one domain serialise
+        # (PostgreSQL; SQLite's IMMEDIATE transactions serialise all writers), and count
+        # its deliveries in flight from them as `in_flight` does: distinct expiries.
+        expiries = set(
             QueuedMessage.objects.select_for_update()
             .filter(recipient_domain=row.recipient_domain, claimed_until__gt=now)
             .exclude(pk=pk)
             .order_by("id")
-            .values_list("id", flat=True)
+            .values_list("claimed_until", flat=True)
         )
         mine = 1 if row.claimed_until is not None and row.claimed_until > now else 0  # our own reservation
-        if in_flight(now, row.recipient_domain).get(row.recipient_domain, 0) - mine >= per_domain():
+        if mine:
+            expiries.add(row.claimed_until)
+        if len(expiries) - mine >= per_domain():
             return None
         taken = _count_attempts([row], now)
     return taken[0] if taken else None
