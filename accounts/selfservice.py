@@ -46,15 +46,12 @@ def save_rulesets(account: Account, new: list[dict[str, Any]], version: str) -> 
 
 
 def set_junk_settings(account: Account, params: Params | None, automatic_flags: dict[str, Any], *,
-                      keep_rejects: bool | None = None) -> None:
+                      keep_rejects: bool) -> None:
     """The junk filter's parameters (None turns it off, as mox without a JunkFilter
     block), the automatic $Junk/$NotJunk flags by destination mailbox, and whether
-    the Rejects mailbox is kept as it is (mox KeepRejects; None leaves it)."""
+    the Rejects mailbox is kept as it is (mox KeepRejects)."""
     account.junk_filter = {} if params is None else asdict(params)
     account.automatic_junk_flags = automatic_flags
-    fields = ["junk_filter", "automatic_junk_flags"]
-    if keep_rejects is not None:
-        account.keep_rejects = keep_rejects
-        fields.append("keep_rejects")
-    account.save(update_fields=fields)
+    account.keep_rejects = keep_rejects
+    account.save(update_fields=["junk_filter", "automatic_junk_flags", "keep_rejects"])
     log.info("junk filter settings saved", extra={"account": account.name, "enabled": params is not None})
