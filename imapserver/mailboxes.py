@@ -32,6 +32,29 @@ def _normalize_pattern(pattern: str) -> str:
     return pattern
 
 
+def _fresh_account(model: Any, pk: int) -> Any:
+    """The account row read again, with one plain statement (the ORM compiled a query
+    for every APPEND)."""
+    from django.db import connection
+
+    from mailstore.rowinsert import RowLoader
+
+    loader = _ACCOUNT_LOADERS.get(model)
+    if loader is None:
+        loader = _ACCOUNT_LOADERS[model] = RowLoader(model)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {loader.returning(connection)} FROM {quote(model._meta.db_table)}"
+                       f" WHERE {quote(model._meta.pk.column)} = %s", [pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise model.DoesNotExist(f"account {pk} is gone")
+    return loader.load(row, connection.alias)
+
+
+_ACCOUNT_LOADERS: dict[Any, Any] = {}
+
+
 def _append_all(account: Any, name: str, sources: list[bytes | Path], messages: list[Any]) -> list[Any]:
     """RFC 3502: every message of the command, or none (mailstore.multiappend)."""
     from mailstore import files
@@ -40,7 +63,7 @@ def _append_all(account: Any, name: str, sources: list[bytes | Path], messages: 
     temps: list[Path] = []
     try:
         # The account as it is now: its quota or junk settings may have changed since login.
-        account = type(account).objects.get(pk=account.pk)
+        account = _fresh_account(type(account), account.pk)
         items = []
         for source, message in zip(sources, messages):
             if not isinstance(source, Path):

@@ -625,7 +625,7 @@ def append(
     once the message is durable. Automatic junk flags apply; the junk filter is trained
     shortly after the commit."""
     name = normalize_mailbox_name(mailbox_name)
-    if not Mailbox.objects.filter(account=account, name=name).exists():
+    if flagrows.mailbox_id(account.pk, name) is None:
         raise MailboxNotFound("mailbox does not exist")
     all_flags = {f.lower() for f in (flags or set())}
     for field_name, value in automatic_junk_flags(account, name).items():

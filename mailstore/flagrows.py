@@ -148,6 +148,18 @@ def mailbox_keywords(account_id: int | None, mailbox_id: int) -> list[str] | Non
     return None if row is None else list(json_value(row[0]) or [])
 
 
+_MAILBOX_ID = Statement(lambda q: (
+    f"SELECT {q('id')} FROM {q(Mailbox._meta.db_table)} WHERE {q('account_id')} = %s AND {q('name')} = %s"))
+
+
+def mailbox_id(account_id: int, name: str) -> int | None:
+    """The id of the account's mailbox of that (exact) name."""
+    with connection.cursor() as cursor:
+        cursor.execute(_MAILBOX_ID.sql(), [account_id, name])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
 _SET_MAILBOX = Statement(lambda q: (
     f"UPDATE {q(Mailbox._meta.db_table)} SET {q('highest_modseq')} = %s{{keywords}}"
     f" WHERE {q('id')} = %s AND {q('account_id')} = %s"))
