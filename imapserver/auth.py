@@ -36,9 +36,10 @@ def _password_login(username: str, password: str) -> Any:
 def _credential(username: str) -> tuple[Any, Any]:
     from accounts.actions import account_for_login
     from accounts.models import Credential
+    from imapserver.db import load_one
 
     account = account_for_login(username)
-    cred = Credential.objects.filter(account=account).first() if account else None
+    cred = load_one(Credential, "account_id", account.pk) if account else None
     return account, cred
 
 

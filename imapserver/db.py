@@ -6,13 +6,16 @@ touches sockets.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import Model, Q, Sum
 
 from mailstore import flagrows
 from mailstore.models import Change, Mailbox, Message, Store, Subscription
+from mailstore.rowinsert import RowLoader
+
+M = TypeVar("M", bound=Model)
 
 
 _ACCOUNT_MODSEQ = flagrows.Statement(lambda q: (
@@ -54,6 +57,24 @@ class MailboxView:
     first_unseen: int = 0
     # The account's modseq read before the message list (changes after it are replayed).
     account_modseq: int = 0
+
+
+_loaders: dict[type[Any], RowLoader[Any]] = {}
+
+
+def load_one(model: type[M], column: str, value: object) -> M | None:
+    """The model's row whose `column` (unique) is `value`, read with one plain statement
+    and converted as the ORM converts (mailstore.rowinsert.RowLoader): per login and
+    APPEND, the ORM compiled its query every time."""
+    loader = _loaders.get(model)
+    if loader is None:
+        loader = _loaders[model] = RowLoader(model)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {loader.returning(connection)} FROM {quote(model._meta.db_table)}"
+                       f" WHERE {quote(column)} = %s", [value])
+        row = cursor.fetchone()
+    return None if row is None else loader.load(row, connection.alias)
 
 
 def account_modseq(account_id: int) -> int:

@@ -32,29 +32,6 @@ def _normalize_pattern(pattern: str) -> str:
     return pattern
 
 
-def _fresh_account(model: Any, pk: int) -> Any:
-    """The account row read again, with one plain statement (the ORM compiled a query
-    for every APPEND)."""
-    from django.db import connection
-
-    from mailstore.rowinsert import RowLoader
-
-    loader = _ACCOUNT_LOADERS.get(model)
-    if loader is None:
-        loader = _ACCOUNT_LOADERS[model] = RowLoader(model)
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {loader.returning(connection)} FROM {quote(model._meta.db_table)}"
-                       f" WHERE {quote(model._meta.pk.column)} = %s", [pk])
-        row = cursor.fetchone()
-    if row is None:
-        raise model.DoesNotExist(f"account {pk} is gone")
-    return loader.load(row, connection.alias)
-
-
-_ACCOUNT_LOADERS: dict[Any, Any] = {}
-
-
 def _append_all(account: Any, name: str, sources: list[bytes | Path], messages: list[Any]) -> list[Any]:
     """RFC 3502: every message of the command, or none (mailstore.multiappend)."""
     from mailstore import files
@@ -63,7 +40,10 @@ def _append_all(account: Any, name: str, sources: list[bytes | Path], messages: 
     temps: list[Path] = []
     try:
         # The account as it is now: its quota or junk settings may have changed since login.
-        account = _fresh_account(type(account), account.pk)
+        fresh = db.load_one(type(account), "id", account.pk)
+        if fresh is None:
+            raise type(account).DoesNotExist(f"account {account.pk} is gone")
+        account = fresh
         items = []
         for source, message in zip(sources, messages):
             if not isinstance(source, Path):
