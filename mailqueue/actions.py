@@ -47,13 +47,15 @@ def enqueue(
     requiretls: bool | None = None,
     dsn_ret: str = "",
     dsn_envid: str = "",
+    dsn_utf8: bytes | None = None,
 ) -> list[QueuedMessage]:
     """Queue a finished (fsynced) message file for each recipient; returns once durable.
 
     Each row gets its own hard link (or copy) of `source` under queue/, with the
     directory fsynced before the rows commit, so the worker can remove a delivered
     copy without touching the others. `source` stays for the caller to remove. The
-    rows share `next_attempt` and, with several recipients, a `base_id`.
+    rows share `next_attempt` and, with several recipients, a `base_id`. `dsn_utf8`:
+    for a DSN whose file is its 7-bit variant, the UTF-8 one (`QueuedMessage.dsn_utf8`).
     """
     placed: list[tuple[str, Path]] = []
     try:
@@ -83,6 +85,7 @@ def enqueue(
                     dsn_envid=dsn_envid,
                     dsn_notify=rcpt.notify,
                     dsn_orcpt=rcpt.orcpt,
+                    dsn_utf8=dsn_utf8,
                 )
                 for rcpt, (rel, _dest) in zip(recipients, placed)
             ]

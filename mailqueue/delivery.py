@@ -138,6 +138,7 @@ def ours(domain: str, known: dict[str, bool] | None = None) -> bool:
 def deliver_local(qm: QueuedMessage, known: dict[str, bool] | None = None) -> Result | None:
     """Recipients of our own domains go straight into the store; None if not ours."""
     from accounts.actions import resolve_recipient
+    from mailstore import files
     from mailstore.actions import DeliveryInfo, StoreError, deliver
 
     if not settings.MOX_LOCALSERVE and qm.recipient_domain and not ours(qm.recipient_domain, known):
@@ -154,7 +155,8 @@ def deliver_local(qm: QueuedMessage, known: dict[str, bool] | None = None) -> Re
             dest = Destination(account, "Inbox", None)
     if dest is None:
         return None
-    path = dsns.message_path(qm)
+    # A DSN's UTF-8 variant where there is one: our store takes UTF-8.
+    path = dsns.message_path(qm) if qm.dsn_utf8 is None else files.write_temp(bytes(qm.dsn_utf8))
     try:
         deliver(
             dest.account,
@@ -165,6 +167,9 @@ def deliver_local(qm: QueuedMessage, known: dict[str, bool] | None = None) -> Re
         )
     except StoreError as e:
         return Result(Outcome(False, text=f"local delivery: {e}", status="4.2.2"), local=True)
+    finally:
+        if qm.dsn_utf8 is not None:
+            path.unlink(missing_ok=True)
     return Result(Outcome(True, text="delivered locally"), local=True)
 
 
@@ -549,6 +554,7 @@ def _attempt_for(qm: QueuedMessage, transport: Transport | None, now: datetime, 
         dsn_envid=qm.dsn_envid,
         dsn_notify=list(qm.dsn_notify or []),
         dsn_orcpt=qm.dsn_orcpt,
+        utf8_data=bytes(qm.dsn_utf8) if qm.dsn_utf8 is not None else None,
     )
     sts = None
     if (transport is None or transport.kind in (Transport.Kind.DIRECT, Transport.Kind.SOCKS)) and not qm.recipient_domain.startswith("["):

@@ -114,6 +114,9 @@ class QueuedMessage(models.Model):
     dsn_orcpt = models.CharField(max_length=512, blank=True, default="")
     # Set once the "delayed" DSN was sent, so it is sent once.
     delayed_dsn_sent = models.BooleanField(default=False)
+    # A DSN we queued (mox-v0.0.5 1.1.12): its UTF-8 variant, sent instead of the file's
+    # 7-bit one to a next hop with SMTPUTF8, and delivered locally (mox Msg.DSNUTF8).
+    dsn_utf8 = models.BinaryField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["next_attempt", "id"]

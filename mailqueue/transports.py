@@ -20,7 +20,7 @@ import base64
 import logging
 import socket
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import aiosmtplib
@@ -56,6 +56,8 @@ class Envelope:
     dsn_notify: list[str] = field(default_factory=list)
     dsn_orcpt: str = ""
     extra_rcpts: list[str] = field(default_factory=list)  # more "<c@d>" (sendmail)
+    # A DSN's UTF-8 variant, sent instead of `data` when the next hop has SMTPUTF8.
+    utf8_data: bytes | None = None
     # More queued recipients of the same message, each with its own outcome.
     group: list[GroupRecipient] = field(default_factory=list)
 
@@ -370,6 +372,9 @@ async def _handshake(client: aiosmtplib.SMTP, host: str, tls_mode: TLSMode, tlsa
 async def send_envelope(session: Session, env: Envelope) -> Outcome:
     """One transaction for `env` on an open session, with the MAIL parameters the
     message needs and the server offers (RFC 1870, 6152, 6531, 8689, 3461)."""
+    if env.utf8_data is not None and session.supports("smtputf8"):
+        # A DSN queued in two variants: the UTF-8 one where it can go (mox-v0.0.5 1.1.12).
+        env = replace(env, data=env.utf8_data, utf8_data=None, smtputf8=True, has_8bit=not env.utf8_data.isascii())
     size = len(env.data)
     mail_params: list[str] = []
     if session.supports("size"):

@@ -466,6 +466,7 @@ def queue_incoming_dsn(hostname: str, ehlo: str, remote_ip: str, sender: Address
     swaps the two, quirk 2 of the reference)."""
     from mailcore.dsn import DSN, Action, compose
     from mailcore.dsn import Recipient as DSNRecipient
+    from mailcore.dsn.compose import ascii_possible
     from mailstore import files
 
     first = failures[0][0]
@@ -495,13 +496,16 @@ def queue_incoming_dsn(hostname: str, ehlo: str, remote_ip: str, sender: Address
         arrival_date=when,
         date=timezone.now(),
     )
-    # todo: mox queues an ASCII variant beside the UTF-8 one, for a next hop without
-    # SMTPUTF8; here a DSN with UTF-8 is only sent as such.
     data = compose(dsn)
+    utf8: bytes | None = None
+    if not data.isascii() and ascii_possible(dsn):
+        # As mox: the 7-bit variant is the queued file, for a next hop without SMTPUTF8;
+        # the UTF-8 one goes where SMTPUTF8 is offered, and to local recipients.
+        data, utf8 = compose(dsn, seven_bit=True), data
     tmp = files.write_temp(data)
     try:
         enqueue(None, "", "", [QueueRecipient(sender.localpart, sender.domain_text)], tmp,
-                has_8bit=not data.isascii(), smtputf8=not data.isascii())
+                has_8bit=not data.isascii(), smtputf8=not data.isascii(), dsn_utf8=utf8)
     finally:
         tmp.unlink(missing_ok=True)
     log.info("dsn queued for failed recipients", extra={"to": sender.format(True), "n": len(failures)})

@@ -10,6 +10,7 @@ message/global or message/global-headers for the returned part.
 """
 from __future__ import annotations
 
+import quopri
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -101,6 +102,11 @@ def needs_utf8(dsn: DSN) -> bool:
     return not headers_of(dsn.original).isascii()
 
 
+def _quoted_printable(data: bytes) -> bytes:
+    """CRLF text as quoted-printable (RFC 2045 section 6.7), lines kept, CRLF ends."""
+    return quopri.encodestring(data.replace(CRLF, b"\n")).replace(b"\n", CRLF)
+
+
 def _normalize_newlines(data: bytes) -> bytes:
     """Returned content with CRLF line endings, as a message part must have (RFC 5322)."""
     return re.sub(rb"\r?\n", b"\r\n", data)
@@ -136,9 +142,20 @@ def _diagnostic(text: str, utf8: bool) -> str:
     return "smtp; " + _field_text(text, utf8)
 
 
-def compose(dsn: DSN) -> bytes:
-    """The DSN message as CRLF bytes."""
-    utf8 = needs_utf8(dsn)
+def ascii_possible(dsn: DSN) -> bool:
+    """Whether a 7-bit variant can be made: its addresses are ASCII (a UTF-8 localpart
+    has no ASCII form; domains are given as A-labels by the caller)."""
+    addresses = [dsn.to_address, dsn.from_address] + [r.final_recipient for r in dsn.recipients]
+    return all(_ascii(a) for a in addresses)
+
+
+def compose(dsn: DSN, *, seven_bit: bool = False) -> bytes:
+    """The DSN message as CRLF bytes. `seven_bit`: the variant for a next hop without
+    SMTPUTF8 (mox queues it beside the UTF-8 one): plain delivery-status and
+    rfc822-headers types, non-ASCII text and returned header fields quoted-printable,
+    UTF-8 in report fields replaced; a whole returned message with 8-bit content stays
+    8bit (message/rfc822 takes no other encoding). Needs `ascii_possible(dsn)`."""
+    utf8 = needs_utf8(dsn) and not seven_bit
     boundary = dsn.boundary or "report-" + secrets.token_hex(12)
     msgid = dsn.message_id or f"{secrets.token_hex(12)}@{dsn.reporting_mta}"
     date = dsn.date or datetime.now().astimezone()
@@ -170,7 +187,9 @@ def compose(dsn: DSN) -> bytes:
         out += line("Content-Transfer-Encoding: 7bit")
     else:
         out += line("Content-Type: text/plain; charset=utf-8")
-        out += line("Content-Transfer-Encoding: 8bit")
+        out += line("Content-Transfer-Encoding: " + ("quoted-printable" if seven_bit else "8bit"))
+        if seven_bit:
+            text = _quoted_printable(text)
     out += CRLF
     out += text
     out += CRLF
@@ -219,7 +238,12 @@ def compose(dsn: DSN) -> bytes:
         out += line(f"--{boundary}")
         out += line(f"Content-Type: {ctype}")
         if not original.isascii():
-            out += line("Content-Transfer-Encoding: 8bit")
+            if seven_bit and dsn.headers_only:
+                # RFC 6522 section 3: text/rfc822-headers may take an encoding.
+                out += line("Content-Transfer-Encoding: quoted-printable")
+                original = _quoted_printable(original)
+            else:
+                out += line("Content-Transfer-Encoding: 8bit")
         out += line("Content-Disposition: inline")
         out += CRLF
         out += original

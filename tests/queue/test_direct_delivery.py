@@ -356,3 +356,19 @@ def test_localserve_keeps_all_mail_local(alice, bob, dns_settings, settings):
     assert deliver(qm.pk) == "delivered"
     assert inbox_messages(bob) == [MESSAGE]
     assert dns_settings.queries == []
+
+
+@pytest.mark.parametrize("remote_utf8", [False, True], ids=["7bit-hop", "smtputf8-hop"])
+def test_a_dsn_goes_as_its_utf8_variant_only_where_smtputf8_is_offered(alice, mx_zone, loop_thread, settings,
+                                                                     remote_utf8):
+    # mox-v0.0.5 1.1.12: a DSN is queued as a 7-bit file plus its UTF-8 variant.
+    sink = start_sink(loop_thread, bound_socket(), smtputf8=remote_utf8)
+    settings.MOX_QUEUE_SMTP_PORT = sink.port
+    seven_bit = b"Subject: failure\r\n\r\nGr=C3=BC=C3=9Fe\r\n"
+    utf8 = "Subject: failure\r\n\r\nGrüße\r\n".encode()
+    qm = queue_message(None, "@", "carol@example.org", seven_bit, dsn_utf8=utf8)
+
+    assert deliver(qm.pk) == "delivered"
+    (got,) = sink.messages
+    assert (got.data, "SMTPUTF8" in got.mail_options) == ((utf8, True) if remote_utf8 else (seven_bit, False))
+    assert got.mail_from == "<>"

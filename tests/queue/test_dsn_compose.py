@@ -127,3 +127,26 @@ def test_every_dsn_parses_as_a_multipart_report(local, text, original, headers_o
     assert parts[0].get_content_type() == "text/plain"
     assert parts[1].get_content_type() in ("message/delivery-status", "message/global-delivery-status")
     assert all(len(line) <= 998 for line in out.split(b"\r\n")[:8])
+
+
+def test_the_seven_bit_variant_encodes_what_is_not_ascii():
+    from mailcore.dsn import DSN, Action, Recipient, compose
+    from mailcore.dsn.compose import ascii_possible
+
+    dsn = DSN(reporting_mta="mx.example", from_address="postmaster@example.test", to_address="carol@sender.example",
+              subject="mail delivery failure", text="Fehler für bob\n", recipients=[
+                  Recipient(final_recipient="bob@example.test", action=Action.failed, status="5.1.1",
+                            diagnostic="550 5.1.1 unbekannt: Müller")],
+              original="Subject: Grüße\r\nFrom: x@y\r\n\r\nbody\r\n".encode(), headers_only=True,
+              boundary="b", message_id="m@mx.example")
+    assert ascii_possible(dsn)
+    out = compose(dsn, seven_bit=True)
+    assert out.isascii()
+    parts = out.split(b"\r\n--b")
+    assert parts[1] == (b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable"
+                        b"\r\n\r\nFehler f=C3=BCr bob\r\n")
+    assert b"Diagnostic-Code: smtp; 550 5.1.1 unbekannt: M?ller\r\n" in parts[2]
+    assert parts[3] == (b"\r\nContent-Type: text/rfc822-headers\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+                        b"Content-Disposition: inline\r\n\r\nSubject: Gr=C3=BC=C3=9Fe\r\nFrom: x@y\r\n\r\n")
+    utf8 = DSN(**{**dsn.__dict__, "to_address": "zoë@sender.example"})
+    assert not ascii_possible(utf8)

@@ -86,3 +86,23 @@ def test_the_first_time_sender_delay_is_waited_once_per_message(listener, raw_sm
                 rcpts=("alice@example.test", "bob@example.test")) == "250 2.2.0 it is done"
     assert slept == []
     assert reason_of(Message.objects.filter(account=alice).latest("id")) == "msgfromfull"
+
+
+def test_a_dsn_returning_utf8_headers_is_queued_in_two_variants(listener, raw_smtp, alice, bob):
+    # mox-v0.0.5 1.1.12: a 7-bit variant (the queued file) for a next hop without
+    # SMTPUTF8, and the UTF-8 one (RFC 6533 message/global-headers) beside it.
+    bob.quota_bytes = 10
+    bob.save(update_fields=["quota_bytes"])
+    c = raw_smtp(listener)
+    data = message("carol@sender.example", subject="Grüße", msgid="utf8@sender.example")
+    assert send(c, "carol@sender.example", data, rcpts=("alice@example.test", "bob@example.test")) == (
+        "250 2.2.0 it is done")
+    [qm] = QueuedMessage.objects.all()
+    seven_bit, utf8 = message_bytes(qm), bytes(qm.dsn_utf8)
+    assert seven_bit.isascii() and not qm.smtputf8 and not qm.has_8bit
+    assert b"Content-Type: message/delivery-status\r\n" in seven_bit
+    assert b"Content-Type: text/rfc822-headers\r\nContent-Transfer-Encoding: quoted-printable\r\n" in seven_bit
+    assert b"Subject: Gr=C3=BC=C3=9Fe\r\n" in seven_bit
+    assert b"Content-Type: message/global-delivery-status\r\n" in utf8
+    assert b"Content-Type: message/global-headers\r\nContent-Transfer-Encoding: 8bit\r\n" in utf8
+    assert "Subject: Grüße\r\n".encode() in utf8
