@@ -29,9 +29,9 @@ T = TypeVar("T")
 
 # Threads (so database connections) at most. Few: the jobs are mostly Python (the GIL),
 # and threads beyond a few only contend for it and for SQLite's write lock. In the
-# mixed-workload benchmark (10 clients, SQLite) 1 thread gave 247 ops/s, 3 gave 205-211,
-# 8 gave 160-170; 3 keeps one long command (SEARCH BODY on a large mailbox) from
-# stalling every other session.
+# mixed-workload benchmark (10 clients, SQLite) 2, 3 and 4 threads gave 910, 969 and
+# 931 ops/s (within noise; earlier, with heavier jobs, 8 threads lost a third); 3 keeps
+# one long command (SEARCH BODY on a large mailbox) from stalling every other session.
 DEFAULT_SIZE = 3
 IDLE_CLOSE = 30.0
 # The context variable behind asgiref.local.Local, where django.db.connections live.
