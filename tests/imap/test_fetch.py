@@ -194,3 +194,22 @@ def test_flags_of_a_view_with_a_message_expunged_elsewhere(raw_alice, alice, ima
         "* 5 FETCH (UID 6 FLAGS ())",
         "a7 OK UID FETCH done",
     ]
+
+
+def test_flags_show_keywords_however_they_came(raw_alice, alice):
+    # FETCH (FLAGS) leaves the keywords column unread while the mailbox lists none
+    # (Mailbox.keywords): delivery, APPEND, COPY and STORE must each keep that list.
+    deliver_bytes(alice, "Inbox", BINARY, keywords=["delivered"])
+    raw_alice.send(f"a1 APPEND Inbox (appended) {{{len(BINARY)}+}}\r\n".encode() + BINARY + b"\r\n")
+    assert raw_alice.until_tagged("a1")[-1].startswith("a1 OK")
+    deliver_bytes(alice, "Other", BINARY)
+    raw_alice.cmd("a2 SELECT Other")
+    assert raw_alice.cmd("a3 UID FETCH 1:* (FLAGS)") == ["* 1 FETCH (UID 1 FLAGS ())", "a3 OK UID FETCH done"]
+    raw_alice.cmd("a4 STORE 1 +FLAGS.SILENT (stored)")
+    raw_alice.cmd("a5 SELECT Inbox")
+    raw_alice.cmd("a6 COPY 1:2 Other")
+    raw_alice.cmd("a7 SELECT Other")
+    assert raw_alice.cmd("a8 UID FETCH 1:* (FLAGS)") == [
+        # $NotJunk: COPY's automatic junk flag for a mailbox that is not Junk (mox's default).
+        "* 1 FETCH (UID 1 FLAGS (stored))", "* 2 FETCH (UID 2 FLAGS ($NotJunk delivered))",
+        "* 3 FETCH (UID 3 FLAGS ($NotJunk appended))", "a8 OK UID FETCH done"]
