@@ -258,8 +258,17 @@ class _FlagItems(dict[tuple[str | None, int], bytes]):
         return item
 
 
-def _flag_rows(mailbox_id: int, lo: int, hi: int, changedsince: int | None) -> list[tuple[int, str | None, int]]:
-    """(uid, keywords as JSON text or None, flag mask) of the mailbox's messages lo..hi.
+# The FLAGS item of each mask without keywords (1,024 of them, made once).
+_ITEMS_BY_MASK: tuple[bytes, ...] = tuple(
+    b"FLAGS " + format_flags([n for bit, n in enumerate(_FLAG_NAMES) if mask >> bit & 1])
+    for mask in range(1 << len(_FLAG_NAMES))
+)
+
+
+def _flag_rows(mailbox_id: int, lo: int, hi: int, changedsince: int | None
+               ) -> tuple[list[tuple[int, str | None, int]], bool]:
+    """(uid, keywords as JSON text or None, flag mask) of the mailbox's messages lo..hi,
+    and whether keywords were read.
     A mailbox none of whose messages has a keyword (`Mailbox.keywords`, which every
     writer keeps a superset of its messages' keywords, is empty) is read without the
     keywords column, a fifth of the time, decided inside the same statement so that a
@@ -275,17 +284,17 @@ def _flag_rows(mailbox_id: int, lo: int, hi: int, changedsince: int | None) -> l
             f"SELECT uid, NULL, {mask} FROM {message} WHERE {where} AND NOT EXISTS"
             f" (SELECT 1 FROM {mailbox} WHERE id = %s AND keywords <> {empty}) ORDER BY uid", [*params, mailbox_id])
         found = cursor.fetchall()
-        if not found:
-            cursor.execute(f"SELECT uid, {keywords}, {mask} FROM {message} WHERE {where} ORDER BY uid", params)
-            found = cursor.fetchall()
-    return found
+        if found:
+            return found, False
+        cursor.execute(f"SELECT uid, {keywords}, {mask} FROM {message} WHERE {where} ORDER BY uid", params)
+        return cursor.fetchall(), True
 
 
 def _flags_lines(mailbox_id: int, pairs: list[tuple[int, int]], req: FetchRequest, *, with_uid: bool) -> list[bytes]:
     """(UID) FETCH 1:* (FLAGS), a client's resynchronization: the shortest path. `pairs`
     ascend, as `resolve` gives them."""
     lo, hi = pairs[0][1], pairs[-1][1]
-    found = _flag_rows(mailbox_id, lo, hi, req.changedsince)
+    found, with_keywords = _flag_rows(mailbox_id, lo, hi, req.changedsince)
     items = _FlagItems()
     if len(found) == len(pairs) and pairs[-1][0] - pairs[0][0] == len(pairs) - 1:
         # The messages asked for are all of the view's lo..hi, and the rows of lo..hi
@@ -295,9 +304,15 @@ def _flags_lines(mailbox_id: int, pairs: list[tuple[int, int]], req: FetchReques
     else:
         seq_of = {u: s for s, u in pairs}
         numbered = ((seq_of[row[0]], row) for row in found if row[0] in seq_of)  # type: ignore[assignment]
+    if with_keywords:
+        if with_uid:
+            return [b"* %d FETCH (UID %d %s)" % (seq, uid, items[k, m]) for seq, (uid, k, m) in numbered]
+        return [b"* %d FETCH (%s)" % (seq, items[k, m]) for seq, (_, k, m) in numbered]
+    # No keywords: the item by the mask alone, from a tuple (cheaper than a keyed lookup).
+    by_mask = _ITEMS_BY_MASK
     if with_uid:
-        return [b"* %d FETCH (UID %d %s)" % (seq, uid, items[k, m]) for seq, (uid, k, m) in numbered]
-    return [b"* %d FETCH (%s)" % (seq, items[k, m]) for seq, (_, k, m) in numbered]
+        return [b"* %d FETCH (UID %d %s)" % (seq, uid, by_mask[m]) for seq, (uid, _, m) in numbered]
+    return [b"* %d FETCH (%s)" % (seq, by_mask[m]) for seq, (_, _, m) in numbered]
 
 
 def _row_lines(
