@@ -5,10 +5,12 @@ Every acknowledged message needs a durable commit, and a commit costs an fsync (
 WAL with synchronous=FULL, or PostgreSQL's WAL flush). Deliveries that arrive while a
 commit is in progress would otherwise each wait for the write lock (on SQLite, in its
 busy handler's sleeps) and then pay their own fsync. Here one committer thread takes
-every pending unit of work, runs each inside its own savepoint of a single transaction
-(sorted by key, the account id, so two processes lock Store rows in the same order),
-commits once, and hands each caller its own result or exception. Callers return only
-after the commit, so "durable before acknowledged" still holds per message.
+every pending unit of work, runs them in a single transaction (sorted by key, the
+account id, so two processes lock Store rows in the same order), commits once, and
+hands each caller its own result or exception. When a unit fails, the batch is rolled
+back and run again with each unit in its own savepoint, so that the failure is its
+caller's alone (the common batch, where nothing fails, pays no savepoints). Callers
+return only after the commit, so "durable before acknowledged" still holds per message.
 
 The committer is one long-lived thread with one database connection, not whichever
 caller came first: SQLite keeps a page cache per connection and drops it when another
@@ -21,6 +23,7 @@ transaction, not of someone else's.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -29,6 +32,10 @@ from typing import Any, Generic, TypeVar
 
 from django.db import DatabaseError, connections, transaction
 
+from mailstore.notify import Coalesced
+
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -110,14 +117,13 @@ class GroupCommitter:
 
     def _commit(self, batch: list[_Unit[Any]]) -> None:
         batch.sort(key=lambda u: u.key)
+        # The batch's change notifications go out once per account, after the callers
+        # have their answers (they only wake IMAP sessions, which read the change log).
+        notifications = Coalesced()
         try:
-            with transaction.atomic():
-                for unit in batch:
-                    try:
-                        with transaction.atomic():  # a savepoint: one failure spares the rest
-                            unit.result = unit.fn()
-                    except Exception as exc:  # noqa: BLE001 - handed to its caller
-                        unit.error = exc
+            with notifications:
+                if not self._attempt(batch, savepoints=False):
+                    self._attempt(batch, savepoints=True)
         except BaseException as exc:  # the commit (or the database) failed for all
             for unit in batch:
                 if unit.error is None:
@@ -129,6 +135,40 @@ class GroupCommitter:
         self.units += len(batch)
         for unit in batch:
             unit.event.set()
+        try:
+            notifications.send()
+        except Exception:  # noqa: BLE001 - a lost wake-up delays an update; this thread must go on
+            log.exception("change notification failed")
+
+    def _attempt(self, batch: list[_Unit[Any]], *, savepoints: bool) -> bool:
+        """Run the batch in one transaction and commit it. Without savepoints (two
+        statements per unit saved) a failing unit rolls the whole transaction back and
+        this returns False, for the batch to run again with a savepoint per unit, so
+        that one failure spares the rest. Units run again must not have changed
+        anything outside the database (on_commit callbacks of a rolled-back
+        transaction never run)."""
+        try:
+            with transaction.atomic():
+                for unit in batch:
+                    unit.result, unit.error = None, None
+                    if not savepoints:
+                        try:
+                            unit.result = unit.fn()
+                        except Exception as exc:  # noqa: BLE001 - run again with savepoints
+                            raise _Retry from exc
+                        continue
+                    try:
+                        with transaction.atomic():
+                            unit.result = unit.fn()
+                    except Exception as exc:  # noqa: BLE001 - handed to its caller
+                        unit.error = exc
+        except _Retry:
+            return False
+        return True
+
+
+class _Retry(Exception):
+    """A unit failed in a batch run without savepoints: roll back, run it again with."""
 
 
 committer = GroupCommitter()

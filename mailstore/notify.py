@@ -2,7 +2,8 @@
 
 After a change commits, its writer (an SMTP delivery, a delivery worker's DSN, a web
 request, a command, another IMAP session) sends one datagram naming the account to each
-listener process's Unix socket in the notify directory. Each runmail/localserve process
+listener process's Unix socket in the notify directory (a group commit sends one naming
+each account of its batch, comma-separated, once its callers have their answers). Each runmail/localserve process
 binds one such socket (`ChangeHub.start`) and wakes the sessions of that account, which
 then read the change log (`mailstore.models.Change`) after the last modseq they saw.
 Nothing polls; a lost datagram (a process that vanished) costs nothing since the log is
@@ -21,8 +22,12 @@ import logging
 import os
 import secrets
 import socket
+import threading
+import time
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
+from types import TracebackType
 
 from django.conf import settings
 
@@ -45,29 +50,117 @@ def notify_dir() -> Path:
 
 
 def notify_changed(account_id: int) -> None:
-    """Send the wake-up to every listening process. Call after the change committed."""
-    _notify_local(account_id)
-    notify_channels.publish(account_id)
+    """Send the wake-up to every listening process. Call after the change committed.
+    Inside `Coalesced` (a group commit) it is sent when the batch is done, once per
+    account."""
+    pending = getattr(_coalescing, "ids", None)
+    if pending is not None:
+        pending[account_id] = None
+        return
+    _send((account_id,))
 
 
-def _notify_local(account_id: int) -> None:
-    directory = notify_dir()
-    payload = str(account_id).encode()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.settimeout(0.2)
+def _send(account_ids: Iterable[int]) -> None:
+    ids = list(account_ids)
+    _notify_local(ids)
+    for account_id in ids:
+        notify_channels.publish(account_id)
+
+
+_coalescing = threading.local()
+
+
+class Coalesced:
+    """Collects this thread's `notify_changed` calls made inside the block (the commit
+    callbacks of a group commit, one per delivery) and sends them with `send()`: one
+    datagram per listener naming each account once, after the callers were answered."""
+
+    def __init__(self) -> None:
+        self.ids: dict[int, None] = {}
+
+    def __enter__(self) -> Coalesced:
+        _coalescing.ids = self.ids
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        _coalescing.ids = None
+
+    def send(self) -> None:
+        if self.ids:
+            _send(self.ids)
+            self.ids = {}
+
+
+# A notify directory's listener sockets, listed again only when the directory changed:
+# (directory, its mtime_ns when listed, when it was listed (ns), the socket paths).
+_listing: tuple[str, int, int, tuple[str, ...]] | None = None
+# A directory's mtime is trusted to show a change only once it is this much older than
+# the listing (a change within the same clock tick as the listing keeps the mtime).
+_MTIME_SETTLED_NS = 1_000_000_000
+_sender: socket.socket | None = None
+_sender_lock = threading.Lock()
+
+
+def _listeners(directory: str) -> tuple[str, ...]:
+    """The `.sock` paths in `directory`: read from the directory when its mtime moved
+    since the last listing, or when that listing was too close to the mtime to tell."""
+    global _listing
     try:
-        for entry in os.scandir(directory):
-            if not entry.name.endswith(".sock"):
-                continue
-            try:
-                sock.sendto(payload, entry.path)
-            except (ConnectionRefusedError, FileNotFoundError):
-                # The process is gone; remove its socket so nobody tries it again.
-                Path(entry.path).unlink(missing_ok=True)
-            except OSError as exc:
-                log.warning("change notification not sent", extra={"socket": entry.path, "err": str(exc)})
-    finally:
-        sock.close()
+        mtime = os.stat(directory).st_mtime_ns
+        cached = _listing
+        if (cached is not None and cached[0] == directory and cached[1] == mtime
+                and cached[2] - mtime >= _MTIME_SETTLED_NS):
+            return cached[3]
+        listed_at = time.time_ns()
+        paths = tuple(entry.path for entry in os.scandir(directory) if entry.name.endswith(".sock"))
+    except FileNotFoundError:
+        return ()  # no directory, no listeners
+    _listing = (directory, mtime, listed_at, paths)
+    return paths
+
+
+def _socket() -> socket.socket:
+    """The process's sending socket (sendto on a datagram socket is safe from threads)."""
+    global _sender
+    with _sender_lock:
+        if _sender is None:
+            _sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            _sender.settimeout(0.2)
+        return _sender
+
+
+def _forget_socket() -> None:
+    global _sender
+    _sender = None
+
+
+os.register_at_fork(after_in_child=_forget_socket)
+
+
+# (MOX_NOTIFY_DIR, DATA_DIR) -> the notify directory, made once.
+_directories: dict[tuple[str, str], str] = {}
+
+
+def _directory() -> str:
+    key = (os.environ.get("MOX_NOTIFY_DIR", ""), str(settings.DATA_DIR))
+    found = _directories.get(key)
+    if found is None:
+        found = _directories[key] = str(notify_dir())
+    return found
+
+
+def _notify_local(account_ids: list[int]) -> None:
+    directory = _directory()
+    payload = ",".join(str(i) for i in account_ids).encode()
+    sock = _socket()
+    for path in _listeners(directory):
+        try:
+            sock.sendto(payload, path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            # The process is gone; remove its socket so nobody tries it again.
+            Path(path).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("change notification not sent", extra={"socket": path, "err": str(exc)})
 
 
 class ChangeHub:
