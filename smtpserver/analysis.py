@@ -40,7 +40,6 @@ import logging
 import random
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -49,6 +48,7 @@ from mailcore.authn import dnsbl
 from mailcore.authn.dmarc import psl_organizational_domain
 from mailcore.authn.incoming import Verdicts, authenticate
 from mailcore.authn.spf import Identity, SPFStatus
+from mailcore.message.summary import summarize
 from mailcore.smtp import codes
 from mailcore.smtp.codes import Reply, reply
 from mailstore import rulesets
@@ -57,6 +57,7 @@ from mailstore.models import Message
 from mailstore.rulesets import Ruleset
 from moxweb.metrics import JUNK_VERDICTS
 from smtpserver.reputation import WEAK_METHODS, Facts, Method, Reputation
+from smtpserver.spool import Spool, header_section
 
 if TYPE_CHECKING:
     from smtpserver.connection import Recipient, SMTPConnection, Transaction
@@ -80,13 +81,25 @@ class Analysis:
     validations: dict[str, str] = field(default_factory=dict)
     info: DeliveryInfo = field(default_factory=DeliveryInfo)
     facts: Facts = field(default_factory=Facts)
-    ruleset_facts: rulesets.MessageFacts = field(default_factory=rulesets.MessageFacts)
     msg_from: str = ""  # the From address, "localpart@domain"
     subject: str = ""
-    message_id: str = ""
+    # None when the header was not parsed here (unjudged mail): the delivery's own
+    # parse of the same header gives the stored message's.
+    message_id: str | None = ""
     sha256: str = ""
     # DNSBL result, looked up at most once per message: None not yet asked.
     dnsbl_listed: bool | None = None
+    # The header section, whose fields the ruleset facts carry (split on first use:
+    # only an account with rulesets looks at them).
+    head: bytes = b""
+    envelope_facts: rulesets.MessageFacts = field(default_factory=rulesets.MessageFacts)
+    _ruleset_facts: rulesets.MessageFacts | None = field(default=None, repr=False)
+
+    @property
+    def ruleset_facts(self) -> rulesets.MessageFacts:
+        if self._ruleset_facts is None:
+            self._ruleset_facts = dataclasses.replace(self.envelope_facts, headers=_header_fields(self.head))
+        return self._ruleset_facts
 
 
 @dataclass
@@ -199,22 +212,18 @@ def _alignment(v: Verdicts) -> str:
     return Message.Validation.NONE
 
 
-async def measure(conn: SMTPConnection, tx: Transaction, path: Path, *, judged: bool) -> Analysis:
+async def measure(conn: SMTPConnection, tx: Transaction, spool: Spool, *, judged: bool) -> Analysis:
     """Everything the recipients' decisions need; DNS checks only when `judged`."""
-    size = path.stat().st_size
+    whole = judged and spool.size <= MAX_ANALYZE_SIZE
     # Unjudged (localserve) mail needs only the header, for rulesets.
-    data = path.read_bytes() if judged and size <= MAX_ANALYZE_SIZE else _header_only(path)
+    data = spool.read() if whole else spool.head()
     sender = tx.mail.sender
     mail_from = f"{sender.localpart}@{sender.domain_text}" if sender else ""
     mail_from_domain = sender.domain.ascii.lower() if sender and sender.domain else ""
     ehlo = (conn.ehlo or "").lower().rstrip(".")
     ehlo_domain = "" if ehlo.startswith("[") else ehlo
-    fields = _header_fields(data)
-    from mailcore.message.summary import summarize
-
-    summary = summarize(data)
-    a = Analysis(verdicts=None, subject=summary.subject, message_id=summary.message_id,
-                 sha256=hashlib.sha256(data).hexdigest() if judged and size <= MAX_ANALYZE_SIZE else "")
+    a = Analysis(verdicts=None, sha256=hashlib.sha256(data).hexdigest() if whole else "", message_id=None,
+                 head=header_section(data))
     info = DeliveryInfo(remote_ip=conn.remote_ip, ehlo_domain=ehlo_domain,
                         mail_from=sender.format() if sender else "",
                         mail_from_localpart=sender.localpart if sender else "", mail_from_domain=mail_from_domain)
@@ -224,6 +233,8 @@ async def measure(conn: SMTPConnection, tx: Transaction, path: Path, *, judged: 
             authserv_id=conn.config.hostname,
         )
         a.verdicts = v
+        summary = summarize(data)
+        a.subject, a.message_id = summary.subject, summary.message_id
         if v.dmarc.record is not None and v.dmarc.record.rua and settings.MOX_DMARC_REPORTS_SEND:
             # Kept for the daily aggregate report the From domain asks for (RFC 7489 7.2).
             from reports.dmarcsend import record_evaluation
@@ -261,10 +272,9 @@ async def measure(conn: SMTPConnection, tx: Transaction, path: Path, *, judged: 
         ehlo_validated=bool(fields_for_rep["ehlo_validated"]), dkim_domains=tuple(a.dkim_domains),
         remote_ip_masked=masked,
     )
-    a.ruleset_facts = rulesets.MessageFacts(
+    a.envelope_facts = rulesets.MessageFacts(
         mail_from=mail_from, mail_from_domain=mail_from_domain, mail_from_validated=a.facts.mail_from_validated,
         ehlo_domain=ehlo_domain, ehlo_validated=a.facts.ehlo_validated, dkim_domains=tuple(a.dkim_domains),
-        headers=fields,
     )
     return a
 
@@ -285,11 +295,12 @@ async def _rulesets_for(conn: SMTPConnection, rcpt: Recipient) -> list[Ruleset]:
     return rulesets.for_destination(found, destination)
 
 
-async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path) -> Decision:
+async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, spool: Spool) -> Decision:
     """mox analyze() for one recipient; see the module docstring for the steps."""
-    ruleset = rulesets.first_match(await _rulesets_for(conn, rcpt), a.ruleset_facts)
+    found = await _rulesets_for(conn, rcpt)
+    ruleset = rulesets.first_match(found, a.ruleset_facts) if found else None
     mailbox = ruleset.mailbox if ruleset is not None else rcpt.mailbox
-    decision = await _judge(conn, a, rcpt, path, ruleset, mailbox)
+    decision = await _judge(conn, a, rcpt, spool, ruleset, mailbox)
     decision.ruleset = ruleset
     if decision.accept or ruleset is None or not ruleset.accept_rejects_to_mailbox:
         return decision
@@ -299,7 +310,7 @@ async def decide(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path)
                     accepted_reject=True, destined=decision.mailbox)
 
 
-async def _judge(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path, ruleset: Ruleset | None,
+async def _judge(conn: SMTPConnection, a: Analysis, rcpt: Recipient, spool: Spool, ruleset: Ruleset | None,
                  mailbox: str) -> Decision:
     from smtpserver import store
 
@@ -316,7 +327,7 @@ async def _judge(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path,
         # A forwarder's own SPF pass is never aligned with the From domain; its DKIM
         # signature may be broken by the forwarding (mox v0.0.6 IsForward).
         return _reject("dmarc-policy", mailbox, reply(550, codes.SE_DMARC_POLICY, "rejecting per dmarc policy"))
-    report = await _report(conn, a, rcpt, path)
+    report = await _report(conn, a, rcpt, spool)
     if report is not None and ruleset is None:
         mailbox = report.mailbox
     valid_report = report if report is not None and report.valid else None
@@ -355,7 +366,7 @@ async def _judge(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path,
     accept = True
     reason = "no-bad-signals"
     junk_subjectpass = False
-    content = await _junk(conn, account, path, a, suspicious)
+    content = await _junk(conn, account, spool, a, suspicious)
     if isinstance(content, str):
         return _reject(content, mailbox)
     if content is not None:
@@ -376,7 +387,7 @@ async def _judge(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path,
     return _reject(reason, mailbox)
 
 
-async def _report(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path) -> Any:
+async def _report(conn: SMTPConnection, a: Analysis, rcpt: Recipient, spool: Spool) -> Any:
     """Steps 3 and 4: reports.ingest decides whether this is a reporting address and
     whether the report counts; None for other addresses."""
     try:
@@ -386,7 +397,7 @@ async def _report(conn: SMTPConnection, a: Analysis, rcpt: Recipient, path: Path
     addr = rcpt.address
     try:
         return await conn.db(evaluate, addr.localpart, addr.domain.ascii if addr.domain else "",
-                             path.read_bytes(), a.verdicts)
+                             spool.read(), a.verdicts)
     except Exception:  # noqa: BLE001 - a broken report is delivered as plain mail
         log.exception("evaluating report", extra={"cid": conn.cid})
         return None
@@ -396,7 +407,7 @@ class _FilterError(Exception):
     """The account's junk filter could not be opened (as opposed to failing to classify)."""
 
 
-def _classify(account: Any, path: Path) -> tuple[Any, Any] | None:
+def _classify(account: Any, spool: Spool) -> tuple[Any, Any] | None:
     """In the connection's database thread, in one hop: the account's filter settings
     and the message's classification, or None when the account has no filter."""
     from mailstore import junk
@@ -407,17 +418,15 @@ def _classify(account: Any, path: Path) -> tuple[Any, Any] | None:
         params = junk.params_for(account)
     except Exception as exc:  # noqa: BLE001 - reported as junk-filter-error
         raise _FilterError(str(exc)) from exc
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_ANALYZE_SIZE)
-    return params, junk.classify(account, data)
+    return params, junk.classify(account, spool.read(MAX_ANALYZE_SIZE))
 
 
-async def _junk(conn: SMTPConnection, account: Any, path: Path, a: Analysis,
+async def _junk(conn: SMTPConnection, account: Any, spool: Spool, a: Analysis,
                 suspicious: bool) -> tuple[bool, str, bool] | str | None:
     """Step 10: (accept, reason, subjectpass-eligible), an error reason, or None when
     the account has no filter. mox's jitter keeps us from being an oracle."""
     try:
-        classified = await conn.db(_classify, account, path)
+        classified = await conn.db(_classify, account, spool)
     except _FilterError:
         log.exception("junk filter failed", extra={"cid": conn.cid, "account": account.name})
         return "junk-filter-error"
@@ -462,9 +471,3 @@ def _checker(conn: SMTPConnection, zones: list[str]) -> Any:
         _checkers[key] = dnsbl.Checker(resolver, zones)
     return _checkers[key]
 
-
-def _header_only(path: Path) -> bytes:
-    with open(path, "rb") as fh:
-        head = fh.read(1024 * 1024)
-    end = head.find(b"\r\n\r\n")
-    return head[: end + 4] if end >= 0 else head

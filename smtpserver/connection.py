@@ -33,6 +33,7 @@ from smtpserver.auth import AuthMixin
 from smtpserver.config import ListenerConfig
 from smtpserver.delivery import DeliveryMixin
 from smtpserver.localserve import TIMEOUT_REPLY, special_failure
+from smtpserver.spool import Spool, SpoolError
 
 if TYPE_CHECKING:
     from mailstore.files import TempMessageFile
@@ -689,7 +690,8 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
 
         reader = DataReader()
         # A message smaller than WRITE_CHUNK stays in `buf` until its end and reaches
-        # the disk in the same thread hop that fsyncs it; a larger one is spooled.
+        # the disk in its delivery's thread hop (smtpserver/spool.py); a larger one is
+        # spooled as it arrives.
         tmp: TempMessageFile | None = None
         too_big = False
         buf = bytearray()
@@ -734,30 +736,39 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
                 self.failed_transactions += 1
                 raise SMTPError(reply(552, codes.SE_MSG_TOO_BIG,
                                       f"message too large, max is {self.config.max_message_size} bytes"))
-            if write_error is None:
+            if write_error is None and tmp is not None:
+                # A spooled message is finished before its analysis reads the file; one
+                # held in memory is written by the first database call needing the file.
                 try:
                     tmp = await self.db(finish_spool, tmp, bytes(buf))
                 except OSError as exc:
                     write_error = exc
             if write_error is not None:
-                log.error("storing message data failed", extra={"cid": self.cid, "err": str(write_error)})
                 discard()
                 self.reset_transaction()
-                raise SMTPError(reply(452, codes.SE_SYSTEM_FULL, "insufficient storage space"))
-            assert tmp is not None
+                raise self.storage_full(write_error)
+            spool = Spool(tmp=tmp) if tmp is not None else Spool(data=bytes(buf))
             try:
-                result = await self.accept_message(tx, tmp.path, reader.has_8bit)
+                result = await self.accept_message(tx, spool, reader.has_8bit)
+            except SpoolError as exc:
+                self.reset_transaction()
+                raise self.storage_full(exc) from None
             except SMTPError:
                 self.reset_transaction()  # the reply to DATA ends the transaction, error or not
                 raise
             finally:
-                tmp.cleanup()
+                spool.cleanup()
         except BaseException:
             discard()
             raise
         self.reset_transaction()
         await self.write(result)
         await self.release_db()
+
+    def storage_full(self, err: Exception) -> SMTPError:
+        """The message's data could not be stored (RFC 5321 section 4.2.3: 452)."""
+        log.error("storing message data failed", extra={"cid": self.cid, "err": str(err)})
+        return SMTPError(reply(452, codes.SE_SYSTEM_FULL, "insufficient storage space"))
 
     async def do_BDAT(self, arg: str) -> None:
         """RFC 3030 section 2: `BDAT size [LAST]`, the octets follow the command line."""
@@ -770,21 +781,17 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         await self.bdat_chunk(size, last)
 
 
-def finish_spool(tmp: TempMessageFile | None, data: bytes) -> TempMessageFile:
-    """The end of DATA, in the connection's thread: the temporary file (made now for a
-    message that was held in memory) gets its last bytes and is fsynced. A failure
-    removes it and raises."""
-    from mailstore.files import TempMessageFile
-
-    spool = tmp if tmp is not None else TempMessageFile()
+def finish_spool(tmp: TempMessageFile, data: bytes) -> TempMessageFile:
+    """The end of DATA for a spooled message, in the connection's thread: the temporary
+    file gets its last bytes and is fsynced. A failure removes it and raises."""
     try:
         if data:
-            spool.write(data)
-        spool.finish()
+            tmp.write(data)
+        tmp.finish()
     except BaseException:
-        spool.discard()
+        tmp.discard()
         raise
-    return spool
+    return tmp
 
 
 def data_error_reply(err: DataError) -> Reply:

@@ -2,7 +2,8 @@
 and localserve), or the outgoing queue (submission), and BDAT chunks (RFC 3030).
 
 `250` is only written after `mailstore.actions.deliver` or `mailqueue.actions.enqueue`
-returned, which is after the file and its row are durable.
+returned, which is after the file and its row are durable. A message held in memory
+(smtpserver/spool.py) is written to its file by the first database call that needs it.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from smtpserver.analysis import decide, measure
 from smtpserver.analysis import wanted as analysis_wanted
 from smtpserver.localserve import TIMEOUT_REPLY, special_failure
 from smtpserver.received import TraceInfo, received_header, return_path
+from smtpserver.spool import Spool, SpoolError
 
 if TYPE_CHECKING:
     from mailstore.files import TempMessageFile
@@ -72,13 +74,14 @@ class DeliveryMixin:
             received_id=secrets.token_hex(8),
         )
 
-    async def accept_message(self: SMTPConnection, tx: Transaction, path: Path, has_8bit: bool) -> Reply:
+    async def accept_message(self: SMTPConnection, tx: Transaction, spool: Spool, has_8bit: bool) -> Reply:
+        """Deliver or queue the message; SpoolError when its file cannot be written."""
         trace = self.trace(tx)
         when = datetime.now(timezone.utc)
         if self.config.submission and not self.config.localserve:
-            result = await self.queue_submission(tx, path, has_8bit, trace, when)
+            result = await self.queue_submission(tx, await self.db(spool.file), has_8bit, trace, when)
         else:
-            result = await self.deliver_locally(tx, path, trace, when)
+            result = await self.deliver_locally(tx, spool, trace, when)
         metrics.smtp_message(self.config, result)
         if result.code == 250:
             self.good_transactions += 1
@@ -86,16 +89,16 @@ class DeliveryMixin:
             self.failed_transactions += 1
         return result
 
-    async def deliver_locally(self: SMTPConnection, tx: Transaction, path: Path, trace: TraceInfo,
+    async def deliver_locally(self: SMTPConnection, tx: Transaction, spool: Spool, trace: TraceInfo,
                               when: datetime) -> Reply:
         """mox-v0.0.5 1.1.11: measured and judged per recipient before the reply to DATA,
         never accepted and bounced later; failed recipients beside delivered ones get
         a DSN (1.1.12)."""
         failures: list[tuple[Recipient, Reply]] = []
-        analysis = await measure(self, tx, path, judged=analysis_wanted(self))
+        analysis = await measure(self, tx, spool, judged=analysis_wanted(self))
         extra = analysis.headers
         for hook in INCOMING_HEADER_HOOKS:
-            extra += await hook(self, tx, path)
+            extra += await hook(self, tx, await self.db(spool.file))
         sender = tx.mail.sender
         delayed = False
         for rcpt in tx.recipients:
@@ -111,13 +114,13 @@ class DeliveryMixin:
             if not self.config.localserve and not self.config.submission:
                 limits = self.config.delivery_limits
                 limited = await self.db(store.delivery_rate_error, rcpt.account.pk, self.remote_ip,
-                                        path.stat().st_size, store.DELIVERY_LIMITS if limits is None else limits)
+                                        spool.size, store.DELIVERY_LIMITS if limits is None else limits)
                 if limited:
                     # mox: the sender is slowed down from now on.
                     self.slow = True
                     failures.append((rcpt, reply(452, codes.SE_MAILBOX_FULL, limited)))
                     continue
-            decision = await decide(self, analysis, rcpt, path)
+            decision = await decide(self, analysis, rcpt, spool)
             prefix = (return_path(sender, trace.smtputf8) + extra
                       + received_header(trace, rcpt.address, when))
             if decision.reason:
@@ -130,9 +133,11 @@ class DeliveryMixin:
                 log.info("message rejected", extra={"cid": self.cid, "reason": decision.reason,
                                                     "account": rcpt.account.name})
                 try:
-                    kept = await self.db(store.keep_reject, rcpt.account, decision.mailbox, path, prefix, info,
-                                         analysis.message_id, analysis.sha256)
+                    kept = await self.db(store.keep_reject, rcpt.account, decision.mailbox, spool, prefix, info,
+                                         analysis.message_id or "", analysis.sha256)
                     log.info("reject kept", extra={"cid": self.cid, "result": kept})
+                except SpoolError:
+                    raise
                 except Exception:  # noqa: BLE001 - the reject stands either way
                     log.exception("storing reject failed", extra={"cid": self.cid})
                 failures.append((rcpt, decision.reply))
@@ -144,27 +149,34 @@ class DeliveryMixin:
                 delayed = True
                 await self.config.sleep(self.config.first_time_sender_delay)
             try:
-                await self.db(store.deliver_incoming, rcpt.account, decision.mailbox, path, prefix, info,
+                await self.db(store.deliver_incoming, rcpt.account, decision.mailbox, spool, prefix, info,
                               seen=decision.seen, message_id=analysis.message_id,
                               report=decision.report)
             except QuotaExceeded:
                 failures.append((rcpt, reply(452, codes.SE_MAILBOX_FULL, "mailbox full")))
+            except SpoolError:
+                raise
             except Exception:  # noqa: BLE001 - answered as a temporary failure
                 log.exception("delivery failed", extra={"cid": self.cid})
                 failures.append((rcpt, reply(451, codes.SE_SYSTEM_OTHER, "error delivering message")))
         if failures and len(failures) == len(tx.recipients):
+            if not spool.written:
+                # Nothing needed the file, but a message that cannot be stored is
+                # answered as such, whatever its recipients would have been told.
+                await self.db(spool.file)
             return combine_failures([f for _, f in failures])
         if failures and sender is not None:
-            await self.queue_incoming_dsn(tx, path, failures, when)
+            await self.queue_incoming_dsn(tx, spool, failures, when)
         return codes.DATA_OK
 
-    async def queue_incoming_dsn(self: SMTPConnection, tx: Transaction, path: Path,
+    async def queue_incoming_dsn(self: SMTPConnection, tx: Transaction, spool: Spool,
                                  failures: list[tuple[Recipient, Reply]], when: datetime) -> None:
         """mox 1.1.12: the sender learns of the recipients that failed beside delivered
         ones; a DSN that cannot be queued is logged, the 250 stands."""
         try:
             await self.db(store.queue_incoming_dsn, self.config.hostname, self.ehlo or "", self.remote_ip,
-                          tx.mail.sender, [(r.address, f) for r, f in failures], path, tx.mail.params.smtputf8, when)
+                          tx.mail.sender, [(r.address, f) for r, f in failures], spool, tx.mail.params.smtputf8,
+                          when)
         except Exception:  # noqa: BLE001
             log.exception("queueing dsn for failed recipients failed", extra={"cid": self.cid})
 
@@ -256,7 +268,7 @@ class DeliveryMixin:
         tmp = state.tmp
         try:
             await self.db(tmp.finish)
-            result = await self.accept_message(tx, tmp.path, state.checker.has_8bit)
+            result = await self.accept_message(tx, Spool(tmp=tmp), state.checker.has_8bit)
         finally:
             tmp.cleanup()
             tx.bdat = None

@@ -25,6 +25,7 @@ from mailstore import actions as mailstore_actions
 from mailstore.actions import DeliveryInfo, deliver, normalize_mailbox_name
 from mailstore.models import Mailbox, Message
 from smtpserver.reputation import Facts, Reputation, reputation
+from smtpserver.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -119,21 +120,23 @@ def deliver_file(account: Account, mailbox: str, path: Path, prefix: bytes, info
     return message
 
 
-def deliver_incoming(account: Account, mailbox: str, path: Path, prefix: bytes, info: DeliveryInfo,
-                     *, seen: bool, message_id: str, report: Any = None) -> None:
+def deliver_incoming(account: Account, mailbox: str, spool: Spool, prefix: bytes, info: DeliveryInfo,
+                     *, seen: bool, message_id: str | None, report: Any = None) -> None:
     """An accepted incoming message: stored, its report saved, and a copy of it in the
     Rejects mailbox (same Message-ID) removed (mox-v0.0.5 1.1.11 steps f and h), in
-    the delivery's own transaction: both happen or neither does."""
+    the delivery's own transaction: both happen or neither does. `message_id` None:
+    the stored message's (the header was not parsed before)."""
     rejects = rejects_mailbox(account)
     removed = 0
 
     def remove_rejected_copies(message: Message) -> None:
         nonlocal removed
-        if (rejects and message_id and message.mailbox.name != normalize_mailbox_name(rejects)
-                and in_rejects(account.pk, rejects, message_id)):
-            removed = mailstore_actions.remove_rejects(account, rejects, message_id)
+        mid = message.message_id if message_id is None else message_id
+        if (rejects and mid and message.mailbox.name != normalize_mailbox_name(rejects)
+                and in_rejects(account.pk, rejects, mid)):
+            removed = mailstore_actions.remove_rejects(account, rejects, mid)
 
-    message = deliver_file(account, mailbox, path, prefix, info, seen=seen, then=remove_rejected_copies)
+    message = deliver_file(account, mailbox, spool.file(), prefix, info, seen=seen, then=remove_rejected_copies)
     if removed:
         log.info("removed from rejects", extra={"account": account.name, "n": removed})
     if report is not None:
@@ -165,7 +168,7 @@ def rejects_mailbox(account: Account) -> str:
     return "" if not name or name.lower() == "inbox" else name
 
 
-def keep_reject(account: Account, destined: str, path: Path, prefix: bytes, info: DeliveryInfo,
+def keep_reject(account: Account, destined: str, spool: Spool, prefix: bytes, info: DeliveryInfo,
                 message_id: str, sha256: str) -> str:
     """mox-v0.0.5 1.1.13: a rejected message goes to the Rejects mailbox, Seen, unless
     a message with the same Message-ID or hash is there already, or it holds 1000
@@ -182,7 +185,7 @@ def keep_reject(account: Account, destined: str, path: Path, prefix: bytes, info
     if not account.keep_rejects and not mailstore_actions.tidy_rejects(account, rejects):
         return "full"
     info = dataclasses.replace(info, destined_mailbox=destined, message_hash=sha256)
-    deliver_file(account, rejects, path, prefix, info, seen=True)
+    deliver_file(account, rejects, spool.file(), prefix, info, seen=True)
     return "stored"
 
 
@@ -459,7 +462,8 @@ def dkim_signature(message_prefix: bytes, path: Path) -> bytes:
 
 
 def queue_incoming_dsn(hostname: str, ehlo: str, remote_ip: str, sender: Address,
-                       failures: list[tuple[Address, Reply]], path: Path, smtputf8: bool, when: datetime) -> None:
+                       failures: list[tuple[Address, Reply]], spool: Spool, smtputf8: bool,
+                       when: datetime) -> None:
     """mox-v0.0.5 1.1.12: one DSN (RFC 3464) for the recipients that failed while others
     were delivered, queued to the MAIL FROM with a null reverse path (RFC 5321 section
     6.1: no DSN about a DSN). The text names each recipient with its own error (mox
@@ -480,7 +484,7 @@ def queue_incoming_dsn(hostname: str, ehlo: str, remote_ip: str, sender: Address
             final_recipient=addr.format(smtputf8), action=Action.failed,
             status=failure.enhanced or f"{failure.code // 100}.0.0", diagnostic=text,
         ))
-    original = path.read_bytes()
+    original = spool.read()
     dsn = DSN(
         reporting_mta=hostname,
         from_address=f"postmaster@{domain}",

@@ -66,6 +66,30 @@ def test_data_answers_452_on_a_full_disk_and_delivers_once_space_is_freed(
     assert read_message(msg.path) == big
 
 
+def test_a_small_message_held_in_memory_answers_452_on_a_full_disk(
+        small_disk, smtp_listener, raw_smtp, localserve_account) -> None:
+    # A message under the spooling threshold is written only when it is delivered
+    # (smtpserver/spool.py): the full disk is still answered 452, not as a failed delivery.
+    srv = smtp_listener()
+    c = raw_smtp(srv)
+    filler = small_disk / "filler"
+    with open(filler, "wb", buffering=0) as fh:
+        try:
+            while fh.write(b"x" * 4096):
+                pass
+        except OSError:
+            pass  # full
+    before = files_under(small_disk)
+    small = b"Subject: small\r\n\r\n" + (b"z" * 98 + b"\r\n") * 40  # 4 KB
+    assert send(c, small) == "452 4.3.1 insufficient storage space"
+    assert Message.objects.count() == 0
+    assert files_under(small_disk) == before
+    filler.unlink()
+    assert send(c, small) == "250 2.2.0 it is done"
+    [msg] = Message.objects.filter(account=localserve_account)
+    assert read_message(msg.path) == small
+
+
 @pytest.fixture
 def imap_on_small_disk(small_disk, loop_thread, alice):  # type: ignore[no-untyped-def]
     from tests.fixtures_imap import RawClient, start_imap, stop_imap
