@@ -23,7 +23,7 @@ from mailcore.message.summary import summarize
 from mailstore import files, flagrows, groupcommit, searchcolumns
 from mailstore.models import Change, Mailbox, Message, MessageDKIMDomain, Store, Subscription
 from mailstore.notify import notify_changed
-from mailstore.rowinsert import RowInserter, RowLoader
+from mailstore.rowinsert import RowInserter, RowLoader, fetch_one
 
 log = logging.getLogger(__name__)
 
@@ -410,6 +410,12 @@ def _insert_message(
     return message
 
 
+_BUMP_STORE = (f"UPDATE {_STORE_TABLE} SET highest_modseq = highest_modseq + 1, size = size + %s"
+               " WHERE account_id = %s RETURNING highest_modseq, size")
+_UNBUMP_STORE = (f"UPDATE {_STORE_TABLE} SET highest_modseq = highest_modseq - 1, size = size - %s"
+                 " WHERE account_id = %s")
+
+
 def _insert_message_fast(account: Account, mailbox_name: str, size: int, row: _Row) -> Message | None:
     """The common delivery (existing Store and mailbox, no keywords) in four statements.
 
@@ -420,32 +426,23 @@ def _insert_message_fast(account: Account, mailbox_name: str, size: int, row: _R
     having changed nothing, when the slow path must run (no Store row or no mailbox yet).
     """
     name = normalize_mailbox_name(mailbox_name)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_STORE_TABLE} SET highest_modseq = highest_modseq + 1, size = size + %s"
-            " WHERE account_id = %s RETURNING highest_modseq, size",
-            [size, account.pk],
-        )
-        found = cursor.fetchone()
-        if found is None:
-            return None
-        modseq, new_size = found
-        if account.quota_bytes and new_size > account.quota_bytes:
-            raise QuotaExceeded("account over quota")
-        cursor.execute(
-            f"UPDATE {_MAILBOX_TABLE} SET uidnext = uidnext + 1, highest_modseq = %s"
-            f" WHERE account_id = %s AND name = %s RETURNING {_MAILBOX_LOAD.returning(connection)}",
-            [modseq, account.pk, name],
-        )
-        found = cursor.fetchone()
-        if found is None:
-            # No such mailbox: undo the counter bump; the slow path creates it.
-            cursor.execute(
-                f"UPDATE {_STORE_TABLE} SET highest_modseq = highest_modseq - 1, size = size - %s"
-                " WHERE account_id = %s",
-                [size, account.pk],
-            )
-            return None
+    found = fetch_one(connection, _BUMP_STORE, [size, account.pk])
+    if found is None:
+        return None
+    modseq, new_size = found
+    if account.quota_bytes and new_size > account.quota_bytes:
+        raise QuotaExceeded("account over quota")
+    found = fetch_one(
+        connection,
+        f"UPDATE {_MAILBOX_TABLE} SET uidnext = uidnext + 1, highest_modseq = %s"
+        f" WHERE account_id = %s AND name = %s RETURNING {_MAILBOX_LOAD.returning(connection)}",
+        [modseq, account.pk, name],
+    )
+    if found is None:
+        # No such mailbox: undo the counter bump; the slow path creates it.
+        with connection.cursor() as cursor:
+            cursor.execute(_UNBUMP_STORE, [size, account.pk])
+        return None
     mailbox = _MAILBOX_LOAD.load(found, connection.alias)
     mailbox_id = mailbox.pk
     uid = mailbox.uidnext - 1

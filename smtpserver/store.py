@@ -24,6 +24,7 @@ from mailqueue.models import QueuedMessage
 from mailstore import actions as mailstore_actions
 from mailstore.actions import DeliveryInfo, deliver, normalize_mailbox_name
 from mailstore.models import Mailbox, Message
+from mailstore.rowinsert import fetch_one
 from smtpserver.reputation import Facts, Reputation, reputation
 from smtpserver.spool import Spool
 
@@ -151,9 +152,8 @@ def in_rejects(account_id: int, rejects: str, message_id: str) -> bool:
     the mailbox's unique (account, name) index and then the mailbox's own messages: a
     filter on the message's account let SQLite walk every message of the account. Raw
     SQL: it runs for every delivery, and compiling the query cost more than running it."""
-    with connections["default"].cursor() as cursor:
-        cursor.execute(_IN_REJECTS, [account_id, normalize_mailbox_name(rejects), message_id])
-        return cursor.fetchone() is not None
+    return fetch_one(connections["default"], _IN_REJECTS, [account_id, normalize_mailbox_name(rejects),
+                                                          message_id]) is not None
 
 
 _IN_REJECTS = (
