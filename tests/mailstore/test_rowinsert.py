@@ -44,3 +44,22 @@ def test_a_message_row_is_stored_as_the_orm_stores_it(alice) -> None:
     assert Message.objects.get(pk=fast.pk).uid == 3
     change = RowInserter(Change).insert(Change(account=alice, modseq=8, kind=Change.Kind.ADD, uids=[3]))
     assert Change.objects.get(pk=change.pk).uids == [3]
+
+
+@pytest.mark.django_db
+def test_fetch_one_returns_the_first_row_and_raises_djangos_errors(alice) -> None:
+    from django.db import IntegrityError, connection, transaction
+
+    from accounts.models import Domain
+    from mailstore.rowinsert import fetch_one
+
+    table = Domain._meta.db_table
+    Domain.objects.create(name="one.test", ascii="one.test")
+    assert fetch_one(connection, f"SELECT ascii FROM {table} WHERE name = %s", ["one.test"]) == ("one.test",)
+    assert fetch_one(connection, f"SELECT ascii FROM {table} WHERE name = %s", ["none.test"]) is None
+    assert fetch_one(connection, "SELECT %s || '%%'", ["a"]) == ("a%",)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fetch_one(connection, f"UPDATE {table} SET name = %s WHERE name = %s RETURNING id",
+                  ["one.test", "one.test"])  # no change: returns the row
+        Domain.objects.create(name="two.test", ascii="two.test")
+        fetch_one(connection, f"UPDATE {table} SET name = %s WHERE name = %s RETURNING id", ["one.test", "two.test"])
