@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from mailcore.smtp.address import Address
 
@@ -70,8 +71,16 @@ def received_header(info: TraceInfo, recipient: Address | None, when: datetime) 
         words += ["for", f"<{recipient.format(info.smtputf8)}>;"]
     else:
         words[-1] += ";"
-    words += [email.utils.format_datetime(when)]
+    words += [_date(when.replace(microsecond=0), when.utcoffset())]
     return _fold([w for w in words if w], "Received")
+
+
+@functools.lru_cache(maxsize=8)
+def _date(when: datetime, offset: timedelta | None) -> str:
+    """RFC 5322 section 3.3 date-time, made once per second (every message received in
+    that second carries the same). The offset is part of the key: the same instant in
+    another zone compares equal but is written differently."""
+    return email.utils.format_datetime(when)
 
 
 def return_path(sender: Address | None, utf8: bool) -> bytes:
