@@ -256,6 +256,18 @@ async def measure(conn: SMTPConnection, tx: Transaction, spool: Spool, *, judged
             info.msg_from_domain = v.from_domain
             info.msg_from_orgdomain = psl_organizational_domain(v.from_domain)
             a.msg_from = f"{localpart}@{v.from_domain}"
+        a.facts = _reputation_facts(conn, info, ehlo_domain, a.dkim_domains)
+    # Unjudged mail keeps Facts() (reputation is only asked for judged mail): nothing
+    # of it is validated, as its ruleset facts say.
+    a.info = info
+    a.envelope_facts = rulesets.MessageFacts(
+        mail_from=mail_from, mail_from_domain=mail_from_domain, mail_from_validated=a.facts.mail_from_validated,
+        ehlo_domain=ehlo_domain, ehlo_validated=a.facts.ehlo_validated, dkim_domains=tuple(a.dkim_domains),
+    )
+    return a
+
+
+def _reputation_facts(conn: SMTPConnection, info: DeliveryInfo, ehlo_domain: str, dkim_domains: list[str]) -> Facts:
     try:
         from mailcore.ratelimit import masked_ips
 
@@ -263,20 +275,14 @@ async def measure(conn: SMTPConnection, tx: Transaction, spool: Spool, *, judged
     except ValueError:
         masked = ("", "", "")
     fields_for_rep = info.reputation_fields()
-    a.info = info
-    a.facts = Facts(
+    return Facts(
         msg_from_localpart=info.msg_from_localpart, msg_from_domain=info.msg_from_domain,
         msg_from_orgdomain=info.msg_from_orgdomain, msg_from_validated=bool(fields_for_rep["msg_from_validated"]),
         mail_from_localpart=info.mail_from_localpart, mail_from_domain=info.mail_from_domain,
         mail_from_validated=bool(fields_for_rep["mail_from_validated"]), ehlo_domain=ehlo_domain,
-        ehlo_validated=bool(fields_for_rep["ehlo_validated"]), dkim_domains=tuple(a.dkim_domains),
+        ehlo_validated=bool(fields_for_rep["ehlo_validated"]), dkim_domains=tuple(dkim_domains),
         remote_ip_masked=masked,
     )
-    a.envelope_facts = rulesets.MessageFacts(
-        mail_from=mail_from, mail_from_domain=mail_from_domain, mail_from_validated=a.facts.mail_from_validated,
-        ehlo_domain=ehlo_domain, ehlo_validated=a.facts.ehlo_validated, dkim_domains=tuple(a.dkim_domains),
-    )
-    return a
 
 
 def _reject(reason: str, mailbox: str, answer: Reply | None = None) -> Decision:
