@@ -219,6 +219,7 @@ def deliver(
     keywords: list[str] | None = None,
     info: DeliveryInfo | None = None,
     then: Callable[[Message], object] | None = None,
+    data: bytes | None = None,
 ) -> Message:
     """Store a finished (fsynced) file as a new message; returns once it is durable.
 
@@ -226,10 +227,13 @@ def deliver(
     the row commits, so an acknowledged message survives a crash at any instant, and no
     client can see a row whose file is incomplete. `source` is left for the caller to
     remove (it may be linked into several accounts). `then(message)` runs in the same
-    transaction after the insert (a failure there undoes the delivery).
+    transaction after the insert (a failure there undoes the delivery). `data` is the
+    file's content when the caller still holds it (SMTP's small messages): it is then
+    not read back.
     """
     # One read: the parse and the size come from the same bytes, outside the transaction.
-    data = source.read_bytes()
+    if data is None:
+        data = source.read_bytes()
     parsed, summary = _parse_bytes(data)
     size = len(prefix) + len(data)
     del data

@@ -105,17 +105,19 @@ def address_belongs_to(account_id: int, addr: Address) -> bool:
 
 
 def deliver_file(account: Account, mailbox: str, path: Path, prefix: bytes, info: DeliveryInfo,
-                 *, seen: bool = False, then: Callable[[Message], object] | None = None) -> Message:
+                 *, seen: bool = False, then: Callable[[Message], object] | None = None,
+                 data: bytes | None = None) -> Message:
     """Store for one recipient; mox's automatic $Junk/$NotJunk flags by destination
     mailbox apply (mox-v0.0.5 1.2.8), and a flagged message trains the junk filter.
-    `then` runs in the delivery's transaction (mailstore.actions.deliver)."""
+    `then` runs in the delivery's transaction, `data` is the file's content if held in
+    memory (mailstore.actions.deliver)."""
     from mailstore import junk
     from mailstore.actions import automatic_junk_flags
 
     flags = {Message.FLAG_NAMES[name] for name, on in automatic_junk_flags(account, mailbox).items() if on}
     if seen:
         flags.add("\\Seen")
-    message = deliver(account, mailbox, path, prefix=prefix, info=info, flags=flags, then=then)
+    message = deliver(account, mailbox, path, prefix=prefix, info=info, flags=flags, then=then, data=data)
     if flags - {"\\Seen"}:
         junk.retrain_for_flags(message)
     return message
@@ -137,7 +139,8 @@ def deliver_incoming(account: Account, mailbox: str, spool: Spool, prefix: bytes
                 and in_rejects(account.pk, rejects, mid)):
             removed = mailstore_actions.remove_rejects(account, rejects, mid)
 
-    message = deliver_file(account, mailbox, spool.file(), prefix, info, seen=seen, then=remove_rejected_copies)
+    message = deliver_file(account, mailbox, spool.file(), prefix, info, seen=seen, then=remove_rejected_copies,
+                           data=spool.data)
     if removed:
         log.info("removed from rejects", extra={"account": account.name, "n": removed})
     if report is not None:
@@ -185,7 +188,7 @@ def keep_reject(account: Account, destined: str, spool: Spool, prefix: bytes, in
     if not account.keep_rejects and not mailstore_actions.tidy_rejects(account, rejects):
         return "full"
     info = dataclasses.replace(info, destined_mailbox=destined, message_hash=sha256)
-    deliver_file(account, rejects, spool.file(), prefix, info, seen=True)
+    deliver_file(account, rejects, spool.file(), prefix, info, seen=True, data=spool.data)
     return "stored"
 
 
