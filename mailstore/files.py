@@ -37,39 +37,81 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# Bytes a TempMessageFile gathers before it writes them: a message stored from a
+# line-by-line import is written in pieces this large, one held whole in one write.
+WRITE_BUFFER = 64 * 1024
+
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
 class TempMessageFile:
     """Write a message in chunks; `finish()` fsyncs and returns its path and size.
 
     Used as a context manager, the file is removed if `finish()` was not reached or
     if `discard()` is called; the caller removes a finished file once stored (`cleanup`).
+    The file is written with plain system calls (create, write, fsync, close): tmp/ is
+    only made when creating the file finds it missing.
     """
 
     def __init__(self) -> None:
-        self.path = tmp_dir() / f"{os.getpid()}-{secrets.token_hex(8)}"
-        self._fh = open(self.path, "xb")
+        tmp = os.path.join(settings.DATA_DIR, "tmp")
+        name = os.path.join(tmp, f"{os.getpid()}-{secrets.token_hex(8)}")
+        try:
+            self._fd: int | None = os.open(name, _CREATE_FLAGS, 0o666)
+        except FileNotFoundError:
+            os.makedirs(tmp, exist_ok=True)
+            self._fd = os.open(name, _CREATE_FLAGS, 0o666)
+        self.path = Path(name)
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self.size = 0
         self.finished = False
 
     def write(self, data: bytes) -> None:
-        self._fh.write(data)
+        if type(data) is not bytes:
+            data = bytes(data)  # a buffer its caller may change before it is written
+        self._pending.append(data)
+        self._pending_size += len(data)
         self.size += len(data)
+        if self._pending_size >= WRITE_BUFFER:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        view = memoryview(pending[0] if len(pending) == 1 else b"".join(pending))
+        self._pending = []
+        self._pending_size = 0
+        assert self._fd is not None
+        while view:
+            view = view[os.write(self._fd, view):]
+
+    def _close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
     def finish(self, sync: bool = True) -> Path:
         """Close the file, fsynced unless `sync` is false (its caller syncs it later,
         with others: `sync_placed`)."""
-        self._fh.flush()
-        if sync:
-            os.fsync(self._fh.fileno())
-        self._fh.close()
+        try:
+            self._flush()
+            if sync:
+                os.fsync(self._fd)  # type: ignore[arg-type]
+        except BaseException:
+            self._close()
+            raise
+        self._close()
         self.finished = True
         return self.path
 
     def discard(self) -> None:
-        if not self._fh.closed:
-            try:
-                self._fh.close()
-            except OSError:
-                pass  # a full disk fails the flush; the file is closed and goes anyway
+        self._pending = []
+        try:
+            self._close()
+        except OSError:
+            pass  # the file is closed and goes anyway
         self.path.unlink(missing_ok=True)
 
     def cleanup(self) -> None:

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import os
+import shutil
+
+from mailstore import files
+from mailstore.actions import deliver
+from mailstore.models import Message
+
+MSG = b"From: Carol <carol@remote.test>\r\nTo: alice@example.test\r\nSubject: hi\r\nMessage-ID: <1@remote.test>\r\n\r\nbody\r\n"
+
+
+def test_small_and_large_writes_are_stored_in_order(db):
+    pieces = [b"line %d\r\n" % i for i in range(20000)] + [b"x" * (files.WRITE_BUFFER * 3), b"end\r\n"]
+    buf = bytearray(b"changed after\r\n")
+    with files.TempMessageFile() as tmp:
+        for piece in pieces:
+            tmp.write(piece)
+        tmp.write(buf)
+        buf[:] = b"XXXXXXXXXXXXXXX"
+        path = tmp.finish()
+    assert path.read_bytes() == b"".join(pieces) + b"changed after\r\n"
+    assert tmp.size == len(path.read_bytes())
+    path.unlink()
+
+
+def test_a_missing_tmp_directory_is_made_again(db, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    path = files.write_temp(MSG)
+    shutil.rmtree(tmp_path / "tmp")
+    path = files.write_temp(MSG)
+    assert path.parent == tmp_path / "tmp"
+    assert path.read_bytes() == MSG
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_an_unfinished_or_discarded_file_is_removed(db):
+    with files.TempMessageFile() as tmp:
+        tmp.write(MSG)
+    assert not tmp.path.exists()
+    tmp = files.TempMessageFile()
+    tmp.write(MSG)
+    tmp.finish()
+    tmp.discard()
+    assert not tmp.path.exists()
+
+
+def test_delivery_from_held_bytes_stores_what_reading_the_file_stores(alice):
+    path = files.write_temp(MSG)
+    try:
+        read = deliver(alice, "Inbox", path, prefix=b"Received: x\r\n")
+        held = deliver(alice, "Inbox", path, prefix=b"Received: x\r\n", data=MSG)
+    finally:
+        path.unlink()
+    skip = {"id", "uid", "modseq", "created_modseq", "path", "received"}
+    row = {f.attname for f in Message._meta.concrete_fields} - skip
+    a = Message.objects.filter(pk=read.pk).values(*row).get()
+    b = Message.objects.filter(pk=held.pk).values(*row).get()
+    assert a == b
+    assert files.message_path(held.path).read_bytes() == MSG
