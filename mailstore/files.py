@@ -194,15 +194,25 @@ def new_message_path(account_id: int, bucket: str = "") -> tuple[Path, str]:
 
 
 def place(source: Path, dest: Path) -> None:
-    """Hard-link (or copy, across file systems) a finished temp file into place, durably."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    """Hard-link (or copy, across file systems) a finished temp file into place, durably.
+    The directory is made only when the link finds it missing."""
+    try:
+        _link_or_copy(source, dest)
+    except FileNotFoundError:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _link_or_copy(source, dest)
+    fsync_dir(dest.parent)
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
     try:
         os.link(source, dest)
+    except FileNotFoundError:
+        raise
     except OSError:
         shutil.copyfile(source, dest)
         with open(dest, "rb") as fh:
             os.fsync(fh.fileno())
-    fsync_dir(dest.parent)
 
 
 def place_unsynced(source: Path, dest: Path) -> None:

@@ -60,3 +60,12 @@ def test_delivery_from_held_bytes_stores_what_reading_the_file_stores(alice):
     b = Message.objects.filter(pk=held.pk).values(*row).get()
     assert a == b
     assert files.message_path(held.path).read_bytes() == MSG
+
+
+def test_place_makes_a_missing_directory_and_links(db, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    source = files.write_temp(MSG)
+    dest = tmp_path / "accounts" / "1" / "msg" / "ab" / "abcd"
+    files.place(source, dest)
+    files.place(source, dest.parent / "abce")
+    assert dest.read_bytes() == MSG and os.stat(dest).st_nlink == 3
