@@ -247,22 +247,24 @@ def fetch_responses(
     return _row_lines(mailbox_id, seq_of, req, uid_command, condstore, flags_changed)
 
 
+def _mask_names(mask: int) -> list[str]:
+    """The flags of a `Message.flagmask` value, in canonical spelling and order."""
+    return [n for bit, n in enumerate(_FLAG_NAMES) if mask >> bit & 1]
+
+
 class _FlagItems(dict[tuple[str | None, int], bytes]):
     """`FLAGS (...)` items by (keywords as JSON text or None, flag bit mask): a mailbox
     has few distinct combinations, so each is formatted once per answer."""
 
     def __missing__(self, key: tuple[str | None, int]) -> bytes:
         keywords, mask = key
-        names = [n for bit, n in enumerate(_FLAG_NAMES) if mask >> bit & 1] + json.loads(keywords or "[]")
-        item = self[key] = b"FLAGS " + format_flags(names)
+        item = self[key] = b"FLAGS " + format_flags(_mask_names(mask) + json.loads(keywords or "[]"))
         return item
 
 
 # The FLAGS item of each mask without keywords (1,024 of them, made once).
 _ITEMS_BY_MASK: tuple[bytes, ...] = tuple(
-    b"FLAGS " + format_flags([n for bit, n in enumerate(_FLAG_NAMES) if mask >> bit & 1])
-    for mask in range(1 << len(_FLAG_NAMES))
-)
+    b"FLAGS " + format_flags(_mask_names(mask)) for mask in range(1 << len(_FLAG_NAMES)))
 
 
 def _flag_rows(mailbox_id: int, lo: int, hi: int, changedsince: int | None

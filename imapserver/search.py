@@ -18,7 +18,6 @@ OR and NOT.
 from __future__ import annotations
 
 import email.utils
-import json
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -29,6 +28,7 @@ from imapserver.fetch import MessageData
 from imapserver.rows import CONTENT_FIELDS, rows_of
 from mailcore.imap.searchkey import Key
 from mailcore.imap.searchtext import any_header_match, body_text, header_fields, header_match, header_text, storable
+from mailstore.flagrows import json_value
 from mailstore.models import Message
 
 _TABLE = Message._meta.db_table
@@ -171,7 +171,7 @@ class Search:
         if name == "KEYWORD":
             flag = key[1].lower()
             rows_ = self.query("uid, keywords", "1 = 1", [])
-            present = {uid for uid, kw in rows_ if flag in (json.loads(kw) if isinstance(kw, (str, bytes)) else kw)}
+            present = {uid for uid, kw in rows_ if flag in json_value(kw)}
             return present if key[2] else self.known - present
         if name in ("SENTBEFORE", "SENTON", "SENTSINCE"):
             return self.sent(name[4:], key[1])
@@ -208,7 +208,7 @@ class Search:
         for uid, parsed in self.query("uid, parsed", " AND ".join(maybe), maybe_params):
             if uid in out:
                 continue
-            day = _header_day(json.loads(parsed) if isinstance(parsed, (str, bytes)) else parsed)
+            day = _header_day(json_value(parsed))
             if day is not None and (start is None or day >= start) and (end is None or day < end):
                 out.add(uid)
         return out

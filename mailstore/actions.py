@@ -191,12 +191,8 @@ class DeliveryInfo:
         }
 
 
-def _parse_for_store(path: Path) -> tuple[dict[str, object], object]:
-    """Summary and MIME structure, computed once at delivery so FETCH needs no re-parse."""
-    return _parse_bytes(path.read_bytes())
-
-
 def _parse_bytes(data: bytes) -> tuple[dict[str, object], object]:
+    """Summary and MIME structure, computed once at delivery so FETCH needs no re-parse."""
     summary = summarize(data)
     try:
         from mailcore.message import structure  # provided by the IMAP work
@@ -263,6 +259,13 @@ def deliver(
                "msgid": summary.message_id},  # type: ignore[attr-defined]
     )
     return message
+
+
+def _add_keywords(mailbox: Mailbox, keywords: list[str]) -> None:
+    """Keep `Mailbox.keywords` a superset of its messages' keywords (SELECT's FLAGS and
+    FETCH (FLAGS) depend on it)."""
+    if keywords and not set(keywords) <= set(mailbox.keywords):
+        mailbox.keywords = sorted(set(mailbox.keywords) | set(keywords))
 
 
 def _delivery_keywords(keywords: list[str] | None) -> list[str]:
@@ -404,8 +407,7 @@ def _insert_message(
     message = _create_message_row(account, mailbox, uid, modseq, row)
     mailbox.uidnext = uid + 1
     mailbox.highest_modseq = modseq
-    if kw and not set(kw) <= set(mailbox.keywords):
-        mailbox.keywords = sorted(set(mailbox.keywords) | set(kw))
+    _add_keywords(mailbox, kw)
     mailbox.save(update_fields=["uidnext", "highest_modseq", "keywords"])
     _CHANGE_INSERT.insert(Change(
         account=account, modseq=modseq, mailbox_id_ref=mailbox.pk, kind=Change.Kind.ADD, uids=[uid]
@@ -531,8 +533,7 @@ def deliver_prepared(account: Account, items: list[Prepared]) -> list[Message]:
         message.modseq = message.created_modseq = modseqs[mailbox.pk]
         message.mailbox_orig = mailbox.pk
         uids[mailbox.pk].append(message.uid)
-        if not set(item.keywords) <= set(mailbox.keywords):
-            mailbox.keywords = sorted(set(mailbox.keywords) | set(item.keywords))
+        _add_keywords(mailbox, item.keywords)
         store.size += message.size
         messages.append(message)
     store.save(update_fields=["highest_modseq", "size"])

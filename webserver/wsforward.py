@@ -26,7 +26,7 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from webserver.config import Forward
-from webserver.forward import CONNECT_TIMEOUT, READ_TIMEOUT, backend_headers, backend_target
+from webserver.forward import CONNECT_TIMEOUT, HOP_BY_HOP, READ_TIMEOUT, backend_headers, backend_target
 from webserver.responses import Receive, Scope, Send
 
 log = logging.getLogger("webserver.forward")
@@ -128,8 +128,7 @@ async def _handshake(ws: WSConnection, reader: asyncio.StreamReader
 
 
 def _response_headers(event: RejectConnection) -> list[tuple[bytes, bytes]]:
-    hop = {b"connection", b"transfer-encoding", b"keep-alive", b"upgrade"}
-    return [(bytes(k).lower(), bytes(v)) for k, v in event.headers if bytes(k).lower() not in hop]
+    return [(bytes(k).lower(), bytes(v)) for k, v in event.headers if bytes(k).lower() not in HOP_BY_HOP]
 
 
 async def _relay(ws: WSConnection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, receive: Receive,
