@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
-from mailcore.message.summary import summarize
+from mailcore.message.summary import Summary, summarize
 from mailstore import files, flagrows, groupcommit, searchcolumns
 from mailstore.models import Change, Mailbox, Message, MessageDKIMDomain, Store, Subscription
 from mailstore.notify import notify_changed
@@ -214,7 +214,7 @@ def deliver(
     flags: set[str] | None = None,
     keywords: list[str] | None = None,
     info: DeliveryInfo | None = None,
-    then: Callable[[Message], object] | None = None,
+    then_for: Callable[[Summary], Callable[[Message], object] | None] | None = None,
     data: bytes | None = None,
 ) -> Message:
     """Store a finished (fsynced) file as a new message; returns once it is durable.
@@ -222,10 +222,12 @@ def deliver(
     The file is linked into the account's directory and that directory fsynced before
     the row commits, so an acknowledged message survives a crash at any instant, and no
     client can see a row whose file is incomplete. `source` is left for the caller to
-    remove (it may be linked into several accounts). `then(message)` runs in the same
-    transaction after the insert (a failure there undoes the delivery). `data` is the
-    file's content when the caller still holds it (SMTP's small messages): it is then
-    not read back.
+    remove (it may be linked into several accounts). `then_for(summary)`, called in the
+    caller's thread once the message is parsed, may return a `then(message)` to run in
+    the same transaction after the insert (a failure there undoes the delivery): what it
+    needs to read, it reads before, outside the shared transaction. `data` is the file's
+    content when the caller still holds it (SMTP's small messages): it is then not read
+    back.
     """
     # One read: the parse and the size come from the same bytes, outside the transaction.
     if data is None:
@@ -239,17 +241,21 @@ def deliver(
     row = _prepare_row(_new_message(account, rel=rel, size=size, prefix=prefix, parsed=parsed, summary=summary,
                                     received=received, flags=flags, keywords=_delivery_keywords(keywords),
                                     info=info), info)
+    then = then_for(summary) if then_for is not None else None  # type: ignore[arg-type]
     files.place(source, dest)
     try:
-        # Concurrent deliveries share one commit (mailstore/groupcommit.py).
-        def unit() -> Message:
+        # Concurrent deliveries share one commit, and their rows one INSERT
+        # (mailstore/groupcommit.py, `_insert_deliveries`).
+        def alone() -> Message:
             message = _insert_message(account, mailbox_name, rel, size, prefix, parsed, summary, received, flags,
                                       keywords, info, row=row)
             if then is not None:
                 then(message)
             return message
 
-        message = groupcommit.run(unit, key=account.pk)
+        delivery = _Delivery(account, normalize_mailbox_name(mailbox_name), size, row,
+                             bool(_delivery_keywords(keywords)), alone, then)
+        message = groupcommit.run_combined(_insert_deliveries, delivery, key=account.pk)
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
@@ -339,6 +345,14 @@ def _new_message(
 
 def _create_message_row(account: Account, mailbox: Mailbox, uid: int, modseq: int, row: _Row) -> Message:
     """The Message row of a delivery, shared by the common and the general path."""
+    message = _number_message_row(account, mailbox, uid, modseq, row)
+    _MESSAGE_INSERT.insert(message, params=row.params)
+    _add_dkim_rows(message)
+    return message
+
+
+def _number_message_row(account: Account, mailbox: Mailbox, uid: int, modseq: int, row: _Row) -> Message:
+    """A delivery's Message, its mailbox, UID and modseqs set (in `row.params` too)."""
     destined = None
     if row.destined_mailbox:
         destined = Mailbox.objects.filter(
@@ -353,8 +367,6 @@ def _create_message_row(account: Account, mailbox: Mailbox, uid: int, modseq: in
     message.mailbox_orig = mailbox.pk
     message.mailbox_destined = destined
     _MESSAGE_INSERT.refresh(message, row.params, _NUMBERED_FIELDS)
-    _MESSAGE_INSERT.insert(message, params=row.params)
-    _add_dkim_rows(message)
     return message
 
 
@@ -458,6 +470,79 @@ def _insert_message_fast(account: Account, mailbox_name: str, size: int, row: _R
     ))
     _notify_on_commit(account.pk)
     return message
+
+
+@dataclass
+class _Delivery:
+    """A delivery's unit of group commit (`deliver`)."""
+
+    account: Account
+    mailbox_name: str  # normalized
+    size: int
+    row: _Row
+    has_keywords: bool
+    alone: Callable[[], Message]  # its work on its own: `_insert_message`, then `then`
+    then: Callable[[Message], object] | None
+
+
+class _Separately(Exception):
+    """A batch of deliveries needs the one-by-one path (a keyword, a Store or mailbox
+    still to create, a quota reached)."""
+
+
+_BUMP_STORE_BY = (f"UPDATE {_STORE_TABLE} SET highest_modseq = highest_modseq + %s, size = size + %s"
+                  " WHERE account_id = %s RETURNING highest_modseq, size")
+_TAKE_UIDS = (f"UPDATE {_MAILBOX_TABLE} SET uidnext = uidnext + %s, highest_modseq = %s"
+              f" WHERE account_id = %s AND name = %s RETURNING {{returning}}")
+
+
+def _insert_deliveries(items: list[_Delivery]) -> list[Message]:
+    """The deliveries of one group commit (`groupcommit.run_combined`) in a few
+    statements: per account one UPDATE of its Store handing out a range of modseqs (one
+    per message, as one by one) and adding the sizes, per mailbox one UPDATE handing out a
+    range of UIDs, and one INSERT for all Message rows and one for their change-log rows.
+    What only the one-by-one path handles raises _Separately: the batch then runs again
+    with each delivery alone."""
+    if len(items) == 1:
+        return [items[0].alone()]
+    if any(item.has_keywords for item in items):
+        raise _Separately("keywords")
+    by_mailbox: dict[tuple[int, str], list[_Delivery]] = {}
+    for item in items:
+        by_mailbox.setdefault((item.account.pk, item.mailbox_name), []).append(item)
+    take_uids = _TAKE_UIDS.format(returning=_MAILBOX_LOAD.returning(connection))
+    changes: list[Change] = []
+    for account_id in sorted({account_id for account_id, _ in by_mailbox}):
+        mine = [item for item in items if item.account.pk == account_id]
+        account = mine[0].account
+        found = fetch_one(connection, _BUMP_STORE_BY, [len(mine), sum(item.size for item in mine), account_id])
+        if found is None:
+            raise _Separately("no store")
+        last_modseq, new_size = found
+        if account.quota_bytes and new_size > account.quota_bytes:
+            raise _Separately("quota")
+        modseqs = iter(range(last_modseq - len(mine) + 1, last_modseq + 1))
+        for (owner, name), group in by_mailbox.items():
+            if owner != account_id:
+                continue
+            numbers = [next(modseqs) for _ in group]
+            found = fetch_one(connection, take_uids, [len(group), numbers[-1], account_id, name])
+            if found is None:
+                raise _Separately("no mailbox")
+            mailbox = _MAILBOX_LOAD.load(found, connection.alias)
+            for uid, modseq, item in zip(range(mailbox.uidnext - len(group), mailbox.uidnext), numbers, group):
+                _number_message_row(account, mailbox, uid, modseq, item.row)
+                changes.append(Change(account=account, modseq=modseq, mailbox_id_ref=mailbox.pk,
+                                      kind=Change.Kind.ADD, uids=[uid]))
+        _notify_on_commit(account_id)
+    messages = [item.row.message for item in items]
+    _MESSAGE_INSERT.insert_many(messages, [item.row.params for item in items])
+    _CHANGE_INSERT.insert_many(changes, [_CHANGE_INSERT.params(change) for change in changes])
+    for item in items:
+        _add_dkim_rows(item.row.message)
+        if item.then is not None:
+            item.then(item.row.message)
+    return messages
 
 
 def deliver_bytes(account: Account, mailbox_name: str, data: bytes, **kwargs: object) -> Message:

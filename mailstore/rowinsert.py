@@ -21,7 +21,15 @@ M = TypeVar("M", bound=models.Model)
 
 def fetch_one(connection: BaseDatabaseWrapper, sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
     """Run `sql` (%s placeholders; a statement that returns rows) and return its first
-    row, None without one.
+    row, None without one (see `fetch_all`)."""
+    rows = fetch_all(connection, sql, params, first=True)
+    return rows[0] if rows else None
+
+
+def fetch_all(connection: BaseDatabaseWrapper, sql: str, params: Sequence[object],
+              first: bool = False) -> list[tuple[Any, ...]]:
+    """Run `sql` (%s placeholders; a statement that returns rows) and return its rows
+    (only the first, if any, when `first`).
 
     On SQLite the statement goes straight to the driver's cursor, with Django's error
     translation and broken-transaction check: Django's cursor rewrote the placeholders
@@ -35,15 +43,22 @@ def fetch_one(connection: BaseDatabaseWrapper, sql: str, params: Sequence[object
             cursor = connection.connection.cursor()
             try:
                 cursor.execute(_qmark(sql), params)
-                return cursor.fetchone()  # type: ignore[no-any-return]
+                return _rows(cursor, first)
             finally:
                 cursor.close()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()  # type: ignore[no-any-return]
+        return _rows(cursor, first)
 
 
-@functools.lru_cache(maxsize=64)
+def _rows(cursor: Any, first: bool) -> list[tuple[Any, ...]]:
+    if not first:
+        return list(cursor.fetchall())
+    row = cursor.fetchone()
+    return [] if row is None else [row]
+
+
+@functools.lru_cache(maxsize=256)
 def _qmark(sql: str) -> str:
     """Django's SQLite placeholder conversion ("format" to "qmark" style), once per statement."""
     from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
@@ -74,11 +89,21 @@ class RowInserter(Generic[M]):
             placeholder = getattr(f, "get_placeholder", None)
             if placeholder is not None and any(placeholder(v, None, connection) != "%s" for v in (None, b"")):
                 return None
+        return self._sql_for(connection, 1)
+
+    def _sql_for(self, connection: BaseDatabaseWrapper, rows: int) -> str:
+        """The INSERT of `rows` rows (made once per vendor and row count)."""
+        key = f"{connection.vendor}:{rows}"
+        if key not in self._sql:
+            self._sql[key] = self._make_sql(connection, rows)
+        return self._sql[key]  # type: ignore[return-value]
+
+    def _make_sql(self, connection: BaseDatabaseWrapper, rows: int) -> str:
         qn = connection.ops.quote_name
         columns = ", ".join(qn(f.column) for f in self.fields)
-        marks = ", ".join(["%s"] * len(self.fields))
+        marks = ", ".join([f"({', '.join(['%s'] * len(self.fields))})"] * rows)
         assert self.pk is not None
-        return (f"INSERT INTO {qn(self.model._meta.db_table)} ({columns}) VALUES ({marks}) "
+        return (f"INSERT INTO {qn(self.model._meta.db_table)} ({columns}) VALUES {marks} "
                 f"RETURNING {qn(self.pk.column)}")
 
     def params(self, obj: M, using: str = "default") -> list[object]:
@@ -110,6 +135,29 @@ class RowInserter(Generic[M]):
         obj._state.adding = False
         obj._state.db = using
         return obj
+
+
+    def insert_many(self, objs: Sequence[M], params: Sequence[list[object]], using: str = "default") -> None:
+        """Insert new instances, given their `params()`, with one statement per batch
+        the database takes, and set their primary keys: SQLite's RETURNING gives the
+        rows of a multi-row VALUES in its order (Django's bulk_create relies on the
+        same). Elsewhere, or where `insert` would use the ORM, one `insert` each."""
+        connection = connections[using]
+        if not (self.plain and connection.vendor == "sqlite" and self._statement(connection)
+                and connection.features.can_return_rows_from_bulk_insert):
+            for obj, values in zip(objs, params, strict=True):
+                self.insert(obj, using, params=values)
+            return
+        size = max(1, connection.ops.bulk_batch_size(self.fields, objs))
+        for start in range(0, len(objs), size):
+            chunk = objs[start : start + size]
+            sql = self._sql_for(connection, len(chunk))
+            rows = fetch_all(connection, sql, [v for values in params[start : start + size] for v in values])
+            assert len(rows) == len(chunk)
+            for obj, row in zip(chunk, rows, strict=True):
+                obj.pk = row[0]
+                obj._state.adding = False
+                obj._state.db = using
 
 
 class RowLoader(Generic[M]):

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts import actions as account_actions
 from accounts.models import Account, Credential
+from mailcore.message.summary import Summary
 from mailcore.sasl.secrets import ScramSecret
 from mailcore.smtp.address import Address, parse_address
 from mailcore.smtp.codes import Reply
@@ -105,19 +106,18 @@ def address_belongs_to(account_id: int, addr: Address) -> bool:
 
 
 def deliver_file(account: Account, mailbox: str, path: Path, prefix: bytes, info: DeliveryInfo,
-                 *, seen: bool = False, then: Callable[[Message], object] | None = None,
+                 *, seen: bool = False, then_for: Callable[[Summary], Callable[[Message], object] | None] | None = None,
                  data: bytes | None = None) -> Message:
     """Store for one recipient; mox's automatic $Junk/$NotJunk flags by destination
     mailbox apply (mox-v0.0.5 1.2.8), and a flagged message trains the junk filter.
-    `then` runs in the delivery's transaction, `data` is the file's content if held in
-    memory (mailstore.actions.deliver)."""
+    `then_for` and `data` are mailstore.actions.deliver's."""
     from mailstore import junk
     from mailstore.actions import automatic_junk_flags
 
     flags = {Message.FLAG_NAMES[name] for name, on in automatic_junk_flags(account, mailbox).items() if on}
     if seen:
         flags.add("\\Seen")
-    message = deliver(account, mailbox, path, prefix=prefix, info=info, flags=flags, then=then, data=data)
+    message = deliver(account, mailbox, path, prefix=prefix, info=info, flags=flags, then_for=then_for, data=data)
     if flags - {"\\Seen"}:
         junk.retrain_for_flags(message)
     return message
@@ -127,19 +127,26 @@ def deliver_incoming(account: Account, mailbox: str, spool: Spool, prefix: bytes
                      *, seen: bool, message_id: str | None, report: Any = None) -> None:
     """An accepted incoming message: stored, its report saved, and a copy of it in the
     Rejects mailbox (same Message-ID) removed (mox-v0.0.5 1.1.11 steps f and h), in
-    the delivery's own transaction: both happen or neither does. `message_id` None:
-    the stored message's (the header was not parsed before)."""
+    the delivery's own transaction: both happen or neither does. Whether there is such
+    a copy is read before that transaction, in this thread (the shared transaction of
+    group commit runs no query a delivery does not need); one rejected meanwhile stays.
+    `message_id` None: the stored message's (the header was not parsed before)."""
     rejects = rejects_mailbox(account)
     removed = 0
 
-    def remove_rejected_copies(message: Message) -> None:
-        nonlocal removed
-        mid = message.message_id if message_id is None else message_id
-        if (rejects and mid and message.mailbox.name != normalize_mailbox_name(rejects)
+    def removal(summary: Summary) -> Callable[[Message], object] | None:
+        mid = summary.message_id if message_id is None else message_id
+        if not (rejects and mid and normalize_mailbox_name(mailbox) != normalize_mailbox_name(rejects)
                 and in_rejects(account.pk, rejects, mid)):
+            return None
+
+        def remove(message: Message) -> None:
+            nonlocal removed
             removed = mailstore_actions.remove_rejects(account, rejects, mid)
 
-    message = deliver_file(account, mailbox, spool.file(), prefix, info, seen=seen, then=remove_rejected_copies,
+        return remove
+
+    message = deliver_file(account, mailbox, spool.file(), prefix, info, seen=seen, then_for=removal,
                            data=spool.data)
     if removed:
         log.info("removed from rejects", extra={"account": account.name, "n": removed})

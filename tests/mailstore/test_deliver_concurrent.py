@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 from django.db import connections
@@ -16,25 +17,15 @@ def _msg(i: int) -> bytes:
     return f"From: c@remote.test\r\nSubject: n{i}\r\nMessage-ID: <{i}@remote.test>\r\n\r\nbody {i}\r\n".encode()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_deliveries_get_distinct_contiguous_uids_and_change_rows(alice):
+def _at_once(work: Callable[[int], object]) -> list[BaseException]:
+    """`work(i)` in THREADS threads started together; the exceptions they raised."""
     start = threading.Barrier(THREADS)
     errors: list[BaseException] = []
-    uids: list[int] = []
-    lock = threading.Lock()
 
     def run(i: int) -> None:
         try:
             start.wait()
-            for attempt in range(50):
-                try:
-                    msg = deliver_bytes(alice, "Inbox", _msg(i))
-                    break
-                except Exception as exc:  # SQLite may report "database is locked" under load
-                    if "locked" not in str(exc) or attempt == 49:
-                        raise
-            with lock:
-                uids.append(msg.uid)
+            work(i)
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             errors.append(exc)
         finally:
@@ -45,7 +36,26 @@ def test_concurrent_deliveries_get_distinct_contiguous_uids_and_change_rows(alic
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
+    return errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deliveries_get_distinct_contiguous_uids_and_change_rows(alice):
+    uids: list[int] = []
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        for attempt in range(50):
+            try:
+                msg = deliver_bytes(alice, "Inbox", _msg(i))
+                break
+            except Exception as exc:  # SQLite may report "database is locked" under load
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+        with lock:
+            uids.append(msg.uid)
+
+    assert _at_once(run) == []
     assert sorted(uids) == list(range(1, THREADS + 1))
     inbox = Mailbox.objects.get(account=alice, name="Inbox")
     msgs = list(Message.objects.filter(mailbox=inbox).order_by("uid"))
@@ -79,3 +89,37 @@ def test_fast_path_returns_message_with_its_mailbox(alice):
     assert msg.mailbox.name == "Inbox"
     assert msg.mailbox.uidvalidity == Mailbox.objects.get(account=alice, name="Inbox").uidvalidity
     assert Message.objects.get(pk=msg.pk).uid == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deliveries_share_statements_and_keep_every_row(alice, monkeypatch):
+    """The deliveries of one group commit go through `_insert_deliveries` together: one
+    modseq and one change row each, UIDs in order within the mailbox, two mailboxes."""
+    from mailstore import actions
+
+    sizes: list[int] = []
+    real = actions._insert_deliveries
+
+    def spy(items):  # type: ignore[no-untyped-def]
+        sizes.append(len(items))
+        return real(items)
+
+    monkeypatch.setattr(actions, "_insert_deliveries", spy)
+    Mailbox.objects.get_or_create(account=alice, name="Other", defaults={"uidvalidity": 1})
+    assert _at_once(lambda i: deliver_bytes(alice, "Inbox" if i % 2 else "Other", _msg(i))) == []
+    from django.db import connection
+
+    if connection.vendor == "sqlite":  # PostgreSQL commits each delivery on its own
+        assert max(sizes) > 1, sizes  # some batch carried several deliveries
+    msgs = list(Message.objects.filter(account=alice))
+    assert len(msgs) == THREADS
+    assert sorted(m.modseq for m in msgs) == list(range(min(m.modseq for m in msgs), min(m.modseq for m in msgs) + THREADS))
+    for name in ("Inbox", "Other"):
+        box = Mailbox.objects.get(account=alice, name=name)
+        mine = sorted(m.uid for m in msgs if m.mailbox_id == box.pk)
+        assert mine == list(range(1, THREADS // 2 + 1))
+        assert box.uidnext == THREADS // 2 + 1
+        assert box.highest_modseq == max(m.modseq for m in msgs if m.mailbox_id == box.pk)
+    adds = {c.modseq: (c.mailbox_id_ref, c.uids) for c in Change.objects.filter(account=alice, kind="add")}
+    assert adds == {m.modseq: (m.mailbox_id, [m.uid]) for m in msgs}
+    assert Store.objects.get(account=alice).size == sum(m.size for m in msgs)

@@ -150,3 +150,67 @@ def test_units_run_in_one_committer_thread_that_ends_when_idle() -> None:
     assert gc._thread is None  # idle: ended (closing its connection)
     assert gc.run(lambda: _domain("again.test").name) == "again.test"
     assert gc.batches == 3
+
+
+def _queue_behind_first(gc: GroupCommitter, later: list, waiting: int) -> list[BaseException | None]:  # type: ignore[type-arg]
+    """Run a first unit that holds its batch open until `waiting` units are queued behind
+    it, then the `later` callables; the queued ones share the next batch."""
+    first_running = threading.Event()
+    release = threading.Event()
+
+    def first() -> None:
+        gc.run(lambda: (first_running.set(), release.wait(30), _domain("first.test"))[2])
+
+    def after(call):  # type: ignore[no-untyped-def]
+        def run() -> None:
+            assert first_running.wait(30)
+            call()
+        return run
+
+    def releaser() -> None:
+        assert first_running.wait(30)
+        for _ in range(3000):
+            with gc._lock:
+                if len(gc._pending) == waiting:
+                    break
+            threading.Event().wait(0.01)
+        release.set()
+
+    return _in_threads([first] + [after(c) for c in later] + [releaser])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_combined_units_of_a_batch_run_in_one_call() -> None:
+    gc = GroupCommitter()
+    calls: list[list[str]] = []
+
+    def combine(names: list[str]) -> list[int]:
+        calls.append(list(names))
+        return [_domain(name).pk for name in names]
+
+    results: dict[str, int] = {}
+
+    def deliver(name: str):  # type: ignore[no-untyped-def]
+        return lambda: results.__setitem__(name, gc.run_combined(combine, name, key=1))
+
+    errors = _queue_behind_first(gc, [deliver(f"c{i}.test") for i in range(4)], waiting=4)
+    assert errors == [None] * 6
+    assert len(calls) == 1 and sorted(calls[0]) == ["c0.test", "c1.test", "c2.test", "c3.test"]
+    assert {name: Domain.objects.get(pk=pk).name for name, pk in results.items()} == {n: n for n in calls[0]}
+    assert gc.batches == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_combined_call_runs_each_unit_alone() -> None:
+    gc = GroupCommitter()
+    calls: list[list[str]] = []
+
+    def combine(names: list[str]) -> list[int]:
+        calls.append(list(names))
+        return [_domain(name).pk for name in names]  # "dup.test" twice: the second fails
+
+    errors = _queue_behind_first(gc, [lambda n=n: gc.run_combined(combine, n) for n in ("x.test", "dup.test", "dup.test")],
+                                 waiting=3)
+    assert [type(e).__name__ for e in errors if e is not None] == ["IntegrityError"]
+    assert sorted(Domain.objects.values_list("name", flat=True)) == ["dup.test", "first.test", "x.test"]
+    assert len(calls[0]) == 3 and all(len(c) == 1 for c in calls[1:]) and len(calls) == 4
