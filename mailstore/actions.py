@@ -207,7 +207,7 @@ def _parse_bytes(data: bytes) -> tuple[dict[str, object], object]:
 def deliver(
     account: Account,
     mailbox_name: str,
-    source: Path,
+    source: Path | None,
     *,
     prefix: bytes = b"",
     received: datetime | None = None,
@@ -217,11 +217,13 @@ def deliver(
     then_for: Callable[[Summary], Callable[[Message], object] | None] | None = None,
     data: bytes | None = None,
 ) -> Message:
-    """Store a finished (fsynced) file as a new message; returns once it is durable.
+    """Store a finished (fsynced) file, or `data` when `source` is None, as a new
+    message; returns once it is durable.
 
-    The file is linked into the account's directory and that directory fsynced before
-    the row commits, so an acknowledged message survives a crash at any instant, and no
-    client can see a row whose file is incomplete. `source` is left for the caller to
+    The file is linked (the data written and fsynced) into the account's directory, and
+    in the delivery's group commit, before its row is inserted, that directory is
+    fsynced, so an acknowledged message survives a crash at any instant, and no client
+    can see a row whose file is incomplete (`files.put`, `files.sync_dirs`). `source` is left for the caller to
     remove (it may be linked into several accounts). `then_for(summary)`, called in the
     caller's thread once the message is parsed, may return a `then(message)` to run in
     the same transaction after the insert (a failure there undoes the delivery): what it
@@ -231,22 +233,27 @@ def deliver(
     """
     # One read: the parse and the size come from the same bytes, outside the transaction.
     if data is None:
+        assert source is not None
         data = source.read_bytes()
     parsed, summary = _parse_bytes(data)
     size = len(prefix) + len(data)
-    del data
-    dest, rel = files.new_message_path(account.pk)
+    if source is not None:
+        data = None  # the file is linked: the bytes are not needed any more
+    dest, rel = files.new_message_path(account.pk, files.delivery_bucket())
     # The row is built and converted for the database here, in the caller's thread: the
     # shared transaction (group commit's one thread on SQLite) only numbers it.
     row = _prepare_row(_new_message(account, rel=rel, size=size, prefix=prefix, parsed=parsed, summary=summary,
                                     received=received, flags=flags, keywords=_delivery_keywords(keywords),
                                     info=info), info)
     then = then_for(summary) if then_for is not None else None  # type: ignore[arg-type]
-    files.place(source, dest)
     try:
-        # Concurrent deliveries share one commit, and their rows one INSERT
-        # (mailstore/groupcommit.py, `_insert_deliveries`).
+        files.put(dest, source, data)
+        del data
+
+        # Concurrent deliveries share one commit, its directory fsyncs and one INSERT
+        # for their rows (mailstore/groupcommit.py, `_insert_deliveries`).
         def alone() -> Message:
+            _sync_dirs([delivery])
             message = _insert_message(account, mailbox_name, rel, size, prefix, parsed, summary, received, flags,
                                       keywords, info, row=row)
             if then is not None:
@@ -254,7 +261,7 @@ def deliver(
             return message
 
         delivery = _Delivery(account, normalize_mailbox_name(mailbox_name), size, row,
-                             bool(_delivery_keywords(keywords)), alone, then)
+                             bool(_delivery_keywords(keywords)), alone, then, dest)
         message = groupcommit.run_combined(_insert_deliveries, delivery, key=account.pk)
     except BaseException:
         dest.unlink(missing_ok=True)
@@ -481,8 +488,20 @@ class _Delivery:
     size: int
     row: _Row
     has_keywords: bool
-    alone: Callable[[], Message]  # its work on its own: `_insert_message`, then `then`
+    alone: Callable[[], Message]  # its work on its own: `_sync_dirs`, `_insert_message`, `then`
     then: Callable[[Message], object] | None
+    dest: Path  # its file, put in place: its directory still to fsync (`_sync_dirs`)
+    synced: bool = False
+
+
+def _sync_dirs(items: list[_Delivery]) -> None:
+    """The directories of the deliveries' files fsynced, each once (not again when a
+    batch runs again one by one after a failure)."""
+    todo = [item for item in items if not item.synced]
+    if todo:
+        files.sync_dirs([item.dest for item in todo])
+        for item in todo:
+            item.synced = True
 
 
 class _Separately(Exception):
@@ -505,6 +524,7 @@ def _insert_deliveries(items: list[_Delivery]) -> list[Message]:
     with each delivery alone."""
     if len(items) == 1:
         return [items[0].alone()]
+    _sync_dirs(items)
     if any(item.has_keywords for item in items):
         raise _Separately("keywords")
     by_mailbox: dict[tuple[int, str], list[_Delivery]] = {}

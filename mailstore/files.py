@@ -2,7 +2,9 @@
 
 A message is first streamed to `tmp/` (never held whole in memory), fsynced, then
 hard-linked into `accounts/<id>/msg/<xx>/<name>` and the directory fsynced, before the
-database row is committed. A crash before the commit leaves at most an unreferenced
+database row is committed; a small message still held in memory is written straight
+into place instead, and fsynced. A delivery leaves the directory fsync to its group
+commit, which makes one per directory for the batch (`put`, `sync_dirs`). A crash before the commit leaves at most an unreferenced
 file, never a row without its file; `verifydata` reports such leftovers. An import
 moves a batch's files into place unsynced and fsyncs them together, and their one
 directory, before its rows commit (`place_unsynced`, `sync_placed`).
@@ -15,8 +17,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from django.conf import settings
+
+T = TypeVar("T")
 
 
 def data_dir() -> Path:
@@ -183,6 +188,22 @@ def new_bucket() -> str:
     return secrets.token_hex(1)
 
 
+# Deliveries a bucket of `delivery_bucket` takes before the next one is drawn.
+BUCKET_RUN = 64
+_bucket_run = [BUCKET_RUN, ""]
+
+
+def delivery_bucket() -> str:
+    """The bucket for a delivery: the same for BUCKET_RUN deliveries of this process in a
+    row, then a random other, so that a batch's files mostly share one directory (one
+    directory fsync) and the buckets still fill evenly."""
+    count, bucket = _bucket_run
+    if count >= BUCKET_RUN:
+        count, bucket = 0, new_bucket()
+    _bucket_run[:] = [count + 1, bucket]
+    return bucket  # type: ignore[return-value]
+
+
 def new_message_path(account_id: int, bucket: str = "") -> tuple[Path, str]:
     """A fresh, unguessable file name in a bucket of at most 256 subdirectories: `bucket`
     (from `new_bucket`) or a random one."""
@@ -196,11 +217,7 @@ def new_message_path(account_id: int, bucket: str = "") -> tuple[Path, str]:
 def place(source: Path, dest: Path) -> None:
     """Hard-link (or copy, across file systems) a finished temp file into place, durably.
     The directory is made only when the link finds it missing."""
-    try:
-        _link_or_copy(source, dest)
-    except FileNotFoundError:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        _link_or_copy(source, dest)
+    _in_place(dest, lambda: _link_or_copy(source, dest))
     fsync_dir(dest.parent)
 
 
@@ -213,6 +230,43 @@ def _link_or_copy(source: Path, dest: Path) -> None:
         shutil.copyfile(source, dest)
         with open(dest, "rb") as fh:
             os.fsync(fh.fileno())
+
+
+def put(dest: Path, source: Path | None, data: bytes | None) -> None:
+    """Put a message's file in place, its directory entry not yet durable (`sync_dirs`
+    makes it so): a finished (fsynced) file `source` linked, or `data` written to a new
+    file and fsynced. On an error (a full disk) nothing is left at `dest`."""
+    if source is not None:
+        _in_place(dest, lambda: _link_or_copy(source, dest))
+        return
+    assert data is not None
+    fd = _in_place(dest, lambda: os.open(dest, _CREATE_FLAGS, 0o666))
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)
+
+
+def sync_dirs(paths: list[Path]) -> None:
+    """Make the directory entries of files `put` in place durable: each of their
+    directories fsynced once (a group commit's deliveries mostly share one)."""
+    for parent in dict.fromkeys(path.parent for path in paths):
+        fsync_dir(parent)
+
+
+def _in_place(dest: Path, make: Callable[[], T]) -> T:
+    """`make()` the file at `dest`, making its directory when that finds it missing."""
+    try:
+        return make()
+    except FileNotFoundError:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return make()
 
 
 def place_unsynced(source: Path, dest: Path) -> None:

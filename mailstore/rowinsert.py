@@ -9,8 +9,9 @@ saved by the ORM; generated columns are left to the database, as the ORM leaves 
 """
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from django.db import connections, models
@@ -21,41 +22,38 @@ M = TypeVar("M", bound=models.Model)
 
 def fetch_one(connection: BaseDatabaseWrapper, sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
     """Run `sql` (%s placeholders; a statement that returns rows) and return its first
-    row, None without one (see `fetch_all`)."""
-    rows = fetch_all(connection, sql, params, first=True)
-    return rows[0] if rows else None
+    row, None without one.
 
-
-def fetch_all(connection: BaseDatabaseWrapper, sql: str, params: Sequence[object],
-              first: bool = False) -> list[tuple[Any, ...]]:
-    """Run `sql` (%s placeholders; a statement that returns rows) and return its rows
-    (only the first, if any, when `first`).
-
-    On SQLite the statement goes straight to the driver's cursor, with Django's error
-    translation and broken-transaction check: Django's cursor rewrote the placeholders
-    with a regular expression over the whole statement on every call (for the Message
-    INSERT's 60 columns, a quarter of the group commit thread's time). Where queries
-    are logged or wrapped (DEBUG, tests counting them), Django's cursor runs it."""
-    if connection.vendor == "sqlite" and not connection.queries_logged and not connection.execute_wrappers:
-        connection.ensure_connection()
-        connection.validate_no_broken_transaction()
-        with connection.wrap_database_errors:
-            cursor = connection.connection.cursor()
-            try:
-                cursor.execute(_qmark(sql), params)
-                return _rows(cursor, first)
-            finally:
-                cursor.close()
+    On SQLite the statement goes straight to the driver's cursor (`_driver_cursor`):
+    Django's cursor rewrote the placeholders with a regular expression over the whole
+    statement on every call (for the Message INSERT's 60 columns, a quarter of the group
+    commit thread's time). Where queries are logged or wrapped (DEBUG, tests counting
+    them), Django's cursor runs it."""
+    if _direct(connection):
+        with _driver_cursor(connection) as cursor:
+            cursor.execute(_qmark(sql), params)
+            return cursor.fetchone()  # type: ignore[no-any-return]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return _rows(cursor, first)
+        return cursor.fetchone()  # type: ignore[no-any-return]
 
 
-def _rows(cursor: Any, first: bool) -> list[tuple[Any, ...]]:
-    if not first:
-        return list(cursor.fetchall())
-    row = cursor.fetchone()
-    return [] if row is None else [row]
+def _direct(connection: BaseDatabaseWrapper) -> bool:
+    """Whether statements may skip Django's cursor: SQLite, queries neither logged nor wrapped."""
+    return connection.vendor == "sqlite" and not connection.queries_logged and not connection.execute_wrappers
+
+
+@contextlib.contextmanager
+def _driver_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
+    """The driver's own cursor, with Django's error translation and broken-transaction check."""
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        cursor = connection.connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
 
 
 @functools.lru_cache(maxsize=256)
@@ -91,20 +89,20 @@ class RowInserter(Generic[M]):
                 return None
         return self._sql_for(connection, 1)
 
-    def _sql_for(self, connection: BaseDatabaseWrapper, rows: int) -> str:
-        """The INSERT of `rows` rows (made once per vendor and row count)."""
-        key = f"{connection.vendor}:{rows}"
+    def _sql_for(self, connection: BaseDatabaseWrapper, rows: int, returning: bool = True) -> str:
+        """The INSERT of `rows` rows (made once per vendor, row count and RETURNING)."""
+        key = f"{connection.vendor}:{rows}:{returning}"
         if key not in self._sql:
-            self._sql[key] = self._make_sql(connection, rows)
+            self._sql[key] = self._make_sql(connection, rows, returning)
         return self._sql[key]  # type: ignore[return-value]
 
-    def _make_sql(self, connection: BaseDatabaseWrapper, rows: int) -> str:
+    def _make_sql(self, connection: BaseDatabaseWrapper, rows: int, returning: bool) -> str:
         qn = connection.ops.quote_name
         columns = ", ".join(qn(f.column) for f in self.fields)
         marks = ", ".join([f"({', '.join(['%s'] * len(self.fields))})"] * rows)
         assert self.pk is not None
-        return (f"INSERT INTO {qn(self.model._meta.db_table)} ({columns}) VALUES {marks} "
-                f"RETURNING {qn(self.pk.column)}")
+        sql = f"INSERT INTO {qn(self.model._meta.db_table)} ({columns}) VALUES {marks}"
+        return f"{sql} RETURNING {qn(self.pk.column)}" if returning else sql
 
     def params(self, obj: M, using: str = "default") -> list[object]:
         """`obj`'s values as the database takes them, in the INSERT's column order."""
@@ -139,25 +137,32 @@ class RowInserter(Generic[M]):
 
     def insert_many(self, objs: Sequence[M], params: Sequence[list[object]], using: str = "default") -> None:
         """Insert new instances, given their `params()`, with one statement per batch
-        the database takes, and set their primary keys: SQLite's RETURNING gives the
-        rows of a multi-row VALUES in its order (Django's bulk_create relies on the
-        same). Elsewhere, or where `insert` would use the ORM, one `insert` each."""
+        the database takes, and set their primary keys. On SQLite, whose AUTOINCREMENT
+        keys of one multi-row INSERT are consecutive, they are counted back from the last
+        one; rows to RETURN would each have been one more step of the statement, that is
+        one more wait to take the GIL back in a busy process. Elsewhere, or where
+        `insert` would use the ORM, one `insert` each."""
         connection = connections[using]
-        if not (self.plain and connection.vendor == "sqlite" and self._statement(connection)
-                and connection.features.can_return_rows_from_bulk_insert):
+        if not (self.plain and _direct(connection) and self._statement(connection)):
             for obj, values in zip(objs, params, strict=True):
                 self.insert(obj, using, params=values)
             return
         size = max(1, connection.ops.bulk_batch_size(self.fields, objs))
         for start in range(0, len(objs), size):
             chunk = objs[start : start + size]
-            sql = self._sql_for(connection, len(chunk))
-            rows = fetch_all(connection, sql, [v for values in params[start : start + size] for v in values])
-            assert len(rows) == len(chunk)
-            for obj, row in zip(chunk, rows, strict=True):
-                obj.pk = row[0]
+            last = _insert_rows(connection, self._sql_for(connection, len(chunk), returning=False),
+                                [v for values in params[start : start + size] for v in values])
+            for pk, obj in enumerate(chunk, last - len(chunk) + 1):
+                obj.pk = pk
                 obj._state.adding = False
                 obj._state.db = using
+
+
+def _insert_rows(connection: BaseDatabaseWrapper, sql: str, params: Sequence[object]) -> int:
+    """Run an INSERT on SQLite's own cursor and return the rowid of its last row."""
+    with _driver_cursor(connection) as cursor:
+        cursor.execute(_qmark(sql), params)
+        return int(cursor.lastrowid)
 
 
 class RowLoader(Generic[M]):

@@ -1,10 +1,10 @@
 """A received message between the end of DATA (or the last BDAT) and its storage.
 
-A message smaller than connection.WRITE_CHUNK is held in memory until then. Its
-temporary file is written and fsynced by the first database call that needs the file
-(`file()`, in the connection's database thread), so the fsync shares that thread hop
-instead of taking one of its own, and the analysis on the event loop reads the bytes
-without touching the disk. The 250 still comes only after the delivery that wrote
+A message smaller than connection.WRITE_CHUNK is held in memory until then. A local
+delivery writes those bytes straight into place, in its group commit (`source()` is
+None); a temporary file is written and fsynced only by a call that needs one
+(`file()`, in the connection's database thread), and the analysis on the event loop
+reads the bytes without touching the disk. The 250 still comes only after the delivery that wrote
 the file, so the file, its directory and the row are durable before it. A larger
 message, or one sent with BDAT, arrives spooled and finished.
 """
@@ -62,6 +62,11 @@ class Spool:
                 raise SpoolError(str(exc)) from exc
             self._tmp = tmp
         return self._tmp.path
+
+    def source(self) -> Path | None:
+        """The temporary file if it was written, else None: the delivery then writes
+        the bytes in memory straight into place (mailstore.actions.deliver)."""
+        return self._tmp.path if self._tmp is not None else None
 
     def read(self, limit: int = -1) -> bytes:
         """The message's bytes (the first `limit`); from the file when it is not held

@@ -27,7 +27,7 @@ from mailstore.actions import DeliveryInfo, deliver, normalize_mailbox_name
 from mailstore.models import Mailbox, Message
 from mailstore.rowinsert import fetch_one
 from smtpserver.reputation import Facts, Reputation, reputation
-from smtpserver.spool import Spool
+from smtpserver.spool import Spool, SpoolError
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def address_belongs_to(account_id: int, addr: Address) -> bool:
     return dest is not None and dest.account.pk == account_id
 
 
-def deliver_file(account: Account, mailbox: str, path: Path, prefix: bytes, info: DeliveryInfo,
+def deliver_file(account: Account, mailbox: str, path: Path | None, prefix: bytes, info: DeliveryInfo,
                  *, seen: bool = False, then_for: Callable[[Summary], Callable[[Message], object] | None] | None = None,
                  data: bytes | None = None) -> Message:
     """Store for one recipient; mox's automatic $Junk/$NotJunk flags by destination
@@ -146,8 +146,13 @@ def deliver_incoming(account: Account, mailbox: str, spool: Spool, prefix: bytes
 
         return remove
 
-    message = deliver_file(account, mailbox, spool.file(), prefix, info, seen=seen, then_for=removal,
-                           data=spool.data)
+    source = spool.source()
+    try:
+        message = deliver_file(account, mailbox, source, prefix, info, seen=seen, then_for=removal, data=spool.data)
+    except OSError as exc:
+        if source is not None:
+            raise
+        raise SpoolError(str(exc)) from exc  # the bytes in memory found no room on disk
     if removed:
         log.info("removed from rejects", extra={"account": account.name, "n": removed})
     if report is not None:

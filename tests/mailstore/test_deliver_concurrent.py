@@ -106,7 +106,17 @@ def test_concurrent_deliveries_share_statements_and_keep_every_row(alice, monkey
 
     monkeypatch.setattr(actions, "_insert_deliveries", spy)
     Mailbox.objects.get_or_create(account=alice, name="Other", defaults={"uidvalidity": 1})
-    assert _at_once(lambda i: deliver_bytes(alice, "Inbox" if i % 2 else "Other", _msg(i))) == []
+    returned: dict[int, Message] = {}
+
+    def run(i: int) -> None:
+        returned[i] = deliver_bytes(alice, "Inbox" if i % 2 else "Other", _msg(i))
+
+    assert _at_once(run) == []
+    # Each returned Message carries its own row's key (counted back from the last rowid).
+    for i, message in returned.items():
+        stored = Message.objects.get(pk=message.pk)
+        assert (stored.mailbox_id, stored.uid, stored.modseq, stored.subject) == (
+            message.mailbox_id, message.uid, message.modseq, f"n{i}")
     from django.db import connection
 
     if connection.vendor == "sqlite":  # PostgreSQL commits each delivery on its own

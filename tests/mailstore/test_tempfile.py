@@ -69,3 +69,46 @@ def test_place_makes_a_missing_directory_and_links(db, settings, tmp_path):
     files.place(source, dest)
     files.place(source, dest.parent / "abce")
     assert dest.read_bytes() == MSG and os.stat(dest).st_nlink == 3
+
+
+def test_put_writes_held_bytes_into_place_and_makes_the_directory(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    dest, _ = files.new_message_path(7, "ab")
+    files.put(dest, None, MSG)
+    files.sync_dirs([dest])
+    assert dest.read_bytes() == MSG
+    assert dest.parent.name == "ab"
+
+
+def test_put_links_a_finished_file(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    source = files.write_temp(MSG)
+    dest, _ = files.new_message_path(7)
+    files.put(dest, source, None)
+    assert dest.read_bytes() == MSG
+    assert os.stat(dest).st_ino == os.stat(source).st_ino
+
+
+def test_put_leaves_nothing_when_the_write_fails(settings, tmp_path, monkeypatch):
+    settings.DATA_DIR = tmp_path
+    dest, _ = files.new_message_path(7, "cd")
+
+    def no_space(fd: int, data: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "write", no_space)
+    try:
+        files.put(dest, None, MSG)
+    except OSError as exc:
+        assert exc.errno == 28
+    else:
+        raise AssertionError("the write error must reach the caller")
+    assert not dest.exists()
+
+
+def test_delivery_bucket_stays_for_a_run_of_deliveries_then_changes(monkeypatch):
+    monkeypatch.setattr(files, "_bucket_run", [files.BUCKET_RUN, ""])
+    drawn = iter(["aa", "bb"])
+    monkeypatch.setattr(files, "new_bucket", lambda: next(drawn))
+    buckets = [files.delivery_bucket() for _ in range(files.BUCKET_RUN + 1)]
+    assert buckets == ["aa"] * files.BUCKET_RUN + ["bb"]
