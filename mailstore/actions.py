@@ -262,7 +262,7 @@ def deliver(
 
         delivery = _Delivery(account, normalize_mailbox_name(mailbox_name), size, row,
                              bool(_delivery_keywords(keywords)), alone, then, dest)
-        message = groupcommit.run_combined(_insert_deliveries, delivery, key=account.pk)
+        message = groupcommit.run_combined(_insert_deliveries, delivery, key=account.pk, prepare=_sync_dirs)
     except BaseException:
         dest.unlink(missing_ok=True)
         raise

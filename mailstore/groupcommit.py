@@ -62,6 +62,9 @@ class _Unit(Generic[T]):
     # which returns their results in order; `fn` runs the unit alone.
     combine: Callable[[list[Any]], list[T]] | None = None
     item: Any = None
+    # Work on the items of the units sharing `combine` that is better done before the
+    # transaction opens (not holding the database's write lock); see run_combined.
+    prepare: Callable[[list[Any]], None] | None = None
     result: Any = None
     error: BaseException | None = None
     event: threading.Event = field(default_factory=threading.Event)
@@ -92,13 +95,17 @@ class GroupCommitter:
                 return fn()
         return self._run_unit(_Unit(fn, key))
 
-    def run_combined(self, combine: Callable[[list[Any]], list[T]], item: Any, *, key: int = 0) -> T:
+    def run_combined(self, combine: Callable[[list[Any]], list[T]], item: Any, *, key: int = 0,
+                     prepare: Callable[[list[Any]], None] | None = None) -> T:
         """As `run`, for a unit whose work `combine([item])` does, and which may run in one
-        call of `combine` with the other units of its batch that share it."""
+        call of `combine` with the other units of its batch that share it. `prepare`, if
+        given, is first called with those units' items before the transaction opens:
+        work that need not hold the write lock (it must be idempotent, and `combine`
+        must still do it if it was not done: a `prepare` that fails is ignored)."""
         if transaction.get_connection().in_atomic_block:
             with transaction.atomic():
                 return combine([item])[0]
-        return self._run_unit(_Unit(lambda: combine([item])[0], key, combine, item))
+        return self._run_unit(_Unit(lambda: combine([item])[0], key, combine, item, prepare))
 
     def _run_unit(self, unit: _Unit[T]) -> T:
         self._submit(unit)
@@ -140,6 +147,7 @@ class GroupCommitter:
 
     def _commit(self, batch: list[_Unit[Any]]) -> None:
         batch.sort(key=lambda u: u.key)
+        _prepare(batch)
         # The batch's change notifications go out once per account, after the callers
         # have their answers (they only wake IMAP sessions, which read the change log).
         notifications = Coalesced()
@@ -208,6 +216,19 @@ def _runs(batch: list[_Unit[Any]]) -> list[Callable[[], None]]:
     return runs
 
 
+def _prepare(batch: list[_Unit[Any]]) -> None:
+    """Run each `prepare` once with the items of the units that share it."""
+    groups: dict[Callable[[list[Any]], None], list[Any]] = {}
+    for unit in batch:
+        if unit.prepare is not None:
+            groups.setdefault(unit.prepare, []).append(unit.item)
+    for prepare, items in groups.items():
+        try:
+            prepare(items)
+        except Exception:  # noqa: BLE001 - the units do it themselves, and fail if they must
+            log.debug("preparing a batch failed", exc_info=True)
+
+
 def _run_alone(unit: _Unit[Any]) -> None:
     unit.result = unit.fn()
 
@@ -244,11 +265,12 @@ def run(fn: Callable[[], T], *, key: int = 0) -> T:
     return committer.run(fn, key=key)
 
 
-def run_combined(combine: Callable[[list[Any]], list[T]], item: Any, *, key: int = 0) -> T:
+def run_combined(combine: Callable[[list[Any]], list[T]], item: Any, *, key: int = 0,
+                 prepare: Callable[[list[Any]], None] | None = None) -> T:
     """`combine([item])[0]`, through the group committer on SQLite (where it may run in
-    one call with the batch's other units sharing `combine`); elsewhere in its own
-    transaction."""
+    one call with the batch's other units sharing `combine`, after `prepare`); elsewhere
+    in its own transaction."""
     if not grouped():
         with transaction.atomic():
             return combine([item])[0]
-    return committer.run_combined(combine, item, key=key)
+    return committer.run_combined(combine, item, key=key, prepare=prepare)

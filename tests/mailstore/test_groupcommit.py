@@ -214,3 +214,22 @@ def test_a_failing_combined_call_runs_each_unit_alone() -> None:
     assert [type(e).__name__ for e in errors if e is not None] == ["IntegrityError"]
     assert sorted(Domain.objects.values_list("name", flat=True)) == ["dup.test", "first.test", "x.test"]
     assert len(calls[0]) == 3 and all(len(c) == 1 for c in calls[1:]) and len(calls) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prepare_runs_once_for_the_batch_before_its_transaction() -> None:
+    gc = GroupCommitter()
+    prepared: list[tuple[list[str], bool]] = []
+
+    def prepare(names: list[str]) -> None:
+        prepared.append((sorted(names), transaction.get_connection().in_atomic_block))
+
+    def combine(names: list[str]) -> list[int]:
+        return [_domain(name).pk for name in names]
+
+    errors = _queue_behind_first(
+        gc, [lambda n=n: gc.run_combined(combine, n, prepare=prepare) for n in ("p1.test", "p2.test", "p3.test")],
+        waiting=3)
+    assert errors == [None] * 5
+    assert prepared == [(["p1.test", "p2.test", "p3.test"], False)]
+    assert Domain.objects.count() == 4
