@@ -12,6 +12,11 @@ back and run again with each unit in its own savepoint, so that the failure is i
 caller's alone (the common batch, where nothing fails, pays no savepoints). Callers
 return only after the commit, so "durable before acknowledged" still holds per message.
 
+Processes that commit to one SQLite file (runmail's SMTP processes, MOX_SMTP_PROCESSES)
+take turns through an flock on a file beside it, held from before the transaction to
+after its commit: waiting for SQLite's lock instead meant its busy handler's sleeps
+(1, 2, 5 ms and more), long after the other committer was done.
+
 The committer is one long-lived thread with one database connection, not whichever
 caller came first: SQLite keeps a page cache per connection and drops it when another
 connection wrote, so a changing leader read the indexes it was about to update from
@@ -31,6 +36,7 @@ a combined call fails, the batch runs again with each unit alone in its savepoin
 """
 from __future__ import annotations
 
+import fcntl
 import functools
 import logging
 import os
@@ -82,6 +88,7 @@ class GroupCommitter:
 
     def _reset(self) -> None:
         """Fresh state (also in a forked child, which has no committer thread)."""
+        self._turn = _ProcessTurn()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._pending: list[_Unit[Any]] = []
@@ -152,7 +159,7 @@ class GroupCommitter:
         # have their answers (they only wake IMAP sessions, which read the change log).
         notifications = Coalesced()
         try:
-            with notifications:
+            with notifications, self._turn:
                 if not self._attempt(batch, savepoints=False):
                     self._attempt(batch, savepoints=True)
         except BaseException as exc:  # the commit (or the database) failed for all
@@ -214,6 +221,36 @@ def _runs(batch: list[_Unit[Any]]) -> list[Callable[[], None]]:
             combined[unit.combine] = [unit]
             runs.append(functools.partial(_run_together, combined[unit.combine]))
     return runs
+
+
+class _ProcessTurn:
+    """The committers of all processes using one SQLite file, one at a time: an
+    exclusive flock on `<database>.commit-lock` (none for other databases, or SQLite in
+    memory)."""
+
+    def __init__(self) -> None:
+        self._path = ""
+        self._file: Any = None
+
+    def _lock_path(self) -> str:
+        connection = connections["default"]
+        name = str(connection.settings_dict.get("NAME") or "")
+        if connection.vendor != "sqlite" or not name or name == ":memory:" or "mode=memory" in name:
+            return ""
+        return name + ".commit-lock"
+
+    def __enter__(self) -> None:
+        path = self._lock_path()
+        if path != self._path:
+            if self._file is not None:
+                self._file.close()
+            self._path, self._file = path, (open(path, "a") if path else None)  # noqa: SIM115 - kept open
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
 
 
 def _prepare(batch: list[_Unit[Any]]) -> None:

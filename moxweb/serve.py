@@ -54,8 +54,12 @@ def listener_specs() -> list[ListenerSpec]:
     return [s for s in specs if s.port]
 
 
-def bind_all(specs: list[ListenerSpec], ips: list[str]) -> list[Bound]:
-    """Bind every listener on every IP, or raise ListenError naming the first failure."""
+def bind_all(specs: list[ListenerSpec], ips: list[str], reuse_port: tuple[str, ...] | None = None) -> list[Bound]:
+    """Bind every listener on every IP, or raise ListenError naming the first failure.
+    Listeners named in `reuse_port` (by default "smtp" when MOX_SMTP_PROCESSES is more
+    than 1) are bound with SO_REUSEPORT."""
+    if reuse_port is None:
+        reuse_port = ("smtp",) if settings.MOX_SMTP_PROCESSES > 1 else ()
     bound: list[Bound] = []
     try:
         for spec in specs:
@@ -65,6 +69,9 @@ def bind_all(specs: list[ListenerSpec], ips: list[str]) -> list[Bound]:
                 family = socket.AF_INET6 if ":" in ip else socket.AF_INET
                 sock = socket.socket(family, socket.SOCK_STREAM)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if spec.name in reuse_port:
+                    # Shared with the other SMTP processes (smtp_workers).
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 try:
@@ -155,15 +162,18 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-class WorkerSupervisor:
-    """Runs `manage.py qcluster` as a child and restarts it if it dies.
+class ChildSupervisor:
+    """Runs a `manage.py` command as a child and restarts it if it dies: the delivery
+    worker (`qcluster`), and the further SMTP processes (`smtpworker`).
 
     django-q2 deadlocks when SIGTERM reaches its whole process group (libraries.md §1),
-    so the child gets its own session and only its main PID is signalled; the group is
+    so each child gets its own session and only its main PID is signalled; the group is
     killed after a grace period.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, args: list[str], name: str) -> None:
+        self.args = args
+        self.name = name
         self.proc: subprocess.Popen[bytes] | None = None
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -171,7 +181,7 @@ class WorkerSupervisor:
     def _spawn(self) -> subprocess.Popen[bytes]:
         manage = Path(settings.BASE_DIR) / "manage.py"
         return subprocess.Popen(
-            [sys.executable, str(manage), "qcluster"],
+            [sys.executable, str(manage), *self.args],
             start_new_session=True,
             env=os.environ.copy(),
             preexec_fn=_die_with_parent,
@@ -179,7 +189,7 @@ class WorkerSupervisor:
 
     def start(self) -> None:
         self.proc = self._spawn()
-        log.info("delivery worker started", extra={"pid": self.proc.pid})
+        log.info(f"{self.name} started", extra={"pid": self.proc.pid})
         self._task = asyncio.create_task(self._watch())
 
     async def _watch(self) -> None:
@@ -187,7 +197,7 @@ class WorkerSupervisor:
         while not self._stopping:
             await asyncio.sleep(1)
             if self.proc is not None and self.proc.poll() is not None and not self._stopping:
-                log.error("delivery worker exited, restarting", extra={"code": self.proc.returncode})
+                log.error(f"{self.name} exited, restarting", extra={"code": self.proc.returncode})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
                 self.proc = self._spawn()
@@ -204,10 +214,22 @@ class WorkerSupervisor:
             if proc.poll() is not None:
                 return
             await asyncio.sleep(0.1)
-        log.warning("delivery worker did not stop in time, killing it", extra={"pid": proc.pid})
+        log.warning(f"{self.name} did not stop in time, killing it", extra={"pid": proc.pid})
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def smtp_workers(bound: list[Bound]) -> list[ChildSupervisor]:
+    """The processes beside this one that serve port 25 (MOX_SMTP_PROCESSES in all), each
+    on its own sockets bound with SO_REUSEPORT to the same addresses (`bind_all` sets it
+    on ours), among which the kernel spreads the connections."""
+    listen = [f"{sock.getsockname()[0]}:{sock.getsockname()[1]}"
+              for b in bound if b.spec.name == "smtp" for sock in b.sockets]
+    if not listen or settings.MOX_SMTP_PROCESSES <= 1:
+        return []
+    args = ["smtpworker", *(a for address in listen for a in ("--listen", address))]
+    return [ChildSupervisor(args, "smtp process") for _ in range(settings.MOX_SMTP_PROCESSES - 1)]
 
 
 async def _watch_log_levels() -> None:
@@ -218,6 +240,30 @@ async def _watch_log_levels() -> None:
     while True:
         await asyncio.sleep(1)
         loglevels.apply_if_changed(0)
+
+
+async def serve_smtp_worker(bound: list[Bound]) -> None:
+    """An SMTP process beside runmail (`manage.py smtpworker`): port 25 only, on sockets
+    bound with SO_REUSEPORT, until SIGTERM or SIGINT. Its limiters are its own (as each
+    runmail's are, docs/scaling.md)."""
+    from smtpserver.listener import serve_smtp
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tls = listener_tls("smtp", tls_context())
+    servers = [await serve_smtp(sock, kind="smtp", tls=tls, hostname=settings.MOX_HOSTNAME,
+                                localserve=settings.MOX_LOCALSERVE)
+               for b in bound for sock in b.sockets]
+    watch_levels = asyncio.create_task(_watch_log_levels())
+    await stop.wait()
+    watch_levels.cancel()
+    for server in servers:
+        server.close()
+    for server in servers:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 5)
 
 
 async def serve(bound: list[Bound], *, banner: str = "") -> None:
@@ -281,10 +327,11 @@ async def serve(bound: list[Bound], *, banner: str = "") -> None:
                 web.start()
                 webs.append(web)
 
-    worker: WorkerSupervisor | None = None
+    children = smtp_workers(bound)
     if settings.MOX_RUN_WORKER:
-        worker = WorkerSupervisor()
-        worker.start()
+        children.append(ChildSupervisor(["qcluster"], "delivery worker"))
+    for child in children:
+        child.start()
 
     if banner:
         print(banner, flush=True)
@@ -297,8 +344,7 @@ async def serve(bound: list[Bound], *, banner: str = "") -> None:
         server.close()
     for web in webs:
         await web.stop()
-    if worker is not None:
-        await worker.stop()
+    await asyncio.gather(*(child.stop() for child in children))
     for server in servers:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), 5)

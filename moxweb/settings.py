@@ -152,6 +152,13 @@ MOX_FIRST_TIME_SENDER_DELAY = envint("MOX_FIRST_TIME_SENDER_DELAY", 15)
 MOX_MAX_MESSAGE_SIZE = envint("MOX_MAX_MESSAGE_SIZE", 100 * 1024 * 1024)
 # Start the delivery worker (django-q2 cluster) with runmail/localserve.
 MOX_RUN_WORKER = envbool("MOX_RUN_WORKER", True)
+# Processes serving incoming SMTP (port 25): runmail and localserve start the others as
+# `manage.py smtpworker` children sharing the port (SO_REUSEPORT). Each has its own
+# connection limiters.
+MOX_SMTP_PROCESSES = envint("MOX_SMTP_PROCESSES", 1)
+if MOX_SMTP_PROCESSES < 1:
+    INVALID_SETTINGS.append(f"MOX_SMTP_PROCESSES={MOX_SMTP_PROCESSES} must be at least 1")
+    MOX_SMTP_PROCESSES = 1
 # Redis, when set, is the django-q2 broker and the cross-machine change channel.
 MOX_REDIS_URL = envstr("MOX_REDIS_URL", "")
 # Log format: "text" (key=value) or "json"; level for all of moxweb.

@@ -53,7 +53,8 @@ def test_it_runs_every_benchmark_and_reports_both_servers(tmp_path: Path) -> Non
                             "--duration", "2", "--idle-deliveries", "10", "--idle-connections", "50",
                             "--dovecot-idle-connections", "50"),
         "queue_delivery": start("queue_delivery.py", tmp_path, "--messages", "30"),
-        "smtp_ingest": start("smtp_ingest.py", tmp_path, "--messages", "50", "--concurrency", "5", "--idle", "20"),
+        "smtp_ingest": start("smtp_ingest.py", tmp_path, "--messages", "50", "--concurrency", "5", "--idle", "20",
+                             "--smtp-processes", "2"),
     }
     outputs = {}
     try:
@@ -83,9 +84,17 @@ def test_it_runs_every_benchmark_and_reports_both_servers(tmp_path: Path) -> Non
     assert "sink counted" not in (tmp_path / "queue_delivery.md").read_text()
 
     ingest = table(tmp_path / "smtp_ingest.md")
-    assert list(ingest) == ["messages/s", "peak RSS during ingest (MiB)", "RSS holding 20 idle sessions (MiB)"]
-    assert all(NUMBER.match(c) for c in ingest["messages/s"][:3]), ingest["messages/s"]
-    assert float(ingest["messages/s"][0]) > 0 and float(ingest["RSS holding 20 idle sessions (MiB)"][0]) > 0
+    assert list(ingest) == [
+        "messages/s, 1 SMTP process", "messages/s, 2 SMTP processes",
+        "machine CPU per message (ms), 1 SMTP process", "moxweb's own CPU per message (ms), 1 SMTP process",
+        "machine CPU per message (ms), 2 SMTP processes", "moxweb's own CPU per message (ms), 2 SMTP processes",
+        "peak RSS during ingest, 1 SMTP process (MiB)", "RSS holding 20 idle sessions, 1 SMTP process (MiB)"]
+    for row in ("messages/s, 1 SMTP process", "messages/s, 2 SMTP processes",
+                "machine CPU per message (ms), 1 SMTP process", "machine CPU per message (ms), 2 SMTP processes"):
+        assert all(NUMBER.match(c) for c in ingest[row][:3]), (row, ingest[row])
+        assert float(ingest[row][0]) > 0 and float(ingest[row][1]) > 0, (row, ingest[row])
+    assert float(ingest["moxweb's own CPU per message (ms), 2 SMTP processes"][0]) > 0
+    assert float(ingest["RSS holding 20 idle sessions, 1 SMTP process (MiB)"][0]) > 0
 
     from bench.combine import combine
 

@@ -60,8 +60,10 @@ def test_it_keeps_every_acknowledged_message_across_kill_9(tmp_path) -> None:
         t.join(10)
     assert len(acknowledged) >= 40, "too few deliveries before the kill to prove anything"
     killed = ls.proc.pid if ls.proc else 0
-    # A message being received at the kill leaves its temp file; one is planted so the
-    # sweep at the next start is always exercised.
+    # A large message being received at the kill leaves its temp file (a small one is
+    # written straight into place, unreferenced until its row commits); one is planted
+    # so the sweep at the next start is always exercised.
+    (ls.data_dir / "tmp").mkdir(exist_ok=True)
     (ls.data_dir / "tmp" / f"{killed}-planted").write_bytes(b"half a message")
 
     ls.start()

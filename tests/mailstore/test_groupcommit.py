@@ -233,3 +233,28 @@ def test_prepare_runs_once_for_the_batch_before_its_transaction() -> None:
     assert errors == [None] * 5
     assert prepared == [(["p1.test", "p2.test", "p3.test"], False)]
     assert Domain.objects.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committers_of_several_processes_take_turns_through_a_lock_file() -> None:
+    """While another process holds `<database>.commit-lock` (here the test, through its
+    own descriptor: flock excludes across open files as across processes), a batch waits;
+    it commits once the lock is let go. Not on PostgreSQL, nor SQLite in memory."""
+    import fcntl
+
+    name = str(connection.settings_dict["NAME"])
+    if connection.vendor != "sqlite" or ":memory:" in name or "mode=memory" in name:
+        gc = GroupCommitter()
+        assert gc.run(lambda: _domain("free.test").pk)
+        return
+    gc = GroupCommitter()
+    done = threading.Event()
+    with open(name + ".commit-lock", "a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        worker = threading.Thread(target=lambda: (gc.run(lambda: _domain("turn.test").pk), done.set()))
+        worker.start()
+        assert not done.wait(0.5), "the batch committed while another process held the turn"
+        fcntl.flock(held.fileno(), fcntl.LOCK_UN)
+        assert done.wait(30)
+        worker.join(30)
+    assert Domain.objects.filter(name="turn.test").exists()
