@@ -223,8 +223,10 @@ def deliver(
     The file is linked (the data written and fsynced) into the account's directory, and
     in the delivery's group commit, before its row is inserted, that directory is
     fsynced, so an acknowledged message survives a crash at any instant, and no client
-    can see a row whose file is incomplete (`files.put`, `files.sync_dirs`). `source` is left for the caller to
-    remove (it may be linked into several accounts). `then_for(summary)`, called in the
+    can see a row whose file is incomplete (`files.put`, `files.sync_dirs`). `source`
+    is left for the caller to remove (it may be linked into several accounts). A crash
+    between the file and the commit leaves an unreferenced file (`verifydata`).
+    `then_for(summary)`, called in the
     caller's thread once the message is parsed, may return a `then(message)` to run in
     the same transaction after the insert (a failure there undoes the delivery): what it
     needs to read, it reads before, outside the shared transaction. `data` is the file's
@@ -377,14 +379,14 @@ def _number_message_row(account: Account, mailbox: Mailbox, uid: int, modseq: in
     return message
 
 
-def _add_dkim_rows(message: Message) -> None:
-    """The verified DKIM domains, one indexed row each, for reputation."""
-    if message.dkim_domains:
-        MessageDKIMDomain.objects.bulk_create([
-            MessageDKIMDomain(message=message, domain=str(d).lower(), mailbox_orig=message.mailbox_orig,
+def _add_dkim_rows(*messages: Message) -> None:
+    """The verified DKIM domains of delivered messages, one indexed row each, for
+    reputation (one INSERT for them all)."""
+    rows = [MessageDKIMDomain(message=message, domain=str(d).lower(), mailbox_orig=message.mailbox_orig,
                               received=message.received)
-            for d in dict.fromkeys(message.dkim_domains)
-        ])
+            for message in messages for d in dict.fromkeys(message.dkim_domains or [])]
+    if rows:
+        MessageDKIMDomain.objects.bulk_create(rows)
 
 
 # No savepoint of its own: it runs in its group commit unit's savepoint, or its caller's
@@ -558,8 +560,8 @@ def _insert_deliveries(items: list[_Delivery]) -> list[Message]:
     messages = [item.row.message for item in items]
     _MESSAGE_INSERT.insert_many(messages, [item.row.params for item in items])
     _CHANGE_INSERT.insert_many(changes, [_CHANGE_INSERT.params(change) for change in changes])
+    _add_dkim_rows(*messages)
     for item in items:
-        _add_dkim_rows(item.row.message)
         if item.then is not None:
             item.then(item.row.message)
     return messages

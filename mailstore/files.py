@@ -4,8 +4,8 @@ A message is first streamed to `tmp/` (never held whole in memory), fsynced, the
 hard-linked into `accounts/<id>/msg/<xx>/<name>` and the directory fsynced, before the
 database row is committed; a small message still held in memory is written straight
 into place instead, and fsynced. A delivery leaves the directory fsync to its group
-commit, which makes one per directory for the batch (`put`, `sync_dirs`). A crash before the commit leaves at most an unreferenced
-file, never a row without its file; `verifydata` reports such leftovers. An import
+commit, which makes one per directory for the batch (`put`, `sync_dirs`). A crash
+before the commit leaves at most an unreferenced file, never a row without its file; `verifydata` reports such leftovers. An import
 moves a batch's files into place unsynced and fsyncs them together, and their one
 directory, before its rows commit (`place_unsynced`, `sync_placed`).
 """
@@ -196,7 +196,8 @@ _bucket_run = [BUCKET_RUN, ""]
 def delivery_bucket() -> str:
     """The bucket for a delivery: the same for BUCKET_RUN deliveries of this process in a
     row, then a random other, so that a batch's files mostly share one directory (one
-    directory fsync) and the buckets still fill evenly."""
+    directory fsync) and the buckets still fill evenly. No lock: threads racing here
+    only make a run a little longer or shorter."""
     count, bucket = _bucket_run
     if count >= BUCKET_RUN:
         count, bucket = 0, new_bucket()

@@ -189,7 +189,7 @@ class ChildSupervisor:
 
     def start(self) -> None:
         self.proc = self._spawn()
-        log.info(f"{self.name} started", extra={"pid": self.proc.pid})
+        log.info("child process started", extra={"child": self.name, "pid": self.proc.pid})
         self._task = asyncio.create_task(self._watch())
 
     async def _watch(self) -> None:
@@ -197,7 +197,7 @@ class ChildSupervisor:
         while not self._stopping:
             await asyncio.sleep(1)
             if self.proc is not None and self.proc.poll() is not None and not self._stopping:
-                log.error(f"{self.name} exited, restarting", extra={"code": self.proc.returncode})
+                log.error("child process exited, restarting", extra={"child": self.name, "code": self.proc.returncode})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
                 self.proc = self._spawn()
@@ -214,7 +214,7 @@ class ChildSupervisor:
             if proc.poll() is not None:
                 return
             await asyncio.sleep(0.1)
-        log.warning(f"{self.name} did not stop in time, killing it", extra={"pid": proc.pid})
+        log.warning("child process did not stop in time, killing it", extra={"child": self.name, "pid": proc.pid})
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -1,11 +1,11 @@
 """A received message between the end of DATA (or the last BDAT) and its storage.
 
 A message smaller than connection.WRITE_CHUNK is held in memory until then. A local
-delivery writes those bytes straight into place, in its group commit (`source()` is
-None); a temporary file is written and fsynced only by a call that needs one
-(`file()`, in the connection's database thread), and the analysis on the event loop
-reads the bytes without touching the disk. The 250 still comes only after the delivery that wrote
-the file, so the file, its directory and the row are durable before it. A larger
+delivery writes those bytes straight into the mailbox directory, in the connection's
+database thread (`source()` is None: mailstore.actions.deliver); a temporary file is
+written and fsynced only for a call that needs one (`file()`), and the analysis on the
+event loop reads the bytes without touching the disk. The 250 still comes only after
+the delivery, so the file, its directory and the row are durable before it. A larger
 message, or one sent with BDAT, arrives spooled and finished.
 """
 from __future__ import annotations

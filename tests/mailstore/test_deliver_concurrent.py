@@ -7,8 +7,8 @@ import pytest
 from django.db import connections
 
 from mailstore import files
-from mailstore.actions import QuotaExceeded, deliver_bytes
-from mailstore.models import Change, Mailbox, Message, Store
+from mailstore.actions import DeliveryInfo, QuotaExceeded, deliver_bytes
+from mailstore.models import Change, Mailbox, Message, MessageDKIMDomain, Store
 
 THREADS = 20
 
@@ -109,14 +109,18 @@ def test_concurrent_deliveries_share_statements_and_keep_every_row(alice, monkey
     returned: dict[int, Message] = {}
 
     def run(i: int) -> None:
-        returned[i] = deliver_bytes(alice, "Inbox" if i % 2 else "Other", _msg(i))
+        returned[i] = deliver_bytes(alice, "Inbox" if i % 2 else "Other", _msg(i),
+                                    info=DeliveryInfo(dkim_domains=[f"d{i}.example", "Shared.example"]))
 
     assert _at_once(run) == []
-    # Each returned Message carries its own row's key (counted back from the last rowid).
+    # Each returned Message carries its own row's key (counted back from the last rowid),
+    # and its DKIM domains rows point at it.
     for i, message in returned.items():
         stored = Message.objects.get(pk=message.pk)
         assert (stored.mailbox_id, stored.uid, stored.modseq, stored.subject) == (
             message.mailbox_id, message.uid, message.modseq, f"n{i}")
+        domains = MessageDKIMDomain.objects.filter(message_id=message.pk).values_list("domain", flat=True)
+        assert sorted(domains) == sorted([f"d{i}.example", "shared.example"])
     from django.db import connection
 
     if connection.vendor == "sqlite":  # PostgreSQL commits each delivery on its own
