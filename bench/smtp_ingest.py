@@ -128,8 +128,10 @@ def ingest(data_dir: Path, processes: int, args: argparse.Namespace, use_smtp_so
             ok = args.messages
         else:
             start = time.monotonic()
-            ok, _failed = asyncio.run(run_clients(ls.smtp_port, args.messages, args.concurrency, args.size))
+            ok, failed = asyncio.run(run_clients(ls.smtp_port, args.messages, args.concurrency, args.size))
             elapsed = time.monotonic() - start
+            if failed:
+                print(f"{failed} messages failed with {processes} SMTP process(es)", file=sys.stderr)
         cpu, busy = cpu_seconds(ls.pid) - cpu_before, machine_busy() - busy_before
         rss = rss_total_kib(ls.pid, "VmHWM")
         idle_rss = idle_sessions_rss(ls.smtp_port, ls.pid, args.idle) if args.idle and processes == 1 else 0
