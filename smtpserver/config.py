@@ -72,6 +72,9 @@ class ListenerConfig:
     dns_timeout: float = 60.0  # mox: one minute for each check
     # Delivery limits per recipient account and sending network (None: mox's numbers).
     delivery_limits: list | None = None
+    # mox appends its received id to every error reply; ours is the connection's `cid`,
+    # which every log line of the connection carries. Tests of exact replies turn it off.
+    error_ids: bool = True
     # Tracks how many connections this listener serves (tests and metrics).
     active: set[object] = field(default_factory=set)
 

@@ -192,7 +192,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
 
     async def write(self, data: Reply | bytes | str) -> None:
         if isinstance(data, Reply):
-            raw = data.encode()
+            raw = (data.with_id(self.cid) if self.config.error_ids else data).encode()
         elif isinstance(data, str):
             raw = (data + "\r\n").encode("utf-8")
         else:

@@ -36,7 +36,8 @@ def localserve_account(db):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def smtp_listener(request, loop_thread):  # type: ignore[no-untyped-def]
     """Start listeners: `smtp_listener(kind=..., localserve=..., tls=..., **config)`.
-    Delays are zero and limiters fresh unless given. Port 25 outside localserve checks
+    Delays are zero, limiters fresh and error replies without the connection id
+    (`error_ids`) unless given. Port 25 outside localserve checks
     HELO and MAIL FROM domains in DNS: it gets the test DNS server (`dns_server`
     fixture), where example.org has an MX and 127.0.0.1 a forward-confirmed name
     (client.example.org); tests add their own names to it."""
@@ -55,6 +56,7 @@ def smtp_listener(request, loop_thread):  # type: ignore[no-untyped-def]
         config.auth_fail_delay = 0
         config.slow_delay = 0
         config.first_time_sender_delay = 0
+        config.error_ids = False  # exact replies; tests/smtp/test_error_ids.py turns it on
         if kind == "smtp" and not localserve and "resolver" not in overrides:
             dns = request.getfixturevalue("dns_server")
             if not getattr(dns, "_smtp_defaults", False):

@@ -69,6 +69,13 @@ class Reply:
     def permanent(self) -> bool:
         return self.code >= 500
 
+    def with_id(self, received_id: str) -> Reply:
+        """An error reply (4xx, 5xx) with the connection's id appended to its last line,
+        as mox does, so a sender who quotes it can be found in the logs; others as is."""
+        if self.code < 400 or not received_id:
+            return self
+        return Reply(self.code, self.enhanced, f"{self.text} ({received_id})")
+
 
 def reply(code: int, detail: str, text: str) -> Reply:
     """A reply whose enhanced code's class digit follows the reply code's first digit."""
