@@ -2,8 +2,8 @@
 
 A message is first streamed to `tmp/` (never held whole in memory), fsynced, then
 hard-linked into `accounts/<id>/msg/<xx>/<name>` and the directory fsynced, before the
-database row is committed; a small message still held in memory is written straight
-into place instead, and fsynced. A delivery leaves the directory fsync to its group
+database row is committed; a small message still held in memory is written to `tmp/`,
+fsynced and renamed into place instead. A delivery leaves the directory fsync to its group
 commit, which makes one per directory for the batch (`put`, `sync_dirs`). A crash
 before the commit leaves at most an unreferenced file, never a row without its file; `verifydata` reports such leftovers. An import
 moves a batch's files into place unsynced and fsyncs them together, and their one
@@ -235,23 +235,22 @@ def _link_or_copy(source: Path, dest: Path) -> None:
 
 def put(dest: Path, source: Path | None, data: bytes | None) -> None:
     """Put a message's file in place, its directory entry not yet durable (`sync_dirs`
-    makes it so): a finished (fsynced) file `source` linked, or `data` written to a new
-    file and fsynced. On an error (a full disk) nothing is left at `dest`."""
+    makes it so): a finished (fsynced) file `source` linked, or `data` written to a temp
+    file, fsynced and renamed into place, so that only whole messages ever appear there
+    (one cut short by a kill stays in tmp/, swept at the next start). On an error (a
+    full disk) nothing is left at `dest` nor in tmp/."""
     if source is not None:
         _in_place(dest, lambda: _link_or_copy(source, dest))
         return
     assert data is not None
-    fd = _in_place(dest, lambda: os.open(dest, _CREATE_FLAGS, 0o666))
+    tmp = TempMessageFile()
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
+        tmp.write(data)
+        tmp.finish()
+        _in_place(dest, lambda: os.rename(tmp.path, dest))
     except BaseException:
-        dest.unlink(missing_ok=True)
+        tmp.discard()
         raise
-    finally:
-        os.close(fd)
 
 
 def sync_dirs(paths: list[Path]) -> None:

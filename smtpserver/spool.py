@@ -1,10 +1,10 @@
 """A received message between the end of DATA (or the last BDAT) and its storage.
 
 A message smaller than connection.WRITE_CHUNK is held in memory until then. A local
-delivery writes those bytes straight into the mailbox directory, in the connection's
-database thread (`source()` is None: mailstore.actions.deliver); a temporary file is
-written and fsynced only for a call that needs one (`file()`), and the analysis on the
-event loop reads the bytes without touching the disk. The 250 still comes only after
+delivery writes those bytes to a temporary file renamed into the mailbox directory, in
+the connection's database thread (`source()` is None: mailstore.files.put); this
+spool's own temporary file is written only for a call that needs one (`file()`), and
+the analysis on the event loop reads the bytes without touching the disk. The 250 still comes only after
 the delivery, so the file, its directory and the row are durable before it. A larger
 message, or one sent with BDAT, arrives spooled and finished.
 """
@@ -65,7 +65,7 @@ class Spool:
 
     def source(self) -> Path | None:
         """The temporary file if it was written, else None: the delivery then writes
-        the bytes in memory straight into place (mailstore.actions.deliver)."""
+        the bytes in memory into place itself (mailstore.files.put)."""
         return self._tmp.path if self._tmp is not None else None
 
     def read(self, limit: int = -1) -> bytes:
