@@ -226,12 +226,11 @@ def deliver(
     can see a row whose file is incomplete (`files.put`, `files.sync_dirs`). `source`
     is left for the caller to remove (it may be linked into several accounts). A crash
     between the file and the commit leaves an unreferenced file (`verifydata`).
-    `then_for(summary)`, called in the
-    caller's thread once the message is parsed, may return a `then(message)` to run in
-    the same transaction after the insert (a failure there undoes the delivery): what it
-    needs to read, it reads before, outside the shared transaction. `data` is the file's
-    content when the caller still holds it (SMTP's small messages): it is then not read
-    back.
+    `then_for(summary)`, called in the caller's thread once the message is parsed, may
+    return a `then(message)` to run in the same transaction after the insert (a failure
+    there undoes the delivery): what it needs to read, it reads before, outside the
+    shared transaction. `data` is the file's content when the caller still holds it
+    (SMTP's small messages): it is then not read back.
     """
     # One read: the parse and the size come from the same bytes, outside the transaction.
     if data is None:
@@ -437,8 +436,12 @@ def _insert_message(
     return message
 
 
-_BUMP_STORE = (f"UPDATE {_STORE_TABLE} SET highest_modseq = highest_modseq + 1, size = size + %s"
+# A delivery's counters: the Store hands out `n` modseqs and adds the size (locking its
+# row, so modseqs follow commit order); the mailbox hands out `n` UIDs.
+_BUMP_STORE = (f"UPDATE {_STORE_TABLE} SET highest_modseq = highest_modseq + %s, size = size + %s"
                " WHERE account_id = %s RETURNING highest_modseq, size")
+_TAKE_UIDS = (f"UPDATE {_MAILBOX_TABLE} SET uidnext = uidnext + %s, highest_modseq = %s"
+              f" WHERE account_id = %s AND name = %s RETURNING {{returning}}")
 _UNBUMP_STORE = (f"UPDATE {_STORE_TABLE} SET highest_modseq = highest_modseq - 1, size = size - %s"
                  " WHERE account_id = %s")
 
@@ -453,18 +456,14 @@ def _insert_message_fast(account: Account, mailbox_name: str, size: int, row: _R
     having changed nothing, when the slow path must run (no Store row or no mailbox yet).
     """
     name = normalize_mailbox_name(mailbox_name)
-    found = fetch_one(connection, _BUMP_STORE, [size, account.pk])
+    found = fetch_one(connection, _BUMP_STORE, [1, size, account.pk])
     if found is None:
         return None
     modseq, new_size = found
     if account.quota_bytes and new_size > account.quota_bytes:
         raise QuotaExceeded("account over quota")
-    found = fetch_one(
-        connection,
-        f"UPDATE {_MAILBOX_TABLE} SET uidnext = uidnext + 1, highest_modseq = %s"
-        f" WHERE account_id = %s AND name = %s RETURNING {_MAILBOX_LOAD.returning(connection)}",
-        [modseq, account.pk, name],
-    )
+    found = fetch_one(connection, _TAKE_UIDS.format(returning=_MAILBOX_LOAD.returning(connection)),
+                      [1, modseq, account.pk, name])
     if found is None:
         # No such mailbox: undo the counter bump; the slow path creates it.
         with connection.cursor() as cursor:
@@ -511,12 +510,6 @@ class _Separately(Exception):
     still to create, a quota reached)."""
 
 
-_BUMP_STORE_BY = (f"UPDATE {_STORE_TABLE} SET highest_modseq = highest_modseq + %s, size = size + %s"
-                  " WHERE account_id = %s RETURNING highest_modseq, size")
-_TAKE_UIDS = (f"UPDATE {_MAILBOX_TABLE} SET uidnext = uidnext + %s, highest_modseq = %s"
-              f" WHERE account_id = %s AND name = %s RETURNING {{returning}}")
-
-
 def _insert_deliveries(items: list[_Delivery]) -> list[Message]:
     """The deliveries of one group commit (`groupcommit.run_combined`) in a few
     statements: per account one UPDATE of its Store handing out a range of modseqs (one
@@ -537,7 +530,7 @@ def _insert_deliveries(items: list[_Delivery]) -> list[Message]:
     for account_id in sorted({account_id for account_id, _ in by_mailbox}):
         mine = [item for item in items if item.account.pk == account_id]
         account = mine[0].account
-        found = fetch_one(connection, _BUMP_STORE_BY, [len(mine), sum(item.size for item in mine), account_id])
+        found = fetch_one(connection, _BUMP_STORE, [len(mine), sum(item.size for item in mine), account_id])
         if found is None:
             raise _Separately("no store")
         last_modseq, new_size = found

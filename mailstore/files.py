@@ -3,9 +3,10 @@
 A message is first streamed to `tmp/` (never held whole in memory), fsynced, then
 hard-linked into `accounts/<id>/msg/<xx>/<name>` and the directory fsynced, before the
 database row is committed; a small message still held in memory is written to `tmp/`,
-fsynced and renamed into place instead. A delivery leaves the directory fsync to its group
-commit, which makes one per directory for the batch (`put`, `sync_dirs`). A crash
-before the commit leaves at most an unreferenced file, never a row without its file; `verifydata` reports such leftovers. An import
+fsynced and renamed into place instead. A delivery leaves the directory fsync to its
+group commit, which makes one per directory for the batch (`put`, `sync_dirs`). A
+crash before the commit leaves at most an unreferenced file, never a row without its
+file; `verifydata` reports such leftovers. An import
 moves a batch's files into place unsynced and fsyncs them together, and their one
 directory, before its rows commit (`place_unsynced`, `sync_placed`).
 """

@@ -74,6 +74,7 @@ class RowInserter(Generic[M]):
         self._index = {f.name: i for i, f in enumerate(self.fields)}
         self.plain = isinstance(meta.pk, models.AutoField) and not any(f.has_db_default() for f in self.fields)
         self._sql: dict[str, str | None] = {}
+        self._sql_rows: dict[tuple[str, int, bool], str] = {}
 
     def _statement(self, connection: BaseDatabaseWrapper) -> str | None:
         """The INSERT, or None when a field wants a placeholder other than %s here
@@ -91,10 +92,10 @@ class RowInserter(Generic[M]):
 
     def _sql_for(self, connection: BaseDatabaseWrapper, rows: int, returning: bool = True) -> str:
         """The INSERT of `rows` rows (made once per vendor, row count and RETURNING)."""
-        key = f"{connection.vendor}:{rows}:{returning}"
-        if key not in self._sql:
-            self._sql[key] = self._make_sql(connection, rows, returning)
-        return self._sql[key]  # type: ignore[return-value]
+        key = (connection.vendor, rows, returning)
+        if key not in self._sql_rows:
+            self._sql_rows[key] = self._make_sql(connection, rows, returning)
+        return self._sql_rows[key]
 
     def _make_sql(self, connection: BaseDatabaseWrapper, rows: int, returning: bool) -> str:
         qn = connection.ops.quote_name
@@ -129,11 +130,8 @@ class RowInserter(Generic[M]):
             params = self.params(obj, using)
         row = fetch_one(connection, sql, params)
         assert row is not None
-        obj.pk = row[0]
-        obj._state.adding = False
-        obj._state.db = using
+        _saved(obj, row[0], using)
         return obj
-
 
     def insert_many(self, objs: Sequence[M], params: Sequence[list[object]], using: str = "default") -> None:
         """Insert new instances, given their `params()`, with one statement per batch
@@ -153,9 +151,14 @@ class RowInserter(Generic[M]):
             last = _insert_rows(connection, self._sql_for(connection, len(chunk), returning=False),
                                 [v for values in params[start : start + size] for v in values])
             for pk, obj in enumerate(chunk, last - len(chunk) + 1):
-                obj.pk = pk
-                obj._state.adding = False
-                obj._state.db = using
+                _saved(obj, pk, using)
+
+
+def _saved(obj: models.Model, pk: int, using: str) -> None:
+    """`obj` as `save()` leaves a new instance: its key set, no longer adding."""
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = using
 
 
 def _insert_rows(connection: BaseDatabaseWrapper, sql: str, params: Sequence[object]) -> int:

@@ -4,9 +4,10 @@ A message smaller than connection.WRITE_CHUNK is held in memory until then. A lo
 delivery writes those bytes to a temporary file renamed into the mailbox directory, in
 the connection's database thread (`source()` is None: mailstore.files.put); this
 spool's own temporary file is written only for a call that needs one (`file()`), and
-the analysis on the event loop reads the bytes without touching the disk. The 250 still comes only after
-the delivery, so the file, its directory and the row are durable before it. A larger
-message, or one sent with BDAT, arrives spooled and finished.
+the analysis on the event loop reads the bytes without touching the disk. The 250
+still comes only after the delivery, so the file, its directory and the row are
+durable before it. A larger message, or one sent with BDAT, arrives spooled and
+finished.
 """
 from __future__ import annotations
 
