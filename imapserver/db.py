@@ -152,15 +152,6 @@ def quota_usage(account_id: int) -> tuple[int, int]:
     return (store.size if store else 0), account.quota_bytes
 
 
-def close_connection() -> None:
-    from django.db import DatabaseError, connection
-
-    try:
-        connection.close()
-    except DatabaseError:
-        pass  # already broken (the database went away): closed all the same
-
-
 def changes_since_for_mailbox(
     account_id: int, mailbox_id: int, modseq: int
 ) -> tuple[list[int] | None, list[tuple[int, list[str], int]]]:

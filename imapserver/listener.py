@@ -12,7 +12,6 @@ import socket
 import ssl
 from pathlib import Path
 
-from imapserver import db
 from imapserver.dbpool import pool
 from mailcore.ratelimit import (
     Limiter,
@@ -25,6 +24,7 @@ from mailcore.imap.reader import literal_request
 from mailstore.notify import hub
 from moxweb import logging as moxlog
 from moxweb import metrics
+from moxweb.dbpool import close_connection
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +308,7 @@ def _prune_changes() -> None:
     try:
         prune_all()
     finally:
-        db.close_connection()
+        close_connection()
 
 
 def start_housekeeping() -> None:

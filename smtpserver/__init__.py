@@ -3,7 +3,8 @@
 - `listener.serve_smtp(sock, kind=, tls=, hostname=, localserve=)`: the entry point.
 - `connection.SMTPConnection`: aiosmtpd's protocol class with our own command loop
   (one `do_<COMMAND>` method each); `auth` (SASL) and `delivery` (DATA/BDAT results)
-  are mixed in; `store` holds every database call, run through sync_to_async.
+  are mixed in; `store` holds every database call, run in the process's
+  database pool (`dbpool`).
 - `delivery.INCOMING_HEADER_HOOKS`: async callables `(connection, transaction, path)
   -> bytes` whose header lines go into the stored prefix of incoming mail, before
   Received (where message authentication adds Authentication-Results).

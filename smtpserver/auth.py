@@ -93,10 +93,7 @@ class AuthMixin:
         if self.auth_failed > 3 and self.config.auth_fail_delay:
             await self.config.sleep((self.auth_failed - 3) * self.config.auth_fail_delay)
         self.auth_failed += 1
-        try:
-            await self._auth(mech, parts)
-        finally:
-            await self.release_db()
+        await self._auth(mech, parts)
 
     async def _auth(self: SMTPConnection, mech: str, parts: list[str]) -> None:
         initial: bytes | None = None

@@ -2,13 +2,12 @@
 transport swap and the idle timeout; this subclass replaces its command loop so that
 replies, parsing (mailcore.smtp) and DATA streaming are ours (RFC 5321, mox v0.0.5).
 
-Each connection runs in its own asgiref ThreadSensitiveContext; database work goes
-through `self.db(...)` (sync_to_async), never on the event loop.
+Database work goes through `self.db(...)`, in a thread of the process's pool
+(smtpserver.dbpool), never on the event loop.
 """
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import socket
@@ -17,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiosmtpd.smtp import SMTP
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.db import DatabaseError
 
 from mailcore.smtp import codes
@@ -31,6 +29,7 @@ from moxweb import metrics
 from smtpserver import store
 from smtpserver.auth import AuthMixin
 from smtpserver.config import ListenerConfig
+from smtpserver.dbpool import pool
 from smtpserver.delivery import DeliveryMixin
 from smtpserver.localserve import TIMEOUT_REPLY, special_failure
 from smtpserver.spool import Spool, SpoolError
@@ -46,8 +45,6 @@ T = TypeVar("T")
 DATABASE_UNAVAILABLE = reply(451, codes.SE_SYSTEM_OTHER, "temporary error, try again later")
 # mox: command lines over 2048 octets end the connection (RFC 5321 4.5.3.1.4 says 512).
 MAX_COMMAND_LINE = 2048
-# Seconds a client may be quiet before the session gives its database connection back.
-IDLE_DB_RELEASE = 1.0
 # Bytes per write to the temporary file while streaming DATA/BDAT.
 WRITE_CHUNK = 256 * 1024
 # Bytes taken from the socket per read during DATA.
@@ -113,65 +110,24 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         self.commands_without_mail = 0
         self._counted_open = False
         self._closing = False
-        self._db_used = False
         # Bytes read past the end of DATA (pipelined commands), read before the socket.
         self._pushback = b""
-        # Lazy timers (one handle each, moved forward only when it fires): the session
-        # timeout's deadline, and when the client last went quiet in read_line.
+        # The session timeout's deadline: a lazy timer (one handle, moved forward only
+        # when it fires).
         self._deadline = 0.0
-        self._quiet_since: float | None = None
-        self._release_handle: asyncio.TimerHandle | None = None
-        self._release_task: asyncio.Task[None] | None = None
         self._localserve_account: Any = None
 
     # --- plumbing -------------------------------------------------------------
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn` in this connection's thread (its ThreadSensitiveContext). The thread
-        and its database connection only exist once a command needed them."""
-        self._db_used = True
+        """Run `fn` in a thread of the process's database pool (smtpserver.dbpool)."""
         try:
-            return await sync_to_async(fn, thread_sensitive=True)(*args, **kwargs)
+            return await pool.run(fn, *args, **kwargs)
         except DatabaseError as exc:
             # Unreachable or locked: a temporary failure, not a reason to hang up. The
-            # broken connection is closed so the next command connects afresh.
+            # pool closed the broken connection; the next call connects afresh.
             log.warning("database unavailable", extra={"cid": self.cid, "err": str(exc)})
-            with contextlib.suppress(DatabaseError):
-                await sync_to_async(store.finish, thread_sensitive=True)()
-            self._db_used = False
             raise SMTPError(DATABASE_UNAVAILABLE) from exc
-
-    async def release_db(self) -> None:
-        """A transaction is over. The database connection stays open while the client
-        keeps sending commands (a busy session reconnecting per message costs more than
-        the message); it is closed once the client has been quiet in `read_line` for
-        IDLE_DB_RELEASE seconds, so idle sessions hold none (PostgreSQL has a
-        connection limit)."""
-
-    async def close_db(self) -> None:
-        if self._db_used:
-            # Cleared first: a `db` call made meanwhile runs after the close in the same
-            # thread, opens a connection again and sets it again.
-            self._db_used = False
-            await sync_to_async(store.finish, thread_sensitive=True)()
-
-    def _watch_quiet(self) -> None:
-        """read_line is about to wait: close the database connection if the client stays
-        quiet for IDLE_DB_RELEASE seconds. One timer, not one per line."""
-        self._quiet_since = self.loop.time()
-        if self._release_handle is None:
-            self._release_handle = self.loop.call_at(self._quiet_since + IDLE_DB_RELEASE, self._release_if_quiet)
-
-    def _release_if_quiet(self) -> None:
-        self._release_handle = None
-        if self._quiet_since is None or not self._db_used or self._closing:
-            return  # busy with a command (read_line watches again) or nothing to close
-        due = self._quiet_since + IDLE_DB_RELEASE
-        if self.loop.time() < due:
-            self._release_handle = self.loop.call_at(due, self._release_if_quiet)
-            return
-        # Runs in this session's context (the timer was set inside it): its DB thread.
-        self._release_task = self.loop.create_task(self.close_db())
 
     def _reset_timeout(self, duration: float | None = None) -> None:
         """aiosmtpd's idle timeout, lazily: activity only moves the deadline; the timer
@@ -223,16 +179,12 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             line, self._pushback = pushed[: lf + 1], pushed[lf + 1 :]
         else:
             self._pushback = b""
-            if self._db_used:
-                self._watch_quiet()
             try:
                 line = pushed + await self._reader.readuntil(b"\n")
             except asyncio.LimitOverrunError:
                 line = b"x" * (MAX_COMMAND_LINE + 1)
             except asyncio.IncompleteReadError:
                 raise ConnectionClosed() from None
-            finally:
-                self._quiet_since = None
         if len(line) > MAX_COMMAND_LINE:
             raise SMTPError(reply(500, codes.SE_PROTO_OTHER,
                                   f"line too long, smtp max is 512, we reached {MAX_COMMAND_LINE}"), close=True)
@@ -299,25 +251,18 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
         moxlog.bind(cid=self.cid, remote=self.remote_ip, listener=self.config.kind)
         self.config.active.add(self)
         metrics.SMTP_CONNECTIONS.labels(self.config.kind).inc()
+        pool.session_started()
         try:
-            async with ThreadSensitiveContext():
-                try:
-                    await self._serve()
-                except (ConnectionClosed, ConnectionError):
-                    pass
-                finally:
-                    if self._release_handle is not None:
-                        self._release_handle.cancel()
-                    if self._release_task is not None:
-                        # Its thread-sensitive call must finish inside the context.
-                        with contextlib.suppress(Exception):
-                            await self._release_task
-                    await self.close_db()
+            try:
+                await self._serve()
+            except (ConnectionClosed, ConnectionError):
+                pass
         except asyncio.CancelledError:
             pass
         except Exception:  # noqa: BLE001 - a bug must not take the listener down
             log.exception("smtp connection failed", extra={"cid": self.cid})
         finally:
+            pool.session_ended()
             self.config.active.discard(self)
             self._release_open_connection()
             if self.tx is not None and self.tx.bdat is not None:
@@ -763,7 +708,6 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             raise
         self.reset_transaction()
         await self.write(result)
-        await self.release_db()
 
     def storage_full(self, err: Exception) -> SMTPError:
         """The message's data could not be stored (RFC 5321 section 4.2.3: 452)."""

@@ -274,4 +274,3 @@ class DeliveryMixin:
             tx.bdat = None
             self.reset_transaction()
         await self.write(result)
-        await self.release_db()

@@ -1,5 +1,5 @@
 """The SMTP server's database work: synchronous functions, each called from a
-connection through `sync_to_async` inside that connection's ThreadSensitiveContext."""
+connection in a thread of the process's database pool (smtpserver.dbpool)."""
 from __future__ import annotations
 
 import dataclasses
@@ -30,11 +30,6 @@ from smtpserver.reputation import Facts, Reputation, reputation
 from smtpserver.spool import Spool, SpoolError
 
 log = logging.getLogger(__name__)
-
-
-def finish() -> None:
-    """Close this thread's database connection (between transactions and at the end)."""
-    connections.close_all()
 
 
 def localserve_account() -> Account | None:

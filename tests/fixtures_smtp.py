@@ -37,16 +37,20 @@ def localserve_account(db):  # type: ignore[no-untyped-def]
 def smtp_listener(request, loop_thread):  # type: ignore[no-untyped-def]
     """Start listeners: `smtp_listener(kind=..., localserve=..., tls=..., **config)`.
     Delays are zero, limiters fresh and error replies without the connection id
-    (`error_ids`) unless given. Port 25 outside localserve checks
+    (`error_ids`) unless given; the database pool does not linger. Port 25 outside localserve checks
     HELO and MAIL FROM domains in DNS: it gets the test DNS server (`dns_server`
     fixture), where example.org has an MX and 127.0.0.1 a forward-confirmed name
     (client.example.org); tests add their own names to it."""
     from mailcore.ratelimit import auth_failure_limiter
     from smtpserver.config import Limiters
+    from smtpserver.dbpool import pool
     from smtpserver.listener import make_config, serve_config
     from tests.listeners import bound_socket
 
     started: list[Any] = []
+    # The pool's connections close as soon as the last session ends (not a second
+    # later), so that the next test finds none of this one's open.
+    linger, pool.linger = pool.linger, 0.0
 
     def start(kind: str = "smtp", *, localserve: bool = True, tls: ssl.SSLContext | None = None,
               hostname: str = "localhost", host: str = "127.0.0.1", **overrides: Any) -> SMTPListener:
@@ -83,6 +87,7 @@ def smtp_listener(request, loop_thread):  # type: ignore[no-untyped-def]
             await server.wait_closed()
 
     loop_thread.run(close_all())
+    pool.linger = linger
 
 
 @pytest.fixture
