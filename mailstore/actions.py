@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, Generator, TypeVar
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -26,6 +27,8 @@ from mailstore.notify import notify_changed
 from mailstore.rowinsert import RowInserter, RowLoader, fetch_one
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _STORE_TABLE = Store._meta.db_table
 _MAILBOX_TABLE = Mailbox._meta.db_table
@@ -204,19 +207,7 @@ def _parse_bytes(data: bytes) -> tuple[dict[str, object], object]:
     return parsed, summary
 
 
-def deliver(
-    account: Account,
-    mailbox_name: str,
-    source: Path | None,
-    *,
-    prefix: bytes = b"",
-    received: datetime | None = None,
-    flags: set[str] | None = None,
-    keywords: list[str] | None = None,
-    info: DeliveryInfo | None = None,
-    then_for: Callable[[Summary], Callable[[Message], object] | None] | None = None,
-    data: bytes | None = None,
-) -> Message:
+def deliver(account: Account, mailbox_name: str, source: Path | None, **options: Any) -> Message:
     """Store a finished (fsynced) file, or `data` when `source` is None, as a new
     message; returns once it is durable.
 
@@ -231,7 +222,33 @@ def deliver(
     there undoes the delivery): what it needs to read, it reads before, outside the
     shared transaction. `data` is the file's content when the caller still holds it
     (SMTP's small messages): it is then not read back.
+    `options` are `deliver_steps`'s: prefix, received, flags, keywords, info,
+    then_for, data.
     """
+    return run_steps(deliver_steps(account, mailbox_name, source, **options))
+
+
+# A delivery as steps (`deliver_steps`): it yields its unit of group commit once its file
+# is in place, is sent the committed Message (or has the commit's error thrown in) and
+# returns its result. `run_steps` commits one through the group committer;
+# `run_steps_together` commits several in one transaction in the calling thread.
+DeliverySteps = Generator["_Delivery", Message, T]
+
+
+def deliver_steps(
+    account: Account,
+    mailbox_name: str,
+    source: Path | None,
+    *,
+    prefix: bytes = b"",
+    received: datetime | None = None,
+    flags: set[str] | None = None,
+    keywords: list[str] | None = None,
+    info: DeliveryInfo | None = None,
+    then_for: Callable[[Summary], Callable[[Message], object] | None] | None = None,
+    data: bytes | None = None,
+) -> DeliverySteps[Message]:
+    """`deliver` as steps (see DeliverySteps)."""
     # One read: the parse and the size come from the same bytes, outside the transaction.
     if data is None:
         assert source is not None
@@ -263,7 +280,7 @@ def deliver(
 
         delivery = _Delivery(account, normalize_mailbox_name(mailbox_name), size, row,
                              bool(_delivery_keywords(keywords)), alone, then, dest)
-        message = groupcommit.run_combined(_insert_deliveries, delivery, key=account.pk, prepare=_sync_dirs)
+        message = yield delivery
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
@@ -273,6 +290,53 @@ def deliver(
                "msgid": summary.message_id},  # type: ignore[attr-defined]
     )
     return message
+
+
+def run_steps(steps: DeliverySteps[T]) -> T:
+    """Run a delivery's steps, its commit shared with concurrent callers'
+    (`groupcommit.run_combined`); its result."""
+    delivery = next(steps)
+    try:
+        message = groupcommit.run_combined(_insert_deliveries, delivery, key=delivery.account.pk,
+                                           prepare=_sync_dirs)
+    except BaseException as exc:  # noqa: BLE001 - handed to the steps, which clean up and raise it
+        return _finish(steps, None, exc)
+    return _finish(steps, message, None)
+
+
+def run_steps_together(committer: groupcommit.GroupCommitter,
+                       all_steps: list[DeliverySteps[T]]) -> list[tuple[T | None, BaseException | None]]:
+    """Run the steps of several deliveries with one commit for them all, made by
+    `committer` in this thread (`GroupCommitter.commit_now`); each one's (result,
+    None) or (None, error), in order. For a thread whose work is delivering many
+    (smtpserver.deliverythread)."""
+    outcomes: list[tuple[T | None, BaseException | None]] = [(None, None)] * len(all_steps)
+    started: list[tuple[int, _Delivery]] = []
+    for i, steps in enumerate(all_steps):
+        try:
+            started.append((i, next(steps)))
+        except BaseException as exc:  # noqa: BLE001 - that delivery's own failure
+            outcomes[i] = (None, exc)
+    committed = committer.commit_now(_insert_deliveries, [(d.account.pk, d) for _, d in started],
+                                     prepare=_sync_dirs) if started else []
+    for (i, _), (message, error) in zip(started, committed, strict=True):
+        try:
+            outcomes[i] = (_finish(all_steps[i], message, error), None)
+        except BaseException as exc:  # noqa: BLE001 - that delivery's own failure
+            outcomes[i] = (None, exc)
+    return outcomes
+
+
+def _finish(steps: DeliverySteps[T], message: Message | None, error: BaseException | None) -> T:
+    """Resume steps after their commit: with its Message, or its error raised in them."""
+    try:
+        if error is not None:
+            steps.throw(error)
+        else:
+            steps.send(message)  # type: ignore[arg-type]
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    raise RuntimeError("delivery steps yielded twice")
 
 
 def _add_keywords(mailbox: Mailbox, keywords: list[str]) -> None:
@@ -564,7 +628,7 @@ def deliver_bytes(account: Account, mailbox_name: str, data: bytes, **kwargs: ob
     """Convenience for small messages (commands, DSNs, tests): write, deliver, clean up."""
     path = files.write_temp(data)
     try:
-        return deliver(account, mailbox_name, path, **kwargs)  # type: ignore[arg-type]
+        return deliver(account, mailbox_name, path, **kwargs)
     finally:
         path.unlink(missing_ok=True)
 

@@ -112,7 +112,20 @@ class GroupCommitter:
         if transaction.get_connection().in_atomic_block:
             with transaction.atomic():
                 return combine([item])[0]
-        return self._run_unit(_Unit(lambda: combine([item])[0], key, combine, item, prepare))
+        return self._run_unit(_Unit(functools.partial(_combine_one, combine, item), key, combine, item, prepare))
+
+    def commit_now(self, combine: Callable[[list[Any]], list[T]], items: list[tuple[int, Any]], *,
+                   prepare: Callable[[list[Any]], None] | None = None) -> list[tuple[T | None, BaseException | None]]:
+        """Commit the `(key, item)` pairs as one batch in this thread, as the committer
+        thread commits a batch of `run_combined` units (their `combine`, one by one in
+        savepoints when it fails, `prepare` first, in turn with other processes); each
+        item's (result, None) or (None, error), in order. For a thread that gathers
+        its own batches (smtpserver.deliverythread); not to be shared with another
+        thread (this committer's turn is one open file)."""
+        units = [_Unit(functools.partial(_combine_one, combine, item), key, combine, item, prepare)
+                 for key, item in items]
+        self._commit(list(units))  # a copy: the batch is sorted by key
+        return [(unit.result, unit.error) for unit in units]
 
     def _run_unit(self, unit: _Unit[T]) -> T:
         self._submit(unit)
@@ -142,12 +155,7 @@ class GroupCommitter:
                         return
                     batch = self._pending[: self.max_batch]
                     del self._pending[: self.max_batch]
-                # The connection follows the database settings (tests change them: the
-                # name, a lock timeout) as a caller's new connection would.
-                current = repr(connections["default"].settings_dict)
-                if current != opened_with:
-                    connections.close_all()
-                    opened_with = current
+                opened_with = follow_settings(opened_with)
                 self._commit(batch)
         finally:
             connections.close_all()
@@ -223,6 +231,16 @@ def _runs(batch: list[_Unit[Any]]) -> list[Callable[[], None]]:
     return runs
 
 
+def follow_settings(opened_with: str) -> str:
+    """For a long-lived thread's connection: closed when the database settings changed
+    since `opened_with` (tests change them: the name, a lock timeout), so that it
+    follows them as a caller's new connection would; the settings now."""
+    current = repr(connections["default"].settings_dict)
+    if current != opened_with:
+        connections.close_all()
+    return current
+
+
 class _ProcessTurn:
     """The committers of all processes using one SQLite file, one at a time: an
     exclusive flock on `<database>.commit-lock` (none for other databases, or SQLite in
@@ -264,6 +282,10 @@ def _prepare(batch: list[_Unit[Any]]) -> None:
             prepare(items)
         except Exception:  # noqa: BLE001 - the units do it themselves, and fail if they must
             log.debug("preparing a batch failed", exc_info=True)
+
+
+def _combine_one(combine: Callable[[list[Any]], list[T]], item: Any) -> T:
+    return combine([item])[0]
 
 
 def _run_alone(unit: _Unit[Any]) -> None:

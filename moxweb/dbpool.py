@@ -56,12 +56,17 @@ def close_connection() -> None:
 
 
 def _call(job: _Job) -> Any:
-    """The job in this worker's own context, with the caller's context variables (log
+    return call_in_context(job.context, job.fn, *job.args, **job.kwargs)
+
+
+def call_in_context(context: contextvars.Context, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn` in this thread's own context, with `context`'s variables (a session's log
     fields) set for its duration, except asgiref's: Django keeps each thread's database
-    connections there, and a copied context would open a new connection per job."""
-    tokens = [(var, var.set(value)) for var, value in job.context.items() if var.name != _ASGIREF_LOCAL]
+    connections there, and running in a copied context would open a new connection
+    per call."""
+    tokens = [(var, var.set(value)) for var, value in context.items() if var.name != _ASGIREF_LOCAL]
     try:
-        return job.fn(*job.args, **job.kwargs)
+        return fn(*args, **kwargs)
     finally:
         for var, token in reversed(tokens):
             var.reset(token)

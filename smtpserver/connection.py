@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# The database is unreachable or locked (RFC 5321 section 4.2.3: 451 local error).
-DATABASE_UNAVAILABLE = reply(451, codes.SE_SYSTEM_OTHER, "temporary error, try again later")
 # mox: command lines over 2048 octets end the connection (RFC 5321 4.5.3.1.4 says 512).
 MAX_COMMAND_LINE = 2048
 # Bytes per write to the temporary file while streaming DATA/BDAT.
@@ -127,7 +125,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             # Unreachable or locked: a temporary failure, not a reason to hang up. The
             # pool closed the broken connection; the next call connects afresh.
             log.warning("database unavailable", extra={"cid": self.cid, "err": str(exc)})
-            raise SMTPError(DATABASE_UNAVAILABLE) from exc
+            raise SMTPError(codes.DATABASE_UNAVAILABLE) from exc
 
     def _reset_timeout(self, duration: float | None = None) -> None:
         """aiosmtpd's idle timeout, lazily: activity only moves the deadline; the timer

@@ -9,26 +9,33 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import functools
 import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from django.db import DatabaseError
 
 from mailcore.smtp import codes
 from mailcore.smtp.codes import Reply, SMTPError, reply
 from mailcore.smtp.data import LineEndingChecker
-from mailstore.actions import QuotaExceeded
+from mailstore import groupcommit
+from mailstore.actions import DeliverySteps, QuotaExceeded, run_steps
 from moxweb import metrics
 from smtpserver import store
 from smtpserver.analysis import decide, measure
 from smtpserver.analysis import wanted as analysis_wanted
+from smtpserver.deliverythread import delivery_thread
 from smtpserver.localserve import TIMEOUT_REPLY, special_failure
 from smtpserver.received import TraceInfo, received_header, return_path
 from smtpserver.spool import Spool, SpoolError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mailstore.files import TempMessageFile
     from smtpserver.connection import Recipient, SMTPConnection, Transaction
 
@@ -149,9 +156,9 @@ class DeliveryMixin:
                 delayed = True
                 await self.config.sleep(self.config.first_time_sender_delay)
             try:
-                await self.db(store.deliver_incoming, rcpt.account, decision.mailbox, spool, prefix, info,
-                              seen=decision.seen, message_id=analysis.message_id,
-                              report=decision.report)
+                await self.deliver_one(functools.partial(
+                    store.deliver_incoming_steps, rcpt.account, decision.mailbox, spool, prefix, info,
+                    seen=decision.seen, message_id=analysis.message_id, report=decision.report))
             except QuotaExceeded:
                 failures.append((rcpt, reply(452, codes.SE_MAILBOX_FULL, "mailbox full")))
             except SpoolError:
@@ -168,6 +175,18 @@ class DeliveryMixin:
         if failures and sender is not None:
             await self.queue_incoming_dsn(tx, spool, failures, when)
         return codes.DATA_OK
+
+    async def deliver_one(self: SMTPConnection, make: Callable[[], DeliverySteps[Any]]) -> Any:
+        """Run a delivery's steps: on SQLite in the process's delivery thread, with
+        the other sessions' deliveries (smtpserver/deliverythread.py); elsewhere in a
+        database pool thread, in a transaction of its own."""
+        if not groupcommit.grouped():
+            return await self.db(run_steps, make())
+        try:
+            return await delivery_thread.run(make)
+        except DatabaseError as exc:
+            log.warning("database unavailable", extra={"cid": self.cid, "err": str(exc)})
+            raise SMTPError(codes.DATABASE_UNAVAILABLE) from exc
 
     async def queue_incoming_dsn(self: SMTPConnection, tx: Transaction, spool: Spool,
                                  failures: list[tuple[Recipient, Reply]], when: datetime) -> None:

@@ -23,7 +23,7 @@ from mailcore.smtp.codes import Reply
 from mailqueue.actions import QueueRecipient, enqueue
 from mailqueue.models import QueuedMessage
 from mailstore import actions as mailstore_actions
-from mailstore.actions import DeliveryInfo, deliver, normalize_mailbox_name
+from mailstore.actions import DeliveryInfo, DeliverySteps, deliver_steps, normalize_mailbox_name, run_steps
 from mailstore.models import Mailbox, Message
 from mailstore.rowinsert import fetch_one
 from smtpserver.reputation import Facts, Reputation, reputation
@@ -106,13 +106,22 @@ def deliver_file(account: Account, mailbox: str, path: Path | None, prefix: byte
     """Store for one recipient; mox's automatic $Junk/$NotJunk flags by destination
     mailbox apply (mox-v0.0.5 1.2.8), and a flagged message trains the junk filter.
     `then_for` and `data` are mailstore.actions.deliver's."""
+    return run_steps(deliver_file_steps(account, mailbox, path, prefix, info, seen=seen, then_for=then_for, data=data))
+
+
+def deliver_file_steps(account: Account, mailbox: str, path: Path | None, prefix: bytes, info: DeliveryInfo,
+                       *, seen: bool = False,
+                       then_for: Callable[[Summary], Callable[[Message], object] | None] | None = None,
+                       data: bytes | None = None) -> DeliverySteps[Message]:
+    """`deliver_file` as steps (mailstore.actions.DeliverySteps)."""
     from mailstore import junk
     from mailstore.actions import automatic_junk_flags
 
     flags = {Message.FLAG_NAMES[name] for name, on in automatic_junk_flags(account, mailbox).items() if on}
     if seen:
         flags.add("\\Seen")
-    message = deliver(account, mailbox, path, prefix=prefix, info=info, flags=flags, then_for=then_for, data=data)
+    message = yield from deliver_steps(account, mailbox, path, prefix=prefix, info=info, flags=flags,
+                                       then_for=then_for, data=data)
     if flags - {"\\Seen"}:
         junk.retrain_for_flags(message)
     return message
@@ -126,6 +135,13 @@ def deliver_incoming(account: Account, mailbox: str, spool: Spool, prefix: bytes
     a copy is read before that transaction, in this thread (the shared transaction of
     group commit runs no query a delivery does not need); one rejected meanwhile stays.
     `message_id` None: the stored message's (the header was not parsed before)."""
+    run_steps(deliver_incoming_steps(account, mailbox, spool, prefix, info, seen=seen, message_id=message_id,
+                                     report=report))
+
+
+def deliver_incoming_steps(account: Account, mailbox: str, spool: Spool, prefix: bytes, info: DeliveryInfo,
+                           *, seen: bool, message_id: str | None, report: Any = None) -> DeliverySteps[None]:
+    """`deliver_incoming` as steps (mailstore.actions.DeliverySteps)."""
     rejects = rejects_mailbox(account)
     removed = 0
 
@@ -143,7 +159,8 @@ def deliver_incoming(account: Account, mailbox: str, spool: Spool, prefix: bytes
 
     source = spool.source()
     try:
-        message = deliver_file(account, mailbox, source, prefix, info, seen=seen, then_for=removal, data=spool.data)
+        message = yield from deliver_file_steps(account, mailbox, source, prefix, info, seen=seen,
+                                                then_for=removal, data=spool.data)
     except OSError as exc:
         if source is not None:
             raise

@@ -118,3 +118,5 @@ STARTTLS_REQUIRED = reply(530, SE_SEC_OTHER, "STARTTLS required for mail deliver
 UNRECOGNIZED_PARAM = reply(555, SE_PARAM_OTHER, "unrecognized parameter")
 TOO_MANY_RCPTS = reply(452, SE_TOO_MANY_RCPTS, "max of 100 recipients reached")
 SHUTTING_DOWN = reply(421, SE_SYSTEM_NOT_ACCEPTING, "shutting down")
+# The database is unreachable or locked (RFC 5321 section 4.2.3: 451 local error).
+DATABASE_UNAVAILABLE = reply(451, SE_SYSTEM_OTHER, "temporary error, try again later")
