@@ -53,8 +53,8 @@ def test_it_runs_every_benchmark_and_reports_both_servers(tmp_path: Path) -> Non
                             "--duration", "2", "--idle-deliveries", "10", "--idle-connections", "50",
                             "--dovecot-idle-connections", "50"),
         "queue_delivery": start("queue_delivery.py", tmp_path, "--messages", "30"),
-        "smtp_ingest": start("smtp_ingest.py", tmp_path, "--messages", "50", "--concurrency", "5", "--idle", "20",
-                             "--smtp-processes", "2"),
+        "smtp_ingest": start("smtp_ingest.py", tmp_path, "--messages", "50", "--warmup", "10", "--concurrency", "5",
+                             "--idle", "20", "--smtp-processes", "2"),
     }
     outputs = {}
     try:
