@@ -16,8 +16,10 @@ from typing import Any, Generic, TypeVar
 
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.operations import BaseDatabaseOperations
 
 M = TypeVar("M", bound=models.Model)
+_ABSENT = object()
 
 
 def fetch_one(connection: BaseDatabaseWrapper, sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
@@ -75,6 +77,7 @@ class RowInserter(Generic[M]):
         self.plain = isinstance(meta.pk, models.AutoField) and not any(f.has_db_default() for f in self.fields)
         self._sql: dict[str, str | None] = {}
         self._sql_rows: dict[tuple[str, int, bool], str] = {}
+        self._kinds: dict[str, tuple[type | None, ...]] = {}
 
     def _statement(self, connection: BaseDatabaseWrapper) -> str | None:
         """The INSERT, or None when a field wants a placeholder other than %s here
@@ -106,9 +109,37 @@ class RowInserter(Generic[M]):
         return f"{sql} RETURNING {qn(self.pk.column)}" if returning else sql
 
     def params(self, obj: M, using: str = "default") -> list[object]:
-        """`obj`'s values as the database takes them, in the INSERT's column order."""
+        """`obj`'s values as the database takes them, in the INSERT's column order. A
+        value the field's methods would return unchanged (`_unchanged_types`) is taken
+        as it is: those calls were most of the time of building a Message's 57 values."""
         connection = connections[using]
-        return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in self.fields]
+        values = obj.__dict__
+        out: list[object] = []
+        for f, kind in zip(self.fields, self._unchanged_types(connection), strict=True):
+            if kind is not None:
+                value = values.get(f.attname, _ABSENT)
+                if value is None or type(value) is kind:
+                    out.append(value)
+                    continue
+            out.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
+        return out
+
+    def _unchanged_types(self, connection: BaseDatabaseWrapper) -> tuple[type | None, ...]:
+        """Per field, the type whose values (and None) its `pre_save` and
+        `get_db_prep_save` return unchanged on this connection, or None: text for the
+        plain text fields, bool for BooleanField, int for the integer fields where the
+        backend adapts none (psycopg 3 wraps them)."""
+        found = self._kinds.get(connection.vendor)
+        if found is None:
+            ints_unchanged = (type(connection.ops).adapt_integerfield_value
+                              is BaseDatabaseOperations.adapt_integerfield_value)
+            kinds: dict[type, type] = {models.CharField: str, models.TextField: str, models.BooleanField: bool}
+            if ints_unchanged:
+                kinds.update({t: int for t in (models.IntegerField, models.BigIntegerField, models.SmallIntegerField,
+                                               models.PositiveIntegerField, models.PositiveBigIntegerField,
+                                               models.PositiveSmallIntegerField)})
+            found = self._kinds[connection.vendor] = tuple(kinds.get(type(f)) for f in self.fields)
+        return found
 
     def refresh(self, obj: M, params: list[object], names: tuple[str, ...], using: str = "default") -> None:
         """Convert again the named fields of `obj`, changed since `params` was made."""

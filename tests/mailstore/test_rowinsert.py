@@ -47,6 +47,35 @@ def test_a_message_row_is_stored_as_the_orm_stores_it(alice) -> None:
 
 
 @pytest.mark.django_db
+def test_params_are_the_values_djangos_field_methods_make(alice) -> None:
+    """Values taken as they are (text, bool, int, None) and those converted by the
+    fields (dates, JSON, binary, keys, a text choice, an int given as text) alike."""
+    from django.db import connection
+
+    from mailstore.actions import ensure_store
+    from mailstore.models import Mailbox
+
+    ensure_store(alice)
+    inbox = Mailbox.objects.get(account=alice, name="Inbox")
+    message = Message(
+        account=alice, mailbox=inbox, uid=5, modseq="7", created_modseq=7, size=123, prefix=b"X-A: b\r\n",
+        path="accounts/x/msg/ab/abc", message_id="<m@x>", subject="h\u00e9", from_address=None, seen=True,
+        answered=False, received=datetime(2026, 1, 2, 3, 4, 6, tzinfo=timezone.utc), parsed={"n": [1]},
+        keywords=["$label1"], mailbox_orig=inbox.pk, mail_from_validation=Message.Validation.PASS,
+    )
+    inserter = RowInserter(Message)
+    expected = [f.get_db_prep_save(f.pre_save(message, True), connection) for f in inserter.fields]
+    got = inserter.params(message)
+    assert [type(v) for v in got] == [type(v) for v in expected]
+
+    def plain(value: object) -> object:  # psycopg's Jsonb wrappers compare by identity
+        return getattr(value, "obj", value)
+
+    assert [plain(v) for v in got] == [plain(v) for v in expected]
+    assert got[[f.name for f in inserter.fields].index("modseq")] == 7  # "7" converted, as the ORM does
+
+
+@pytest.mark.django_db
 def test_fetch_one_returns_the_first_row_and_raises_djangos_errors(alice) -> None:
     from django.db import IntegrityError, connection, transaction
 
