@@ -42,7 +42,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db import DatabaseError, connections, transaction
@@ -73,7 +73,9 @@ class _Unit(Generic[T]):
     prepare: Callable[[list[Any]], None] | None = None
     result: Any = None
     error: BaseException | None = None
-    event: threading.Event = field(default_factory=threading.Event)
+    # Set once the unit is done, for a caller waiting in another thread (`_run_unit`);
+    # None for units committed by their own thread (`commit_now`).
+    event: threading.Event | None = None
 
 
 class GroupCommitter:
@@ -128,6 +130,7 @@ class GroupCommitter:
         return [(unit.result, unit.error) for unit in units]
 
     def _run_unit(self, unit: _Unit[T]) -> T:
+        unit.event = threading.Event()
         self._submit(unit)
         unit.event.wait()
         if unit.error is not None:
@@ -180,7 +183,8 @@ class GroupCommitter:
         self.batches += 1
         self.units += len(batch)
         for unit in batch:
-            unit.event.set()
+            if unit.event is not None:
+                unit.event.set()
         try:
             notifications.send()
         except Exception:  # noqa: BLE001 - a lost wake-up delays an update; this thread must go on
