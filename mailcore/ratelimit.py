@@ -120,26 +120,14 @@ MINUTE = 60.0
 DAY = 24 * 3600.0
 
 
-def connection_rate_limiter(clock: Clock = time.time, share: int = 1) -> Limiter:
-    """New connections per minute: 300 / 900 / 2700 (mox SMTP and IMAP, separately),
-    or a process's part of them when `share` processes serve the same port (`shared`)."""
-    return Limiter([WindowLimit(MINUTE, shared((300, 900, 2700), share))], clock)
+def connection_rate_limiter(clock: Clock = time.time) -> Limiter:
+    """New connections per minute: 300 / 900 / 2700 (mox SMTP and IMAP, separately)."""
+    return Limiter([WindowLimit(MINUTE, (300, 900, 2700))], clock)
 
 
-def open_connections_limiter(clock: Clock = time.time, share: int = 1) -> Limiter:
-    """Concurrent connections: 30 / 90 / 270 (or a part, as above); subtract on close."""
-    return Limiter([WindowLimit(None, shared((30, 90, 270), share))], clock)
-
-
-def shared(limits: tuple[int, int, int], processes: int) -> tuple[int, int, int]:
-    """One process's part of `limits` when `processes` processes serve one port, each
-    counting only its own connections: the limits divided, rounded down (at least 1),
-    so that together they allow no more than one process with the whole limits. The
-    kernel spreads connections over the processes by a hash of their addresses and
-    ports, so a network meets its limit at about the same total, a little earlier when
-    the spread is uneven."""
-    a, b, c = (max(1, n // max(1, processes)) for n in limits)
-    return a, b, c
+def open_connections_limiter(clock: Clock = time.time) -> Limiter:
+    """Concurrent connections: 30 / 90 / 270; subtract on close."""
+    return Limiter([WindowLimit(None, (30, 90, 270))], clock)
 
 
 def auth_failure_limiter(clock: Clock = time.time) -> Limiter:

@@ -266,12 +266,6 @@ def domain_records(domain: Domain, hostname: str, public_ips: list[str] | None =
     return lines
 
 
-def smtp_processes() -> int:
-    """One per CPU, two at most: on two cores the SMTP ingest benchmark took 1,200-1,370
-    messages a second with two, 890-1,070 with one, and no more with three or four."""
-    return min(2, os.cpu_count() or 1)
-
-
 def env_text(hostname: str, postmaster: str, existing_webserver: bool, contact: str) -> str:
     lines = [
         f"# moxweb settings written by quickstart on {datetime.now(UTC):%Y-%m-%d}; see docs/configuration.md.",
@@ -279,8 +273,6 @@ def env_text(hostname: str, postmaster: str, existing_webserver: bool, contact: 
         f"MOX_HOSTNAME={hostname}",
         f"MOX_POSTMASTER_ACCOUNT={postmaster}",
         "MOX_POSTMASTER_MAILBOX=Postmaster",
-        "# Processes serving incoming SMTP (port 25), sharing the port and mox's connection limits:",
-        f"MOX_SMTP_PROCESSES={smtp_processes()}",
     ]
     url = os.environ.get("DATABASE_URL", "")
     if url:

@@ -244,8 +244,8 @@ async def _watch_log_levels() -> None:
 
 async def serve_smtp_worker(bound: list[Bound]) -> None:
     """An SMTP process beside runmail (`manage.py smtpworker`): port 25 only, on sockets
-    bound with SO_REUSEPORT, until SIGTERM or SIGINT. Its limiters are its part of mox's
-    (smtpserver.config.process_limiters)."""
+    bound with SO_REUSEPORT, until SIGTERM or SIGINT. Its limiters are its own (as each
+    runmail's are, docs/scaling.md)."""
     from smtpserver.listener import serve_smtp
 
     loop = asyncio.get_running_loop()

@@ -153,8 +153,8 @@ MOX_MAX_MESSAGE_SIZE = envint("MOX_MAX_MESSAGE_SIZE", 100 * 1024 * 1024)
 # Start the delivery worker (django-q2 cluster) with runmail/localserve.
 MOX_RUN_WORKER = envbool("MOX_RUN_WORKER", True)
 # Processes serving incoming SMTP (port 25): runmail and localserve start the others as
-# `manage.py smtpworker` children sharing the port (SO_REUSEPORT). Each enforces its
-# part of mox's connection limits (smtpserver.config.process_limiters).
+# `manage.py smtpworker` children sharing the port (SO_REUSEPORT). Each has its own
+# connection limiters.
 MOX_SMTP_PROCESSES = envint("MOX_SMTP_PROCESSES", 1)
 if MOX_SMTP_PROCESSES < 1:
     INVALID_SETTINGS.append(f"MOX_SMTP_PROCESSES={MOX_SMTP_PROCESSES} must be at least 1")

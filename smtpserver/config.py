@@ -35,17 +35,10 @@ _process_limiters: Limiters | None = None
 
 
 def process_limiters() -> Limiters:
-    """SMTP limiters are per process (all SMTP listeners), like mox's package globals.
-    With MOX_SMTP_PROCESSES above 1, each process's connection rate and open connection
-    limits are its part of mox's (`mailcore.ratelimit.shared`): the processes together
-    allow a network no more connections than mox does."""
+    """SMTP limiters are per process (all SMTP listeners), like mox's package globals."""
     global _process_limiters
     if _process_limiters is None:
-        from django.conf import settings
-
-        share = settings.MOX_SMTP_PROCESSES
-        _process_limiters = Limiters(connection_rate=connection_rate_limiter(share=share),
-                                     open_connections=open_connections_limiter(share=share))
+        _process_limiters = Limiters()
     return _process_limiters
 
 

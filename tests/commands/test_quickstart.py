@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import re
 from datetime import date
 
@@ -123,7 +122,6 @@ def test_it_writes_settings_and_a_systemd_unit_that_stops_cleanly(db, settings):
     assert f"MOX_DATA_DIR={settings.DATA_DIR}" in env
     assert "MOX_HOSTNAME=mail.example.org" in env
     assert "MOX_POSTMASTER_ACCOUNT=you" in env
-    assert f"MOX_SMTP_PROCESSES={min(2, os.cpu_count() or 1)}" in env
     assert "MOX_HTTP_PORT=1080" in env and "MOX_HTTPS_PORT=0" in env
     assert not any(line.startswith("MOX_ACME_DIRECTORY") for line in env)
     unit = (settings.DATA_DIR / "moxweb.service").read_text().splitlines()

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailcore.ratelimit import (
-    Limiter, WindowLimit, auth_failure_limiter, connection_rate_limiter, masked_ips, open_connections_limiter, shared,
-)
+from mailcore.ratelimit import Limiter, WindowLimit, auth_failure_limiter, masked_ips
 
 
 class Clock:
@@ -33,33 +31,6 @@ def test_each_network_class_has_its_own_limit_and_windows_reset():
     assert lim.add("192.0.8.1")  # another /21
     clock.now += 60  # next window: all counts start over
     assert lim.add("192.0.2.1") and lim.add("192.0.2.1")
-
-
-def test_processes_sharing_a_port_split_the_connection_limits_between_them():
-    assert shared((30, 90, 270), 1) == (30, 90, 270)
-    assert shared((30, 90, 270), 2) == (15, 45, 135)
-    assert shared((30, 90, 270), 4) == (7, 22, 67)  # rounded down: never more than mox's together
-    assert shared((2, 3, 4), 8) == (1, 1, 1)
-    clock = Clock()
-    halves = [open_connections_limiter(clock, share=2) for _ in range(2)]
-    assert [lim.windows[0].limits for lim in halves] == [(15, 45, 135)] * 2
-    # Together the two processes admit one IP address 30 connections, as mox's one does.
-    admitted = sum(lim.add("192.0.2.1") for lim in halves for _ in range(20))
-    assert admitted == 30
-    assert connection_rate_limiter(clock, share=2).windows[0].limits == (150, 450, 1350)
-
-
-def test_each_smtp_process_enforces_its_share_of_the_limits(settings, monkeypatch):
-    from smtpserver import config
-
-    monkeypatch.setattr(config, "_process_limiters", None)
-    settings.MOX_SMTP_PROCESSES = 2
-    limiters = config.process_limiters()
-    assert limiters.open_connections.windows[0].limits == (15, 45, 135)
-    assert limiters.connection_rate.windows[0].limits == (150, 450, 1350)
-    monkeypatch.setattr(config, "_process_limiters", None)
-    settings.MOX_SMTP_PROCESSES = 1
-    assert config.process_limiters().open_connections.windows[0].limits == (30, 90, 270)
 
 
 def test_a_refused_request_counts_nothing():
