@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -119,11 +119,15 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn` in a thread of the process's database pool (smtpserver.dbpool)."""
+        return await self.database_call(pool.run(fn, *args, **kwargs))
+
+    async def database_call(self, call: Awaitable[T]) -> T:
+        """`call`'s result; the database unreachable or locked is a temporary failure
+        (451), not a reason to hang up. The thread that ran it closed its broken
+        connection; the next call connects afresh."""
         try:
-            return await pool.run(fn, *args, **kwargs)
+            return await call
         except DatabaseError as exc:
-            # Unreachable or locked: a temporary failure, not a reason to hang up. The
-            # pool closed the broken connection; the next call connects afresh.
             log.warning("database unavailable", extra={"cid": self.cid, "err": str(exc)})
             raise SMTPError(codes.DATABASE_UNAVAILABLE) from exc
 

@@ -17,8 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.db import DatabaseError
-
 from mailcore.smtp import codes
 from mailcore.smtp.codes import Reply, SMTPError, reply
 from mailcore.smtp.data import LineEndingChecker
@@ -182,11 +180,7 @@ class DeliveryMixin:
         database pool thread, in a transaction of its own."""
         if not groupcommit.grouped():
             return await self.db(run_steps, make())
-        try:
-            return await delivery_thread.run(make)
-        except DatabaseError as exc:
-            log.warning("database unavailable", extra={"cid": self.cid, "err": str(exc)})
-            raise SMTPError(codes.DATABASE_UNAVAILABLE) from exc
+        return await self.database_call(delivery_thread.run(make))
 
     async def queue_incoming_dsn(self: SMTPConnection, tx: Transaction, spool: Spool,
                                  failures: list[tuple[Recipient, Reply]], when: datetime) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from mailstore import groupcommit
 from mailstore.actions import DeliverySteps, run_steps_together
@@ -99,6 +99,9 @@ class DeliveryThread:
                                                             for job in batch])
         except BaseException as exc:  # noqa: BLE001 - the batch failed as a whole: each caller hears it
             outcomes = [(None, exc)] * len(batch)
+        if any(isinstance(error, DatabaseError) for _, error in outcomes):
+            # Broken or in doubt: the next batch starts from a fresh connection.
+            connections.close_all()
         self.batches += 1
         self.deliveries += len(batch)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}

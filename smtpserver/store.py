@@ -127,21 +127,16 @@ def deliver_file_steps(account: Account, mailbox: str, path: Path | None, prefix
     return message
 
 
-def deliver_incoming(account: Account, mailbox: str, spool: Spool, prefix: bytes, info: DeliveryInfo,
-                     *, seen: bool, message_id: str | None, report: Any = None) -> None:
+def deliver_incoming_steps(account: Account, mailbox: str, spool: Spool, prefix: bytes, info: DeliveryInfo,
+                           *, seen: bool, message_id: str | None, report: Any = None) -> DeliverySteps[None]:
     """An accepted incoming message: stored, its report saved, and a copy of it in the
     Rejects mailbox (same Message-ID) removed (mox-v0.0.5 1.1.11 steps f and h), in
     the delivery's own transaction: both happen or neither does. Whether there is such
     a copy is read before that transaction, in this thread (the shared transaction of
     group commit runs no query a delivery does not need); one rejected meanwhile stays.
-    `message_id` None: the stored message's (the header was not parsed before)."""
-    run_steps(deliver_incoming_steps(account, mailbox, spool, prefix, info, seen=seen, message_id=message_id,
-                                     report=report))
-
-
-def deliver_incoming_steps(account: Account, mailbox: str, spool: Spool, prefix: bytes, info: DeliveryInfo,
-                           *, seen: bool, message_id: str | None, report: Any = None) -> DeliverySteps[None]:
-    """`deliver_incoming` as steps (mailstore.actions.DeliverySteps)."""
+    `message_id` None: the stored message's (the header was not parsed before).
+    Steps (mailstore.actions.DeliverySteps): the SMTP server runs them in its delivery
+    thread, or on PostgreSQL with `run_steps`."""
     rejects = rejects_mailbox(account)
     removed = 0
 
