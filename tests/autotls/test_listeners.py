@@ -3,6 +3,8 @@ verifying the chain against Pebble's root; and the per-connection certificate th
 channel binding needs."""
 from __future__ import annotations
 
+import asyncio
+
 import socket
 import ssl
 
@@ -38,6 +40,13 @@ def read_reply(f) -> list[bytes]:  # type: ignore[no-untyped-def]
     return lines
 
 
+async def close(server: asyncio.base_events.Server) -> None:
+    """On the server's own loop: asyncio's Server is not safe to close from another
+    thread (a connection ending meanwhile raced it)."""
+    server.close()
+    await server.wait_closed()
+
+
 def test_it_serves_the_issued_certificate_after_smtp_starttls(issued, loop) -> None:
     from smtpserver.listener import serve_smtp
 
@@ -56,7 +65,7 @@ def test_it_serves_the_issued_certificate_after_smtp_starttls(issued, loop) -> N
                 conn.sendall(b"EHLO client.example.test\r\n")
                 assert conn.recv(100).startswith(b"250-")
     finally:
-        server.close()
+        loop.run(close(server))
 
 
 def test_it_serves_the_issued_certificate_on_imaps(issued, loop) -> None:
@@ -70,7 +79,7 @@ def test_it_serves_the_issued_certificate_on_imaps(issued, loop) -> None:
                 assert conn.getpeercert(binary_form=True) == leaf_der(NAME)
                 assert conn.recv(100).startswith(b"* OK ")
     finally:
-        server.close()
+        loop.run(close(server))
 
 
 def test_it_tells_the_listener_which_certificate_each_connection_got(issued, loop) -> None:
