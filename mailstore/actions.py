@@ -194,6 +194,16 @@ class DeliveryInfo:
         }
 
 
+# A message's parse for its rows: its MIME structure and its summary (`parse_message`).
+Parsed = tuple[dict[str, object], object]
+
+
+def parse_message(data: bytes) -> Parsed:
+    """What a delivery stores of a message's parse, for callers delivering one message to
+    several mailboxes (`deliver_steps(parsed=...)`): parsed once, not per recipient."""
+    return _parse_bytes(data)
+
+
 def _parse_bytes(data: bytes) -> tuple[dict[str, object], object]:
     """Summary and MIME structure, computed once at delivery so FETCH needs no re-parse."""
     summary = summarize(data)
@@ -247,20 +257,30 @@ def deliver_steps(
     info: DeliveryInfo | None = None,
     then_for: Callable[[Summary], Callable[[Message], object] | None] | None = None,
     data: bytes | None = None,
+    parsed: Parsed | None = None,
 ) -> DeliverySteps[Message]:
-    """`deliver` as steps (see DeliverySteps)."""
-    # One read: the parse and the size come from the same bytes, outside the transaction.
-    if data is None:
+    """`deliver` as steps (see DeliverySteps). `parsed`: the message's `parse_message`,
+    when the caller has it already (the same message to several recipients); the
+    file is then not read."""
+    if parsed is None:
+        # One read: the parse and the size come from the same bytes, outside the
+        # transaction.
+        if data is None:
+            assert source is not None
+            data = source.read_bytes()
+        parsed = _parse_bytes(data)
+    structure, summary = parsed
+    if data is not None:
+        size = len(prefix) + len(data)
+    else:
         assert source is not None
-        data = source.read_bytes()
-    parsed, summary = _parse_bytes(data)
-    size = len(prefix) + len(data)
+        size = len(prefix) + source.stat().st_size
     if source is not None:
         data = None  # the file is linked: the bytes are not needed any more
     dest, rel = files.new_message_path(account.pk, files.delivery_bucket())
     # The row is built and converted for the database here, in the caller's thread: the
     # shared transaction (group commit's one thread on SQLite) only numbers it.
-    row = _prepare_row(_new_message(account, rel=rel, size=size, prefix=prefix, parsed=parsed, summary=summary,
+    row = _prepare_row(_new_message(account, rel=rel, size=size, prefix=prefix, parsed=structure, summary=summary,
                                     received=received, flags=flags, keywords=_delivery_keywords(keywords),
                                     info=info), info)
     then = then_for(summary) if then_for is not None else None  # type: ignore[arg-type]
@@ -272,7 +292,7 @@ def deliver_steps(
         # for their rows (mailstore/groupcommit.py, `_insert_deliveries`).
         def alone() -> Message:
             _sync_dirs([delivery])
-            message = _insert_message(account, mailbox_name, rel, size, prefix, parsed, summary, received, flags,
+            message = _insert_message(account, mailbox_name, rel, size, prefix, structure, summary, received, flags,
                                       keywords, info, row=row)
             if then is not None:
                 then(message)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mailstore.actions import Parsed
     from mailstore.files import TempMessageFile
 
 
@@ -41,6 +42,7 @@ class Spool:
         self.data = data
         self._tmp = tmp
         self.size = len(data) if data is not None else tmp.size  # type: ignore[union-attr]
+        self._parsed: Parsed | None = None
 
     @property
     def written(self) -> bool:
@@ -68,6 +70,16 @@ class Spool:
         """The temporary file if it was written, else None: the delivery then writes
         the bytes in memory into place itself (mailstore.files.put)."""
         return self._tmp.path if self._tmp is not None else None
+
+    def parsed(self) -> Parsed:
+        """The message's parse for its rows (mailstore.actions.parse_message), made once
+        for all its recipients. Blocks (reads a spooled file): only in a database or the
+        delivery thread."""
+        if self._parsed is None:
+            from mailstore.actions import parse_message
+
+            self._parsed = parse_message(self.read())
+        return self._parsed
 
     def read(self, limit: int = -1) -> bytes:
         """The message's bytes (the first `limit`); from the file when it is not held

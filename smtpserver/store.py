@@ -23,7 +23,9 @@ from mailcore.smtp.codes import Reply
 from mailqueue.actions import QueueRecipient, enqueue
 from mailqueue.models import QueuedMessage
 from mailstore import actions as mailstore_actions
-from mailstore.actions import DeliveryInfo, DeliverySteps, deliver_steps, normalize_mailbox_name, run_steps
+from mailstore.actions import (
+    DeliveryInfo, DeliverySteps, Parsed, deliver_steps, normalize_mailbox_name, run_steps,
+)
 from mailstore.models import Mailbox, Message
 from mailstore.rowinsert import fetch_one
 from smtpserver.reputation import Facts, Reputation, reputation
@@ -112,8 +114,9 @@ def deliver_file(account: Account, mailbox: str, path: Path | None, prefix: byte
 def deliver_file_steps(account: Account, mailbox: str, path: Path | None, prefix: bytes, info: DeliveryInfo,
                        *, seen: bool = False,
                        then_for: Callable[[Summary], Callable[[Message], object] | None] | None = None,
-                       data: bytes | None = None) -> DeliverySteps[Message]:
-    """`deliver_file` as steps (mailstore.actions.DeliverySteps)."""
+                       data: bytes | None = None, parsed: Parsed | None = None) -> DeliverySteps[Message]:
+    """`deliver_file` as steps (mailstore.actions.DeliverySteps); `parsed` as
+    `deliver_steps`'s."""
     from mailstore import junk
     from mailstore.actions import automatic_junk_flags
 
@@ -121,7 +124,7 @@ def deliver_file_steps(account: Account, mailbox: str, path: Path | None, prefix
     if seen:
         flags.add("\\Seen")
     message = yield from deliver_steps(account, mailbox, path, prefix=prefix, info=info, flags=flags,
-                                       then_for=then_for, data=data)
+                                       then_for=then_for, data=data, parsed=parsed)
     if flags - {"\\Seen"}:
         junk.retrain_for_flags(message)
     return message
@@ -155,7 +158,7 @@ def deliver_incoming_steps(account: Account, mailbox: str, spool: Spool, prefix:
     source = spool.source()
     try:
         message = yield from deliver_file_steps(account, mailbox, source, prefix, info, seen=seen,
-                                                then_for=removal, data=spool.data)
+                                                then_for=removal, data=spool.data, parsed=spool.parsed())
     except OSError as exc:
         if source is not None:
             raise

@@ -174,3 +174,23 @@ def test_automatic_junk_flags_apply_at_delivery(smtp_listener, raw_smtp, alice, 
     assert (spam.junk, spam.notjunk, spam.trained_junk) == (True, False, True)
     assert (listed.junk, listed.notjunk, listed.trained_junk) == (False, True, False)
     assert (plain.junk, plain.notjunk, plain.trained_junk) == (False, False, None)
+
+
+def test_a_message_for_several_recipients_is_parsed_once(smtp_listener, raw_smtp, alice, bob, monkeypatch):
+    from mailstore import actions
+
+    parses: list[bytes] = []
+    real = actions._parse_bytes
+
+    def counting(data: bytes):  # type: ignore[no-untyped-def]
+        parses.append(data)
+        return real(data)
+
+    monkeypatch.setattr(actions, "_parse_bytes", counting)
+    c = raw_smtp(smtp_listener(localserve=False, hostname="mail.example.test"))
+    out = deliver(c, ["alice@example.test", "bob@example.test", "alice+x@example.test"])
+    assert out[-1] == "250 2.2.0 it is done"
+    assert parses == [b"Subject: hi\r\n\r\nhello\r\n"]
+    stored = inbox(alice) + inbox(bob)
+    assert [m.subject for m in stored] == ["hi", "hi", "hi"]
+    assert len({m.path for m in stored}) == 3 and all(m.size == len(bytes(m.prefix)) + 22 for m in stored)
