@@ -106,6 +106,10 @@ class DeliveryMixin:
             extra += await hook(self, tx, await self.db(spool.file))
         sender = tx.mail.sender
         delayed = False
+        if len(tx.recipients) > 1 and not spool.written:
+            # Several copies: the bytes are written (and fsynced) once, to the spool's
+            # file, and linked into each mailbox instead of written again for each.
+            await self.db(spool.file)
         for rcpt in tx.recipients:
             if self.config.localserve:
                 failure = special_failure(rcpt.address.localpart)

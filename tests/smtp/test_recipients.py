@@ -194,3 +194,18 @@ def test_a_message_for_several_recipients_is_parsed_once(smtp_listener, raw_smtp
     stored = inbox(alice) + inbox(bob)
     assert [m.subject for m in stored] == ["hi", "hi", "hi"]
     assert len({m.path for m in stored}) == 3 and all(m.size == len(bytes(m.prefix)) + 22 for m in stored)
+
+
+def test_the_copies_of_a_small_message_share_one_file(smtp_listener, raw_smtp, alice, bob):
+    import os
+
+    from mailstore.files import data_dir
+
+    c = raw_smtp(smtp_listener(localserve=False, hostname="mail.example.test"))
+    assert deliver(c, ["alice@example.test", "bob@example.test", "alice+x@example.test"])[-1] == "250 2.2.0 it is done"
+    stored = inbox(alice) + inbox(bob)
+    files = [os.stat(data_dir() / m.path) for m in stored]
+    # Written once, linked into each mailbox directory (the spool's own link is gone).
+    assert len({(f.st_dev, f.st_ino) for f in files}) == 1
+    assert [f.st_nlink for f in files] == [3, 3, 3]
+    assert [read_message(m.path) for m in stored] == [b"Subject: hi\r\n\r\nhello\r\n"] * 3
