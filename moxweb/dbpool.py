@@ -72,7 +72,8 @@ def call_in_context(context: contextvars.Context, fn: Callable[..., T], *args: A
             var.reset(token)
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+def settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    """On the future's loop: its result or exception, unless its caller went away."""
     if future.done():  # the session went away (cancelled) while its job ran
         return
     if error is not None:
@@ -169,7 +170,7 @@ class DBPool:
                     close_connection()
             self.jobs_run += 1
             try:
-                job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+                job.loop.call_soon_threadsafe(settle, job.future, result, error)
             except RuntimeError:
                 pass  # the session's loop has closed
             del job, result, error

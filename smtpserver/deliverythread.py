@@ -28,7 +28,7 @@ from django.db import DatabaseError, connections
 
 from mailstore import groupcommit
 from mailstore.actions import DeliverySteps, run_steps_together
-from moxweb.dbpool import call_in_context
+from moxweb.dbpool import call_in_context, settle
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,6 @@ class DeliveryThread:
         # Figures for tests and metrics.
         self.batches = 0
         self.deliveries = 0
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
 
     async def run(self, make: Callable[[], DeliverySteps[Any]]) -> Any:
         """The result of the delivery steps `make()` returns (made and run in this
@@ -133,12 +129,7 @@ class _InContext:
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
     for future, result, error in settled:
-        if future.done():  # its session went away (cancelled) meanwhile
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
+        settle(future, result, error)
 
 
 # The process's delivery thread, shared by every SMTP listener in it.

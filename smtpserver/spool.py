@@ -1,10 +1,11 @@
 """A received message between the end of DATA (or the last BDAT) and its storage.
 
 A message smaller than connection.WRITE_CHUNK is held in memory until then. A local
-delivery writes those bytes to a temporary file renamed into the mailbox directory, in
-the connection's database thread (`source()` is None: mailstore.files.put); this
-spool's own temporary file is written only for a call that needs one (`file()`), and
-the analysis on the event loop reads the bytes without touching the disk. The 250
+delivery to one recipient writes those bytes to a temporary file renamed into the
+mailbox directory, in the thread storing it (`source()` is None: mailstore.files.put);
+this spool's own temporary file is written only for a call that needs one (`file()`:
+several recipients, whose copies are links to it), and the analysis on the event loop
+reads the bytes without touching the disk. The 250
 still comes only after the delivery, so the file, its directory and the row are
 durable before it. A larger message, or one sent with BDAT, arrives spooled and
 finished.
