@@ -27,7 +27,7 @@ from django.db import DatabaseError, connection
 from imapserver.fetch import MessageData
 from imapserver.rows import CONTENT_FIELDS, rows_of
 from mailcore.imap.searchkey import Key
-from mailcore.imap.searchtext import any_header_match, body_text, header_fields, header_match, header_text, storable
+from mailcore.imap.searchtext import any_header_match, body_text, fields_text, header_fields, header_match, storable
 from mailstore.flagrows import json_value
 from mailstore.models import Message
 
@@ -264,7 +264,7 @@ class FileText:
         self.body = body_text(data, md.tree)
         block = md.slice(md.tree["h"], top_header=True)
         self.headers = header_fields(block)
-        self.header_text = header_text(block)
+        self.header_text = fields_text(self.headers)
 
     def store(self) -> None:
         if connection.in_atomic_block:

@@ -20,7 +20,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
-from mailcore.message.summary import Summary, summarize
+from mailcore.message.structure import parse_structure
+from mailcore.message.headers import message_fields
+from mailcore.message.summary import Summary, summarize_fields
 from mailstore import files, flagrows, groupcommit, searchcolumns
 from mailstore.models import Change, Mailbox, Message, MessageDKIMDomain, Store, Subscription
 from mailstore.notify import notify_changed
@@ -206,14 +208,10 @@ def parse_message(data: bytes) -> Parsed:
 
 def _parse_bytes(data: bytes) -> tuple[dict[str, object], object]:
     """Summary and MIME structure, computed once at delivery so FETCH needs no re-parse."""
-    summary = summarize(data)
-    try:
-        from mailcore.message import structure  # provided by the IMAP work
-
-        parsed = structure.parse_structure(data)
-    except ImportError:
-        parsed = {}
-    searchcolumns.attach(summary, data, parsed)
+    fields = message_fields(data)  # split once for the summary, the structure and search
+    summary = summarize_fields(fields)
+    parsed = parse_structure(data, fields)
+    searchcolumns.attach(summary, data, parsed, fields)
     return parsed, summary
 
 

@@ -26,20 +26,32 @@ from mailcore.message.headers import field_value, split_fields
 
 
 def decode_header_value(value: str) -> str:
+    if "=?" not in value:
+        return value  # no encoded-word: the standard library would return it as it is
     try:
         return str(email.header.make_header(email.header.decode_header(value)))
     except Exception:  # noqa: BLE001 - undecodable words are searched as they are
         return value
 
 
+def decoded_fields(fields: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    """(lower-cased name, lower-cased decoded value) of each of `split_fields`'s fields."""
+    return [(name.lower(), decode_header_value(field_value(raw)).lower()) for name, raw in fields]
+
+
 def header_fields(block: bytes) -> list[tuple[str, str]]:
-    """(lower-cased name, lower-cased decoded value) of each field of a header block."""
-    return [(name.lower(), decode_header_value(field_value(raw)).lower()) for name, raw in split_fields(block)]
+    """`decoded_fields` of a header block."""
+    return decoded_fields(split_fields(block))
 
 
 def header_text(block: bytes) -> str | None:
+    return fields_text(header_fields(block))
+
+
+def fields_text(fields: list[tuple[str, str]]) -> str | None:
+    """The `header_text` of `header_fields`' answer."""
     out = []
-    for name, value in header_fields(block):
+    for name, value in fields:
         if "\n" in value or "\n" in name or "\x00" in value or "\x00" in name:
             return None
         out.append(f"\n{name}:{value}")

@@ -39,6 +39,13 @@ def split_fields(block: bytes) -> list[tuple[str, bytes]]:
     return fields
 
 
+def message_fields(data: bytes) -> list[tuple[str, bytes]]:
+    """The fields of a message's header section: what the MIME structure
+    (`structure.parse_structure`) and the summary (`summary.summarize_fields`) read, split
+    once at delivery."""
+    return split_fields(data[: header_end(data)])
+
+
 def field_value(raw: bytes) -> str:
     """The unfolded value of a raw field, as text (invalid UTF-8 replaced)."""
     colon = raw.find(b":")

@@ -13,10 +13,10 @@ message/rfc822 child), `env` (the envelope of a message node, RFC 9051 section 7
 """
 from __future__ import annotations
 
-import email.utils
 from typing import Any
 
-from mailcore.message.headers import header_end, split_fields, field_value
+from mailcore.message.addresses import address_pairs
+from mailcore.message.headers import field_value, header_end, message_fields, split_fields
 
 # 2: parameter values keep the white space inside their quotes. 3: ENVELOPE groups.
 VERSION = 3
@@ -127,7 +127,7 @@ def _top_level(value: str) -> list[tuple[str, str]]:
 def _mailboxes(text: str) -> list[list[str | None]]:
     out: list[list[str | None]] = []
     try:
-        pairs = email.utils.getaddresses([text])
+        pairs = address_pairs(text)
     except Exception:  # noqa: BLE001 - malformed headers must not stop delivery
         pairs = []
     for name, addr in pairs:
@@ -159,12 +159,18 @@ def _addresses(values: list[str]) -> list[list[str | None]] | None:
     return out or None
 
 
+_ENVELOPE_FIELDS = frozenset(("date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc", "in-reply-to",
+                              "message-id"))
+
+
 def envelope(fields: list[tuple[str, bytes]]) -> list[Any]:
     """RFC 9051 section 7.5.2 ENVELOPE fields from raw header fields (values unfolded,
     encoded-words left as they are)."""
     by_name: dict[str, list[str]] = {}
     for name, raw in fields:
-        by_name.setdefault(name.lower(), []).append(field_value(raw))
+        lname = name.lower()
+        if lname in _ENVELOPE_FIELDS:
+            by_name.setdefault(lname, []).append(field_value(raw))
 
     def first(name: str) -> str | None:
         vals = by_name.get(name)
@@ -218,14 +224,19 @@ def _find_boundaries(data: bytes, start: int, end: int, boundary: bytes) -> list
     return parts or None
 
 
-def _parse_part(data: bytes, start: int, end: int, depth: int, default_type: tuple[str, str]) -> dict[str, Any]:
+def _parse_part(data: bytes, start: int, end: int, depth: int, default_type: tuple[str, str],
+                fields: list[tuple[str, bytes]] | None = None) -> dict[str, Any]:
+    """A part's node; `fields`: its header's `split_fields`, when the caller has them."""
     hend = min(header_end(data, start), end)
-    # A part without a header: the body starts right away (RFC 2046 5.1: empty header).
-    fields = split_fields(data[start:hend])
+    if fields is None:
+        # A part without a header: the body starts right away (RFC 2046 5.1: empty header).
+        fields = split_fields(data[start:hend])
     node: dict[str, Any] = {"h": [start, hend], "b": [hend, end]}
     values: dict[str, str] = {}
     for name, raw in fields:
-        values.setdefault(name.lower(), field_value(raw))
+        lname = name.lower()
+        if lname.startswith("content-") and lname not in values:
+            values[lname] = field_value(raw)
 
     media, params = "", []
     if "content-type" in values:
@@ -279,10 +290,13 @@ def _parse_part(data: bytes, start: int, end: int, depth: int, default_type: tup
     return node
 
 
-def parse_structure(data: bytes) -> dict[str, Any]:
+def parse_structure(data: bytes, fields: list[tuple[str, bytes]] | None = None) -> dict[str, Any]:
+    """`fields`: the message's `message_fields`, when the caller has them."""
     try:
-        root = _parse_part(data, 0, len(data), 0, ("TEXT", "PLAIN"))
-        root["env"] = envelope(split_fields(data[: root["h"][1]]))
+        if fields is None:
+            fields = message_fields(data)
+        root = _parse_part(data, 0, len(data), 0, ("TEXT", "PLAIN"), fields)
+        root["env"] = envelope(fields)
     except RecursionError:
         root = {"h": [0, 0], "b": [0, len(data)], "t": "TEXT", "s": "PLAIN", "p": [], "id": None, "desc": None,
                 "enc": None, "md5": None, "disp": None, "lang": None, "loc": None, "lines": data.count(b"\n"),

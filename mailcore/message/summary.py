@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import email.header
-import email.parser
-import email.policy
 import email.utils
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from mailcore.message.addresses import address_pairs
+from mailcore.message.headers import field_value, message_fields
+
+# The fields a summary reads.
+_WANTED = frozenset(("message-id", "subject", "from", "to", "cc", "date"))
 
 
 @dataclass
@@ -18,52 +22,48 @@ class Summary:
     date: datetime | None = None
 
 
-def header_block(data: bytes) -> bytes:
-    """The header section: everything up to the first empty line (CRLF or bare LF)."""
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        end = data.find(sep)
-        if end >= 0:
-            return data[: end + len(sep)]
-    return data
-
-
 def summarize(data: bytes) -> Summary:
     """Never raises on malformed input: fields that cannot be read stay empty."""
-    text = header_block(data).decode("utf-8", "surrogateescape")
-    try:
-        msg = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
-    except Exception:  # noqa: BLE001 - broken input must not stop delivery
-        return Summary()
-    out = Summary()
+    return summarize_fields(message_fields(data))
 
-    def get(name: str) -> str:
-        value = msg.get(name)
-        if value is None:
-            return ""
+
+def _decoded(value: str) -> str:
+    """RFC 2047 encoded-words decoded, white space runs made one space."""
+    if "=?" in value:
         try:
-            decoded = str(email.header.make_header(email.header.decode_header(str(value))))
-        except Exception:  # noqa: BLE001
-            decoded = str(value)
-        return " ".join(decoded.encode("utf-8", "replace").decode("utf-8").split())
+            value = str(email.header.make_header(email.header.decode_header(value)))
+        except Exception:  # noqa: BLE001 - an undecodable word stays as it is
+            pass
+    return " ".join(value.split())
 
-    out.message_id = get("Message-ID")[:998]
-    out.subject = get("Subject")
+
+def summarize_fields(fields: list[tuple[str, bytes]]) -> Summary:
+    """The summary of a message's `headers.message_fields` (shared with the MIME
+    structure at delivery, so the header is split once). Never raises."""
+    values: dict[str, list[str]] = {}
+    for name, raw in fields:
+        lname = name.lower()
+        if lname in _WANTED:
+            values.setdefault(lname, []).append(field_value(raw))
+    out = Summary()
+    if "message-id" in values:
+        out.message_id = _decoded(values["message-id"][0])[:998]
+    if "subject" in values:
+        out.subject = _decoded(values["subject"][0])
     try:
-        addrs = email.utils.getaddresses([str(v) for v in msg.get_all("From", [])])
-        out.from_address = addrs[0][1] if addrs else ""
-        out.to_addresses = [
-            a for _, a in email.utils.getaddresses([str(v) for v in msg.get_all("To", []) + msg.get_all("Cc", [])]) if a
-        ]
+        if "from" in values:
+            pairs = address_pairs(", ".join(values["from"]))
+            out.from_address = pairs[0][1] if pairs else ""
+        recipients = values.get("to", []) + values.get("cc", [])
+        if recipients:
+            out.to_addresses = [a for _, a in address_pairs(", ".join(recipients)) if a]
     except Exception:  # noqa: BLE001
         pass
-    try:
-        date = msg.get("Date")
-        if date:
-            out.date = email.utils.parsedate_to_datetime(str(date))
+    if "date" in values:
+        try:
+            out.date = email.utils.parsedate_to_datetime(values["date"][0])
             if out.date.tzinfo is None:
                 out.date = None
-    except Exception:  # noqa: BLE001
-        out.date = None
-    out.from_address = out.from_address.encode("utf-8", "replace").decode("utf-8")
-    out.to_addresses = [a.encode("utf-8", "replace").decode("utf-8") for a in out.to_addresses]
+        except Exception:  # noqa: BLE001
+            out.date = None
     return out
