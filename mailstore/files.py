@@ -212,8 +212,8 @@ def new_message_path(account_id: int, bucket: str = "") -> tuple[Path, str]:
     name = secrets.token_hex(12)
     if bucket:
         name = bucket + name[len(bucket):]
-    rel = Path("accounts") / str(account_id) / "msg" / name[:2] / name
-    return data_dir() / rel, str(rel)
+    rel = f"accounts/{account_id}/msg/{name[:2]}/{name}"
+    return Path(os.path.join(settings.DATA_DIR, rel)), rel
 
 
 def place(source: Path, dest: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -20,6 +21,10 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 
 M = TypeVar("M", bound=models.Model)
 _ABSENT = object()
+
+
+class _JSON_TEXT:  # noqa: N801 - a marker, never instantiated
+    """`RowInserter._unchanged_types`'s mark of a JSON field stored as `json.dumps` text."""
 
 
 def fetch_one(connection: BaseDatabaseWrapper, sql: str, params: Sequence[object]) -> tuple[Any, ...] | None:
@@ -118,7 +123,11 @@ class RowInserter(Generic[M]):
         for f, kind in zip(self.fields, self._unchanged_types(connection), strict=True):
             if kind is not None:
                 value = values.get(f.attname, _ABSENT)
-                if value is None or type(value) is kind:
+                if kind is _JSON_TEXT:
+                    if type(value) is list or type(value) is dict:
+                        out.append(json.dumps(value))
+                        continue
+                elif value is None or type(value) is kind:
                     out.append(value)
                     continue
             out.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
@@ -128,17 +137,22 @@ class RowInserter(Generic[M]):
         """Per field, the type whose values (and None) its `pre_save` and
         `get_db_prep_save` return unchanged on this connection, or None: text for the
         plain text fields, bool for BooleanField, int for the integer fields where the
-        backend adapts none (psycopg 3 wraps them)."""
+        backend adapts none (psycopg 3 wraps them). `_JSON_TEXT` for a JSONField without
+        an encoder where the backend stores JSON as `json.dumps` text (SQLite): a list or
+        dict value is dumped here, as the field's methods would."""
         found = self._kinds.get(connection.vendor)
         if found is None:
-            ints_unchanged = (type(connection.ops).adapt_integerfield_value
-                              is BaseDatabaseOperations.adapt_integerfield_value)
+            ops = type(connection.ops)
             kinds: dict[type, type] = {models.CharField: str, models.TextField: str, models.BooleanField: bool}
-            if ints_unchanged:
+            if ops.adapt_integerfield_value is BaseDatabaseOperations.adapt_integerfield_value:
                 kinds.update({t: int for t in (models.IntegerField, models.BigIntegerField, models.SmallIntegerField,
                                                models.PositiveIntegerField, models.PositiveBigIntegerField,
                                                models.PositiveSmallIntegerField)})
-            found = self._kinds[connection.vendor] = tuple(kinds.get(type(f)) for f in self.fields)
+            if ops.adapt_json_value is BaseDatabaseOperations.adapt_json_value:
+                kinds[models.JSONField] = _JSON_TEXT
+            found = self._kinds[connection.vendor] = tuple(
+                None if isinstance(f, models.JSONField) and f.encoder is not None else kinds.get(type(f))
+                for f in self.fields)
         return found
 
     def refresh(self, obj: M, params: list[object], names: tuple[str, ...], using: str = "default") -> None:
