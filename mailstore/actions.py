@@ -219,10 +219,11 @@ def deliver(account: Account, mailbox_name: str, source: Path | None, **options:
     """Store a finished (fsynced) file, or `data` when `source` is None, as a new
     message; returns once it is durable.
 
-    The file is linked (the data written and fsynced) into the account's directory, and
-    in the delivery's group commit, before its row is inserted, that directory is
-    fsynced, so an acknowledged message survives a crash at any instant, and no client
-    can see a row whose file is incomplete (`files.put`, `files.sync_dirs`). `source`
+    The file is linked into the account's directory (or the data written to a temp
+    file, its writeback started), and in the delivery's group commit, before its row is
+    inserted, the file is fsynced and renamed into place and that directory fsynced, so
+    an acknowledged message survives a crash at any instant, and no client can see a
+    row whose file is incomplete (`files.begin_put`, `_sync_dirs`). `source`
     is left for the caller to remove (it may be linked into several accounts). A crash
     between the file and the commit leaves an unreferenced file (`verifydata`).
     `then_for(summary)`, called in the caller's thread once the message is parsed, may
@@ -282,8 +283,8 @@ def deliver_steps(
                                     received=received, flags=flags, keywords=_delivery_keywords(keywords),
                                     info=info), info)
     then = then_for(summary) if then_for is not None else None  # type: ignore[arg-type]
+    placement = files.begin_put(dest, source, data)
     try:
-        files.put(dest, source, data)
         del data
 
         # Concurrent deliveries share one commit, its directory fsyncs and one INSERT
@@ -297,10 +298,10 @@ def deliver_steps(
             return message
 
         delivery = _Delivery(account, normalize_mailbox_name(mailbox_name), size, row,
-                             bool(_delivery_keywords(keywords)), alone, then, dest)
+                             bool(_delivery_keywords(keywords)), alone, then, placement)
         message = yield delivery
     except BaseException:
-        dest.unlink(missing_ok=True)
+        placement.discard()
         raise
     log.info(
         "message delivered",
@@ -573,16 +574,21 @@ class _Delivery:
     has_keywords: bool
     alone: Callable[[], Message]  # its work on its own: `_sync_dirs`, `_insert_message`, `then`
     then: Callable[[Message], object] | None
-    dest: Path  # its file, put in place: its directory still to fsync (`_sync_dirs`)
+    placement: files.Placement  # its file on its way: to complete and its directory to fsync (`_sync_dirs`)
     synced: bool = False
 
 
 def _sync_dirs(items: list[_Delivery]) -> None:
-    """The directories of the deliveries' files fsynced, each once (not again when a
-    batch runs again one by one after a failure)."""
+    """The deliveries' files made durable and put in place (their writeback started as
+    each delivery ran up to its commit: `files.begin_put`), then their directories
+    fsynced, each once (not again when a batch runs again one by one after a failure).
+    A file that fails raises its error here, again each time (its delivery fails: when
+    the batch runs one by one, alone)."""
     todo = [item for item in items if not item.synced]
     if todo:
-        files.sync_dirs([item.dest for item in todo])
+        for item in todo:
+            item.placement.complete()
+        files.sync_dirs([item.placement.dest for item in todo])
         for item in todo:
             item.synced = True
 

@@ -3,8 +3,10 @@
 A message is first streamed to `tmp/` (never held whole in memory), fsynced, then
 hard-linked into `accounts/<id>/msg/<xx>/<name>` and the directory fsynced, before the
 database row is committed; a small message still held in memory is written to `tmp/`,
-fsynced and renamed into place instead. A delivery leaves the directory fsync to its
-group commit, which makes one per directory for the batch (`put`, `sync_dirs`). A
+fsynced and renamed into place instead. A delivery leaves that fsync and rename, and the
+directory fsync, to its group commit, which starts the writeback of each file as it is
+written and then makes the batch's files durable together, with one fsync per
+directory (`begin_put`, `Placement.complete`, `sync_dirs`). A
 crash before the commit leaves at most an unreferenced file, never a row without its
 file; `verifydata` reports such leftovers. An import
 moves a batch's files into place unsynced and fsyncs them together, and their one
@@ -48,6 +50,30 @@ def fsync_dir(path: Path) -> None:
 WRITE_BUFFER = 64 * 1024
 
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _writeback_starter() -> Callable[[int], None]:
+    """Linux's sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE): the kernel starts writing
+    a file's dirty pages without waiting for them (a hint; durability still comes from
+    fsync). Files written one after another and then fsynced one after another then
+    share the disk's time instead of each waiting its own turn. A no-op where missing."""
+    try:
+        import ctypes
+
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return lambda fd: None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    write = 2  # SYNC_FILE_RANGE_WRITE
+
+    def start(fd: int) -> None:
+        call(fd, 0, 0, write)  # a failure only loses the head start
+
+    return start
+
+
+start_writeback = _writeback_starter()
 
 
 class TempMessageFile:
@@ -97,6 +123,16 @@ class TempMessageFile:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
+
+    def start_writeback(self) -> None:
+        """Write what is gathered and have the kernel start writing it to disk
+        (`start_writeback`); `finish()` still fsyncs."""
+        try:
+            self._flush()
+            start_writeback(self._fd)  # type: ignore[arg-type]
+        except BaseException:
+            self._close()
+            raise
 
     def finish(self, sync: bool = True) -> Path:
         """Close the file, fsynced unless `sync` is false (its caller syncs it later,
@@ -240,18 +276,61 @@ def put(dest: Path, source: Path | None, data: bytes | None) -> None:
     file, fsynced and renamed into place, so that only whole messages ever appear there
     (one cut short by a kill stays in tmp/, swept at the next start). On an error (a
     full disk) nothing is left at `dest` nor in tmp/."""
+    begin_put(dest, source, data).complete()
+
+
+def begin_put(dest: Path, source: Path | None, data: bytes | None) -> Placement:
+    """`put` in two steps, for a caller storing several messages at once: now, `source`
+    linked at `dest`, or `data` written to a temp file and its writeback started; then
+    `complete()` on each (fsync, rename into place). The fsyncs of files whose writeback
+    started together wait for the disk about once, not once each. On an error (a full
+    disk) nothing is left at `dest` nor in tmp/."""
     if source is not None:
         _in_place(dest, lambda: _link_or_copy(source, dest))
-        return
+        return Placement(dest, None)
     assert data is not None
     tmp = TempMessageFile()
     try:
         tmp.write(data)
-        tmp.finish()
-        _in_place(dest, lambda: os.rename(tmp.path, dest))
+        tmp.start_writeback()
     except BaseException:
         tmp.discard()
         raise
+    return Placement(dest, tmp)
+
+
+class Placement:
+    """A message file on its way to `dest` (`begin_put`)."""
+
+    def __init__(self, dest: Path, tmp: TempMessageFile | None) -> None:
+        self.dest = dest
+        self._tmp = tmp  # written, not yet durable nor in place; None once it is
+        self._error: BaseException | None = None
+
+    def complete(self) -> None:
+        """The file fsynced and renamed into place (its directory entry is `sync_dirs`'s
+        to make durable). Again after success: nothing; after a failure: its error
+        again (nothing is then left at `dest` nor in tmp/)."""
+        if self._error is not None:
+            raise self._error
+        tmp = self._tmp
+        if tmp is None:
+            return
+        try:
+            tmp.finish()
+            _in_place(self.dest, lambda: os.rename(tmp.path, self.dest))
+        except BaseException as exc:
+            tmp.discard()
+            self._tmp, self._error = None, exc
+            raise
+        self._tmp = None
+
+    def discard(self) -> None:
+        """The file removed, wherever it is."""
+        if self._tmp is not None:
+            self._tmp.discard()
+            self._tmp = None
+        self.dest.unlink(missing_ok=True)
 
 
 def sync_dirs(paths: list[Path]) -> None:

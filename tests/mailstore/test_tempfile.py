@@ -106,6 +106,55 @@ def test_put_leaves_nothing_when_the_write_fails(settings, tmp_path, monkeypatch
     assert not dest.exists()
 
 
+def test_begin_put_writes_to_tmp_and_complete_puts_the_file_in_place(settings, tmp_path, monkeypatch):
+    settings.DATA_DIR = tmp_path
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(files.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    dest, _ = files.new_message_path(7, "ef")
+    placement = files.begin_put(dest, None, MSG)
+    # Written and its writeback started, not yet durable: nothing at its place yet.
+    assert not dest.exists() and synced == []
+    [(tmp,)] = [(p,) for p in (tmp_path / "tmp").iterdir()]
+    assert tmp.read_bytes() == MSG
+    placement.complete()
+    assert len(synced) == 1
+    assert dest.read_bytes() == MSG and list((tmp_path / "tmp").iterdir()) == []
+    placement.complete()  # again: nothing more
+    assert len(synced) == 1
+
+
+def test_a_placement_that_fails_fails_again_and_leaves_nothing(settings, tmp_path, monkeypatch):
+    settings.DATA_DIR = tmp_path
+    dest, _ = files.new_message_path(7, "ef")
+    placement = files.begin_put(dest, None, MSG)
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(files.os, "fsync", broken)
+    for _ in range(2):
+        try:
+            placement.complete()
+        except OSError as exc:
+            assert exc.errno == 5
+        else:
+            raise AssertionError("the fsync error must reach the caller, each time")
+    assert not dest.exists() and list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_discarded_placement_leaves_nothing(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    dest, _ = files.new_message_path(7, "ef")
+    files.begin_put(dest, None, MSG).discard()
+    assert not dest.exists() and list((tmp_path / "tmp").iterdir()) == []
+    source = files.write_temp(MSG)
+    linked = files.begin_put(dest, source, None)
+    assert dest.read_bytes() == MSG  # a finished file is linked at once
+    linked.discard()
+    assert not dest.exists() and source.exists()
+
+
 def test_delivery_bucket_stays_for_a_run_of_deliveries_then_changes(monkeypatch):
     monkeypatch.setattr(files, "_bucket_run", [files.BUCKET_RUN, ""])
     drawn = iter(["aa", "bb"])

@@ -1,0 +1,59 @@
+"""Deliveries committed together (mailstore.actions.run_steps_together, as the SMTP
+delivery thread runs them): their files are written first, then made durable and put in
+place together before the one commit; a file that cannot be made durable fails its own
+delivery and leaves nothing behind, the others are stored."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mailstore import files, groupcommit
+from mailstore.actions import deliver_steps, run_steps_together
+from mailstore.models import Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MSG = b"From: a@example.org\r\nSubject: batch %d\r\n\r\n%s\r\n"
+
+
+def message_files(root) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted(p.name for p in (root / "accounts").rglob("*") if p.is_file())
+
+
+def test_files_are_synced_together_before_the_commit_and_one_failure_is_its_own(
+        alice, settings, tmp_path, monkeypatch) -> None:
+    settings.DATA_DIR = tmp_path
+    bad = MSG % (2, b"x" * 100)
+    real_fsync = os.fsync
+    order: list[str] = []
+
+    def fsync(fd: int) -> None:
+        size = os.fstat(fd).st_size
+        if size == len(bad):
+            raise OSError(5, "Input/output error")
+        order.append("fsync")
+        real_fsync(fd)
+
+    real_begin = files.begin_put
+
+    def begin_put(dest, source, data):  # type: ignore[no-untyped-def]
+        order.append("write")
+        return real_begin(dest, source, data)
+
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    monkeypatch.setattr(files, "begin_put", begin_put)
+    datas = [MSG % (1, b"a"), bad, MSG % (3, b"c")]
+    outcomes = run_steps_together(groupcommit.GroupCommitter(),
+                                  [deliver_steps(alice, "Inbox", None, data=data) for data in datas])
+    (first, e1), (none, error), (third, e3) = outcomes
+    assert e1 is None and e3 is None and none is None
+    assert isinstance(error, OSError) and error.errno == 5
+    # All three written before any file was fsynced (then the files, then directories).
+    assert order[:3] == ["write"] * 3 and "write" not in order[3:]
+    stored = Message.objects.filter(account=alice).order_by("uid")
+    assert [m.subject for m in stored] == ["batch 1", "batch 3"]
+    assert [files.message_path(m.path).read_bytes() for m in stored] == [datas[0], datas[2]]
+    # Nothing left of the failed one: no file in place, none in tmp/.
+    assert len(message_files(tmp_path)) == 2
+    assert list((tmp_path / "tmp").iterdir()) == []
