@@ -15,7 +15,6 @@ directory, before its rows commit (`place_unsynced`, `sync_placed`).
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,8 @@ from types import TracebackType
 from typing import TypeVar
 
 from django.conf import settings
+
+from mailcore import randomid
 
 T = TypeVar("T")
 
@@ -87,7 +88,7 @@ class TempMessageFile:
 
     def __init__(self) -> None:
         tmp = os.path.join(settings.DATA_DIR, "tmp")
-        name = os.path.join(tmp, f"{os.getpid()}-{secrets.token_hex(8)}")
+        name = os.path.join(tmp, f"{os.getpid()}-{randomid.token_hex(8)}")
         try:
             self._fd: int | None = os.open(name, _CREATE_FLAGS, 0o666)
         except FileNotFoundError:
@@ -222,7 +223,7 @@ def account_dir(account_id: int) -> Path:
 
 
 def new_bucket() -> str:
-    return secrets.token_hex(1)
+    return randomid.token_hex(1)
 
 
 # Deliveries a bucket of `delivery_bucket` takes before the next one is drawn.
@@ -245,7 +246,7 @@ def delivery_bucket() -> str:
 def new_message_path(account_id: int, bucket: str = "") -> tuple[Path, str]:
     """A fresh, unguessable file name in a bucket of at most 256 subdirectories: `bucket`
     (from `new_bucket`) or a random one."""
-    name = secrets.token_hex(12)
+    name = randomid.token_hex(12)
     if bucket:
         name = bucket + name[len(bucket):]
     rel = f"accounts/{account_id}/msg/{name[:2]}/{name}"

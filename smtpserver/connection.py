@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aiosmtpd.smtp import SMTP
 from django.db import DatabaseError
 
+from mailcore import randomid
 from mailcore.smtp import codes
 from mailcore.smtp.address import Address
 from mailcore.smtp.codes import SMTPError, Reply, reply
@@ -92,7 +92,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             auth_require_tls=False,
         )
         self.config = config
-        self.cid = secrets.token_hex(8)
+        self.cid = randomid.token_hex(8)
         self.remote_ip = ""
         self.local_ip = ""
         self.tls_active = config.kind == "submissions"

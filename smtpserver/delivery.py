@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailcore import randomid
 from mailcore.smtp import codes
 from mailcore.smtp.codes import Reply, SMTPError, reply
 from mailcore.smtp.data import LineEndingChecker
@@ -76,7 +77,7 @@ class DeliveryMixin:
             tls=self.tls_info(),
             authenticated=self.account is not None,
             submission=self.config.submission,
-            received_id=secrets.token_hex(8),
+            received_id=randomid.token_hex(8),
         )
 
     async def accept_message(self: SMTPConnection, tx: Transaction, spool: Spool, has_8bit: bool) -> Reply:
