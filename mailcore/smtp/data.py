@@ -49,6 +49,24 @@ class DataReader:
     def feed(self, data: bytes) -> tuple[bytes, bytes | None]:
         if self.done:
             return b"", data
+        head = b""
+        if self.error is None and (self._partial or self._partial_len):
+            # The line begun in an earlier piece is finished line by line.
+            lf = data.find(b"\n")
+            if lf >= 0:
+                head, rest = self._feed_slow(data[: lf + 1])
+                if rest is not None:
+                    return head, rest + data[lf + 1 :]
+                data = data[lf + 1 :]
+        if self.error is None and not self._partial and not self._partial_len and self._after_crlf:
+            fast = self._feed_lines(data)
+            if fast is not None:
+                return head + fast[0], fast[1]
+        out, rest = self._feed_slow(data)
+        return head + out, rest
+
+    def _feed_slow(self, data: bytes) -> tuple[bytes, bytes | None]:
+        """`feed`, line by line."""
         out = bytearray()
         start = 0
         n = len(data)
@@ -75,6 +93,41 @@ class DataReader:
                 return bytes(out) if self.error is None else b"", data[start:]
         self._flush_stats(out)
         return (bytes(out) if self.error is None else b""), None
+
+    def _feed_lines(self, data: bytes) -> tuple[bytes, bytes | None] | None:
+        """`feed` for the common case, a chunk of whole CRLF lines (plus the start of
+        the next) arriving at a line start: checked and unstuffed with a few scans of
+        the whole chunk instead of line by line. None when the chunk is anything else
+        (a bare CR or LF, a line that may be too long): `feed`'s line-by-line reading,
+        which the answer must equal, decides then."""
+        last_lf = data.rfind(b"\n")
+        block = data[: last_lf + 1]
+        if len(block) > self.max_line + 2 or _BARE_LF.search(block) or _BARE_CR.search(block):
+            return None
+        tail = data[last_lf + 1 :]
+        if block.startswith(b".\r\n"):
+            end = 0
+        else:
+            end = block.find(b"\r\n.\r\n")
+            end = -1 if end < 0 else end + 2
+        if end >= 0:
+            body, rest = block[:end], data[end + 3 :]
+        else:
+            if len(tail) > self.max_line + 2:
+                return None
+            body, rest = block, None
+        # Dot-unstuffing: a "." that starts a line goes (RFC 5321 section 4.5.2).
+        out = body.replace(b"\r\n.", b"\r\n")
+        if out.startswith(b"."):
+            out = out[1:]
+        if end >= 0:
+            self.done = True
+        elif tail:
+            self._add_partial(tail)
+        self.size += len(out)
+        if not self.has_8bit and not out.isascii():
+            self.has_8bit = True
+        return out, rest
 
     def _flush_stats(self, out: bytearray) -> None:
         if self.error is None:
