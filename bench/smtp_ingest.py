@@ -122,7 +122,7 @@ def ingest(data_dir: Path, processes: int, args: argparse.Namespace, use_smtp_so
         if processes > 1:
             # The other processes start after localserve says it is ready; connections
             # made before they listen would all land in the first.
-            wait_for_listeners(ls.smtp_port, processes)
+            wait_for_listeners(ls.pid, processes)
         if use_smtp_source and args.warmup:
             smtp_source(ls.smtp_port, args.warmup, args.concurrency, args.size, "mox@localhost")
         cpu_before, busy_before = cpu_seconds(ls.pid), machine_busy()
@@ -142,16 +142,23 @@ def ingest(data_dir: Path, processes: int, args: argparse.Namespace, use_smtp_so
     return ok / elapsed, cpu / max(ok, 1), busy / max(ok, 1), rss, idle_rss
 
 
-def wait_for_listeners(port: int, processes: int, timeout: float = 60) -> None:
-    """Until `processes` sockets listen on `port` (SO_REUSEPORT), from /proc/net/tcp."""
+def wait_for_listeners(pid: int, processes: int, timeout: float = 60) -> None:
+    """Until the `processes - 1` smtpworker children of localserve `pid` run (the main
+    process hands them port 25 connections, which wait in their channel while one starts;
+    the warm-up messages cover the rest of their start)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        listening = sum(1 for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
-                        if int(line.split()[1].split(":")[1], 16) == port and line.split()[3] == "0A")
-        if listening >= processes:
+        running = 0
+        for p in descendants(pid):
+            try:
+                running += b"smtpworker" in Path(f"/proc/{p}/cmdline").read_bytes()
+            except OSError:
+                continue
+        if running >= processes - 1:
+            time.sleep(2)  # Django's start
             return
         time.sleep(0.2)
-    raise SystemExit(f"{processes} SMTP processes did not start listening on port {port}")
+    raise SystemExit(f"{processes - 1} smtpworker processes did not start")
 
 
 def main() -> None:

@@ -15,11 +15,15 @@ import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from smtpserver.handoff import Dispatcher
 
 log = logging.getLogger("moxweb.serve")
 
@@ -54,12 +58,8 @@ def listener_specs() -> list[ListenerSpec]:
     return [s for s in specs if s.port]
 
 
-def bind_all(specs: list[ListenerSpec], ips: list[str], reuse_port: tuple[str, ...] | None = None) -> list[Bound]:
-    """Bind every listener on every IP, or raise ListenError naming the first failure.
-    Listeners named in `reuse_port` (by default "smtp" when MOX_SMTP_PROCESSES is more
-    than 1) are bound with SO_REUSEPORT."""
-    if reuse_port is None:
-        reuse_port = ("smtp",) if settings.MOX_SMTP_PROCESSES > 1 else ()
+def bind_all(specs: list[ListenerSpec], ips: list[str]) -> list[Bound]:
+    """Bind every listener on every IP, or raise ListenError naming the first failure."""
     bound: list[Bound] = []
     try:
         for spec in specs:
@@ -69,9 +69,6 @@ def bind_all(specs: list[ListenerSpec], ips: list[str], reuse_port: tuple[str, .
                 family = socket.AF_INET6 if ":" in ip else socket.AF_INET
                 sock = socket.socket(family, socket.SOCK_STREAM)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if spec.name in reuse_port:
-                    # Shared with the other SMTP processes (smtp_workers).
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 try:
@@ -171,21 +168,32 @@ class ChildSupervisor:
     killed after a grace period.
     """
 
-    def __init__(self, args: list[str], name: str) -> None:
+    def __init__(self, args: list[str], name: str,
+                 channel: Callable[[], socket.socket] | None = None) -> None:
         self.args = args
         self.name = name
+        # For each start, a new socket to pass to the child (its number follows
+        # `--handoff-fd`): the SMTP processes' channel to the main one.
+        self.channel = channel
         self.proc: subprocess.Popen[bytes] | None = None
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         manage = Path(settings.BASE_DIR) / "manage.py"
-        return subprocess.Popen(
-            [sys.executable, str(manage), *self.args],
-            start_new_session=True,
-            env=os.environ.copy(),
-            preexec_fn=_die_with_parent,
-        )
+        passed = self.channel() if self.channel is not None else None
+        extra = ["--handoff-fd", str(passed.fileno())] if passed is not None else []
+        try:
+            return subprocess.Popen(
+                [sys.executable, str(manage), *self.args, *extra],
+                start_new_session=True,
+                env=os.environ.copy(),
+                preexec_fn=_die_with_parent,
+                pass_fds=(passed.fileno(),) if passed is not None else (),
+            )
+        finally:
+            if passed is not None:
+                passed.close()  # the child has it
 
     def start(self) -> None:
         self.proc = self._spawn()
@@ -220,16 +228,13 @@ class ChildSupervisor:
         proc.wait()
 
 
-def smtp_workers(bound: list[Bound]) -> list[ChildSupervisor]:
-    """The processes beside this one that serve port 25 (MOX_SMTP_PROCESSES in all), each
-    on its own sockets bound with SO_REUSEPORT to the same addresses (`bind_all` sets it
-    on ours), among which the kernel spreads the connections."""
-    listen = [f"{sock.getsockname()[0]}:{sock.getsockname()[1]}"
-              for b in bound if b.spec.name == "smtp" for sock in b.sockets]
-    if not listen or settings.MOX_SMTP_PROCESSES <= 1:
+def smtp_workers(dispatcher: Dispatcher | None) -> list[ChildSupervisor]:
+    """The processes beside this one that serve port 25 (MOX_SMTP_PROCESSES in all): the
+    dispatcher hands them connections (smtpserver/handoff.py)."""
+    if dispatcher is None:
         return []
-    args = ["smtpworker", *(a for address in listen for a in ("--listen", address))]
-    return [ChildSupervisor(args, "smtp process") for _ in range(settings.MOX_SMTP_PROCESSES - 1)]
+    return [ChildSupervisor(["smtpworker"], "smtp process", channel=dispatcher.new_child_channel)
+            for _ in range(settings.MOX_SMTP_PROCESSES - 1)]
 
 
 async def _watch_log_levels() -> None:
@@ -242,28 +247,29 @@ async def _watch_log_levels() -> None:
         loglevels.apply_if_changed(0)
 
 
-async def serve_smtp_worker(bound: list[Bound]) -> None:
-    """An SMTP process beside runmail (`manage.py smtpworker`): port 25 only, on sockets
-    bound with SO_REUSEPORT, until SIGTERM or SIGINT. Its limiters are its own (as each
-    runmail's are, docs/scaling.md)."""
-    from smtpserver.listener import serve_smtp
+async def serve_smtp_worker(channel: socket.socket) -> None:
+    """An SMTP process beside runmail (`manage.py smtpworker`): the port 25 connections
+    the main process hands it over `channel` (smtpserver/handoff.py), until SIGTERM or
+    SIGINT or the main process ends. The sessions being served when it is told to stop
+    end with it, as runmail's own do."""
+    from smtpserver.handoff import Receiver
+    from smtpserver.listener import make_config
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    tls = listener_tls("smtp", tls_context())
-    servers = [await serve_smtp(sock, kind="smtp", tls=tls, hostname=settings.MOX_HOSTNAME,
-                                localserve=settings.MOX_LOCALSERVE)
-               for b in bound for sock in b.sockets]
+    config = make_config(kind="smtp", tls=listener_tls("smtp", tls_context()), hostname=settings.MOX_HOSTNAME,
+                         localserve=settings.MOX_LOCALSERVE)
+    receiver = Receiver(channel, config)
+    receiver.start()
     watch_levels = asyncio.create_task(_watch_log_levels())
-    await stop.wait()
-    watch_levels.cancel()
-    for server in servers:
-        server.close()
-    for server in servers:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.wait_closed(), 5)
+    lost = asyncio.create_task(receiver.lost.wait())
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait([lost, stopped], return_when=asyncio.FIRST_COMPLETED)
+    for task in (watch_levels, lost, stopped):
+        task.cancel()
+    channel.close()
 
 
 async def serve(bound: list[Bound], *, banner: str = "") -> None:
@@ -292,11 +298,22 @@ async def serve(bound: list[Bound], *, banner: str = "") -> None:
         # obtain missing certificates (the worker's hourly schedule renews them).
         background.append(asyncio.create_task(asyncio.to_thread(startup.check_hostnames_once)))
         background.append(asyncio.create_task(asyncio.to_thread(manager.renew_due)))
-    servers: list[asyncio.base_events.Server] = []
+    servers: list[asyncio.base_events.Server | Dispatcher] = []
     webs: list[_EmbeddedUvicorn] = []
+    dispatcher: Dispatcher | None = None
     for b in bound:
         name = b.spec.name
         tls = listener_tls(name, shared_tls)
+        if name == "smtp" and settings.MOX_SMTP_PROCESSES > 1 and b.sockets:
+            # Port 25 shared with the smtpworker processes (smtp_workers).
+            from smtpserver.handoff import Dispatcher
+            from smtpserver.listener import make_config
+
+            dispatcher = Dispatcher(b.sockets, make_config(kind=name, tls=tls, hostname=settings.MOX_HOSTNAME,
+                                                           localserve=localserve))
+            dispatcher.start()
+            servers.append(dispatcher)
+            continue
         for sock in b.sockets:
             if name in ("smtp", "submission", "submissions"):
                 from smtpserver.listener import serve_smtp
@@ -327,7 +344,7 @@ async def serve(bound: list[Bound], *, banner: str = "") -> None:
                 web.start()
                 webs.append(web)
 
-    children = smtp_workers(bound)
+    children = smtp_workers(dispatcher)
     if settings.MOX_RUN_WORKER:
         children.append(ChildSupervisor(["qcluster"], "delivery worker"))
     for child in children:

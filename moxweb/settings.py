@@ -153,9 +153,11 @@ MOX_MAX_MESSAGE_SIZE = envint("MOX_MAX_MESSAGE_SIZE", 100 * 1024 * 1024)
 # Start the delivery worker (django-q2 cluster) with runmail/localserve.
 MOX_RUN_WORKER = envbool("MOX_RUN_WORKER", True)
 # Processes serving incoming SMTP (port 25): runmail and localserve start the others as
-# `manage.py smtpworker` children sharing the port (SO_REUSEPORT). Each has its own
-# connection limiters.
-MOX_SMTP_PROCESSES = envint("MOX_SMTP_PROCESSES", 1)
+# `manage.py smtpworker` children, and hand them connections after the limiters' check
+# (smtpserver/handoff.py). By default one per CPU, at most 4: one process's Python runs on
+# one CPU at a time.
+MOX_SMTP_PROCESSES = envint("MOX_SMTP_PROCESSES", max(1, min(4, len(os.sched_getaffinity(0))
+                                                             if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)))
 if MOX_SMTP_PROCESSES < 1:
     INVALID_SETTINGS.append(f"MOX_SMTP_PROCESSES={MOX_SMTP_PROCESSES} must be at least 1")
     MOX_SMTP_PROCESSES = 1

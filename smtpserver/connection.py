@@ -26,7 +26,7 @@ from mailcore.smtp.data import DataError, DataReader
 from mailcore.smtp.errors import NonASCIIAddress, ParseError, UnknownParameter
 from moxweb import logging as moxlog
 from moxweb import metrics
-from smtpserver import store
+from smtpserver import handoff, store
 from smtpserver.auth import AuthMixin
 from smtpserver.config import ListenerConfig
 from smtpserver.dbpool import pool
@@ -80,7 +80,7 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
     # The StreamReader's buffer limit; our own limits on command and data lines apply.
     line_length_limit = 64 * 1024
 
-    def __init__(self, config: ListenerConfig) -> None:
+    def __init__(self, config: ListenerConfig, admission: handoff.Admission | None = None) -> None:
         super().__init__(
             _NoHooks(),
             hostname=config.hostname,
@@ -92,6 +92,9 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             auth_require_tls=False,
         )
         self.config = config
+        # The limiters' verdict when the main process admitted the connection for us
+        # (smtpserver/handoff.py); None: this session asks them itself.
+        self.admission = admission
         self.cid = randomid.token_hex(8)
         self.remote_ip = ""
         self.local_ip = ""
@@ -212,7 +215,10 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
     def _release_open_connection(self) -> None:
         if self._counted_open:
             self._counted_open = False
-            self.config.limiters.open_connections.subtract(self.remote_ip)
+            if self.admission is not None:
+                self.admission.release()
+            else:
+                self.config.limiters.open_connections.subtract(self.remote_ip)
 
     def _close(self) -> None:
         self._closing = True
@@ -274,15 +280,19 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
     async def _serve(self) -> None:
         lim = self.config.limiters
         ip = self.remote_ip or "0.0.0.0"
-        # mox §1.1.2: checks in this order before the greeting.
-        if not lim.connection_rate.add(ip):
+        # mox §1.1.2: checks in this order before the greeting; on port 25 with several
+        # SMTP processes, the main process has made them (smtpserver/handoff.py).
+        admission = self.admission
+        if (admission.verdict == handoff.RATE_EXCEEDED if admission is not None
+                else not lim.connection_rate.add(ip)):
             await self.write(reply(421, codes.SE_SEC_OTHER,
                                    "connection rate from your ip or network too high, slow down please"))
             return
-        if self.config.submission and not lim.auth_failures.can_add(ip):
+        if admission is None and self.config.submission and not lim.auth_failures.can_add(ip):
             await self.write(reply(421, codes.SE_SEC_OTHER, "too many auth failures"))
             return
-        if not lim.open_connections.add(ip):
+        if (admission.verdict == handoff.TOO_MANY_OPEN if admission is not None
+                else not lim.open_connections.add(ip)):
             await self.write(reply(421, codes.SE_SEC_OTHER, "too many open connections from your ip or network"))
             return
         self._counted_open = True

@@ -1,9 +1,12 @@
-"""MOX_SMTP_PROCESSES=2: localserve starts one `manage.py smtpworker` child that shares
-port 25 through SO_REUSEPORT. Connections land in both processes, every message reaches
-the Inbox (and an IDLE session in the main process hears of those the child stored), a
-killed child is started again, and SIGTERM stops both."""
+"""MOX_SMTP_PROCESSES=2: localserve starts one `manage.py smtpworker` child, and its main
+process hands it port 25 connections (smtpserver/handoff.py). Connections are spread
+evenly between the two, every message reaches the Inbox (and an IDLE session in the main
+process hears of those the child stored), mox's open-connection limit holds for both
+together, a killed child is started again and its connections released, and SIGTERM
+stops both."""
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import os
 import re
@@ -66,14 +69,19 @@ def wait_for(check, timeout: float = 20):  # type: ignore[no-untyped-def]
     raise AssertionError("timed out")
 
 
+def served_by(pids: tuple[int, ...], port: int) -> dict[int, int]:
+    return {pid: tcp_sockets(pid, port, "01") for pid in pids}
+
+
 def test_two_smtp_processes_share_port_25(tmp_path) -> None:
     ls = Localserve(tmp_path / "data", MOX_RUN_WORKER="0", MOX_SMTP_PROCESSES="2")
     ls.start()
     assert ls.proc is not None
     main, port = ls.proc.pid, ls.ports["smtp"]
     try:
-        child = wait_for(lambda: [p for p in smtp_children(main) if tcp_sockets(p, port, "0A")])[0]
-        assert tcp_sockets(main, port, "0A") == 1
+        child = wait_for(lambda: smtp_children(main))[0]
+        # Only the main process listens.
+        assert tcp_sockets(main, port, "0A") == 1 and tcp_sockets(child, port, "0A") == 0
 
         imap = socket.create_connection(("127.0.0.1", ls.ports["imap"]), timeout=10)
         read_until(imap, b"\r\n")
@@ -86,9 +94,8 @@ def test_two_smtp_processes_share_port_25(tmp_path) -> None:
         clients = [smtplib.SMTP("127.0.0.1", port, timeout=10) for _ in range(16)]
         for c in clients:
             c.ehlo("client.example")
-        # The kernel spreads connections by their addresses: with 16, both get some.
-        served = {pid: tcp_sockets(pid, port, "01") for pid in (main, child)}
-        assert sum(served.values()) == 16 and all(served.values()), served
+        # Each connection goes to the process serving fewer: half each.
+        assert served_by((main, child), port) == {main: 8, child: 8}
         for i, c in enumerate(clients):
             assert c.sendmail("sender@example.org", [f"r{i}@localhost"], make_message(f"spread {i}")) == {}
             c.quit()
@@ -99,9 +106,29 @@ def test_two_smtp_processes_share_port_25(tmp_path) -> None:
         read_until(imap, b"c OK")
         imap.close()
 
-        # A child that dies is started again, and serves.
+        # mox's limit of 30 open connections from one address holds for both processes
+        # together (each had its own 30 before), and a connection the child ends frees
+        # its place.
+        held = [smtplib.SMTP("127.0.0.1", port, timeout=10) for _ in range(30)]
+        for c in held:
+            c.ehlo("client.example")
+        assert served_by((main, child), port) == {main: 15, child: 15}
+        refused = socket.create_connection(("127.0.0.1", port), timeout=10)
+        assert read_until(refused, b"\r\n").startswith(b"421 4.7.0 too many open connections")
+        refused.close()
+        in_child = [c for c in held if tcp_sockets(child, port, "01") and _served_in(c, child)]
+        in_child[0].quit()
+        held.remove(in_child[0])
+        wait_for(lambda: served_by((main, child), port)[child] == 14)
+        again = wait_for(lambda: _greeted(port))
+        held.append(again)
+
+        # A child that dies is started again; its connections are released with it.
         os.kill(child, signal.SIGKILL)
-        again = wait_for(lambda: [p for p in smtp_children(main) if p != child and tcp_sockets(p, port, "0A")])[0]
+        restarted = wait_for(lambda: [p for p in smtp_children(main) if p != child])[0]
+        for c in held:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                c.close()
         for i in range(16, 24):
             with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
                 assert c.sendmail("sender@example.org", ["x@localhost"], make_message(f"spread {i}")) == {}
@@ -111,8 +138,38 @@ def test_two_smtp_processes_share_port_25(tmp_path) -> None:
         typ, data = client.search(None, "SUBJECT", "spread")
         assert typ == "OK" and len(data[0].split()) == 24
         client.logout()
+        # 30 open connections are admitted again once the dead child's are released.
+        fresh = [smtplib.SMTP("127.0.0.1", port, timeout=10) for _ in range(30)]
+        assert served_by((main, restarted), port) == {main: 15, restarted: 15}
+        for c in fresh:
+            c.quit()
     finally:
         assert ls.stop() == 0
     assert smtp_children(main) == []
     with pytest.raises(ProcessLookupError):
-        os.kill(again, 0)
+        os.kill(restarted, 0)
+
+
+def _served_in(client: smtplib.SMTP, pid: int) -> bool:
+    """Whether `pid` holds the server side of `client`'s connection."""
+    local = client.sock.getsockname()[1]  # type: ignore[union-attr]
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[2].split(":")[1], 16) == local and fields[9] in inodes:
+            return True
+    return False
+
+
+def _greeted(port: int) -> smtplib.SMTP | None:
+    """A connection that got its 220 (None while the freed place is not yet known)."""
+    try:
+        client = smtplib.SMTP("127.0.0.1", port, timeout=10)
+    except smtplib.SMTPConnectError:
+        return None
+    return client

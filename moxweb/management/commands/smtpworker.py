@@ -3,6 +3,8 @@ localserve when MOX_SMTP_PROCESSES is more than 1 (moxweb/serve.py, `smtp_worker
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -10,29 +12,23 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 class Command(BaseCommand):
     help = (
-        "Serve incoming SMTP (port 25) beside runmail or localserve, on the addresses given, "
-        "shared with them through SO_REUSEPORT; they start it when MOX_SMTP_PROCESSES is more than 1."
+        "Serve incoming SMTP (port 25) beside runmail or localserve: the connections their main "
+        "process accepts, admits and hands over through the socket given; they start it when "
+        "MOX_SMTP_PROCESSES is more than 1."
     )
     requires_migrations_checks = False
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--listen", action="append", required=True, metavar="IP:PORT",
-                            help="an address runmail's SMTP listener is bound to (repeat for each)")
+        parser.add_argument("--handoff-fd", type=int, required=True, metavar="FD",
+                            help="the Unix socket (inherited descriptor) the main process hands connections over")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from moxweb.serve import Bound, ListenerSpec, ListenError, bind_all, serve_smtp_worker
+        from moxweb.serve import serve_smtp_worker
 
-        bound: list[Bound] = []
+        fd = options["handoff_fd"]
         try:
-            for address in options["listen"]:
-                ip, _, port = address.rpartition(":")
-                if not ip or not port.isdigit():
-                    raise CommandError(f"--listen {address!r}: expected IP:PORT")
-                bound += bind_all([ListenerSpec("smtp", int(port))], [ip.strip("[]")], reuse_port=("smtp",))
-        except ListenError as exc:
-            for b in bound:
-                for sock in b.sockets:
-                    sock.close()
-            raise CommandError(str(exc)) from exc
-        asyncio.run(serve_smtp_worker(bound))
+            os.fstat(fd)
+        except OSError as exc:
+            raise CommandError(f"--handoff-fd {fd}: {exc.strerror}") from exc
+        asyncio.run(serve_smtp_worker(socket.socket(fileno=fd)))

@@ -1,0 +1,278 @@
+"""Port 25 served by several processes with one set of limits (MOX_SMTP_PROCESSES).
+
+The main process accepts every connection on port 25 and counts it against its
+connection-rate and open-connection limiters (mox §1.1.9: mox's limits, whatever the
+number of processes). It then serves the connection itself or hands it, with the verdict
+of those limiters, to the `smtpworker` child serving the fewest connections, over a Unix
+socket (SCM_RIGHTS). The connection's own session writes a refusal (421) as it would
+have, so the replies are the same in every process. A child tells the main process when
+an admitted connection ends; when a child dies, its connections are released.
+
+Before, each process listened on the port itself (SO_REUSEPORT) with limiters of its
+own: a network could open N times mox's limits, and the kernel spread the connections of
+one address unevenly between the processes.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import socket
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from smtpserver.config import Limiters, ListenerConfig
+
+log = logging.getLogger(__name__)
+
+ADMITTED = "ok"
+RATE_EXCEEDED = "rate"
+TOO_MANY_OPEN = "open"
+_VERDICTS = (ADMITTED, RATE_EXCEEDED, TOO_MANY_OPEN)
+# A child's word that an admitted connection ended: b"closed\0" + its remote IP.
+_CLOSED = b"closed\0"
+# Connections accepted per wake-up of the listening socket, before others get a turn.
+ACCEPT_BATCH = 64
+
+
+@dataclass
+class Admission:
+    """A connection's verdict from the main process's limiters, and what to call once
+    when an admitted connection ends."""
+
+    verdict: str
+    release: Callable[[], None]
+
+
+def admit(limiters: Limiters, ip: str) -> str:
+    """mox §1.1.2, in its order: the connection rate, then open connections (the
+    failed-login check is submission's, which is not handed off)."""
+    if not limiters.connection_rate.add(ip):
+        return RATE_EXCEEDED
+    if not limiters.open_connections.add(ip):
+        return TOO_MANY_OPEN
+    return ADMITTED
+
+
+def _remote_ip(addr: object) -> str:
+    return str(addr[0]) if isinstance(addr, tuple) and addr else ""
+
+
+class _Child:
+    """The main process's end of one child's channel."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.open: Counter[str] = Counter()  # admitted connections being served, by IP
+        self.handed = 0  # connections handed over (for tests and metrics)
+
+    @property
+    def load(self) -> int:
+        return sum(self.open.values())
+
+
+class Dispatcher:
+    """The main process's side: accepts on the port 25 sockets, admits, hands over."""
+
+    def __init__(self, sockets: list[socket.socket], config: ListenerConfig) -> None:
+        self.sockets = sockets
+        self.config = config
+        self.children: list[_Child] = []
+        self.local = 0  # connections served here (for tests and metrics)
+        self.local_open = 0  # admitted connections being served here
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = asyncio.Event()
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        for sock in self.sockets:
+            sock.setblocking(False)
+            self._loop.add_reader(sock.fileno(), self._accept, sock)
+
+    def new_child_channel(self) -> socket.socket:
+        """A channel for a child about to start: its end to pass to it (`--handoff-fd`),
+        to be closed here once it has been passed."""
+        assert self._loop is not None, "start() first"
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setblocking(False)
+        child = _Child(ours)
+        self.children.append(child)
+        self._loop.add_reader(ours.fileno(), self._from_child, child)
+        return theirs
+
+    def _accept(self, listening: socket.socket) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, addr = listening.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of descriptors, say: the next wake-up tries again
+                log.warning("accepting an smtp connection failed", extra={"error": str(exc)})
+                return
+            self._dispatch(conn, _remote_ip(addr))
+
+    def _dispatch(self, conn: socket.socket, ip: str) -> None:
+        limiters = self.config.limiters
+        verdict = admit(limiters, ip or "0.0.0.0")
+        target = min(self.children, key=lambda c: c.load, default=None)
+        # The main process has submission, IMAP and the web besides: a tie goes to the child.
+        if target is not None and target.load <= self.local_open:
+            try:
+                socket.send_fds(target.sock, [verdict.encode()], [conn.fileno()])
+            except OSError:
+                pass  # its queue is full or it is gone: served here instead
+            else:
+                conn.close()  # the child has its own copy now
+                target.handed += 1
+                if verdict == ADMITTED:
+                    target.open[ip] += 1
+                return
+        self.local += 1
+        if verdict == ADMITTED:
+            self.local_open += 1
+        serve_accepted(conn, self.config, Admission(verdict, functools.partial(self._released_here, ip)))
+
+    def _released_here(self, ip: str) -> None:
+        self.local_open -= 1
+        self.config.limiters.open_connections.subtract(ip or "0.0.0.0")
+
+    def _from_child(self, child: _Child) -> None:
+        while True:
+            try:
+                message = child.sock.recv(512)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                message = b""
+            if not message:
+                self._lost(child)
+                return
+            if message.startswith(_CLOSED):
+                ip = message[len(_CLOSED):].decode("ascii", "replace")
+                if child.open[ip] > 0:
+                    child.open[ip] -= 1
+                    if not child.open[ip]:
+                        del child.open[ip]
+                    self.config.limiters.open_connections.subtract(ip or "0.0.0.0")
+
+    def _lost(self, child: _Child) -> None:
+        """A child ended: its connections ended with it."""
+        assert self._loop is not None
+        self._loop.remove_reader(child.sock.fileno())
+        child.sock.close()
+        self.children.remove(child)
+        for ip, n in child.open.items():
+            for _ in range(n):
+                self.config.limiters.open_connections.subtract(ip or "0.0.0.0")
+
+    def close(self) -> None:
+        """Stop accepting (the sessions being served go on until they end)."""
+        if self._loop is not None:
+            for sock in self.sockets:
+                with contextlib.suppress(ValueError, OSError):
+                    self._loop.remove_reader(sock.fileno())
+            for child in list(self.children):
+                self._lost(child)
+        for sock in self.sockets:
+            sock.close()
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+
+def serve_accepted(conn: socket.socket, config: ListenerConfig, admission: Admission | None) -> None:
+    """Serve an accepted connection in this process's loop."""
+    from smtpserver.connection import SMTPConnection
+
+    conn.setblocking(False)
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(loop.connect_accepted_socket(lambda: SMTPConnection(config, admission=admission), conn))
+    task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Task[object]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("serving a handed connection failed", extra={"error": str(task.exception())})
+
+
+class Receiver:
+    """A child's side (`manage.py smtpworker`): serves the connections the main process
+    hands over, and tells it when an admitted one ends. `lost` is set when the main
+    process has gone."""
+
+    def __init__(self, sock: socket.socket, config: ListenerConfig) -> None:
+        self.sock = sock
+        self.config = config
+        self.lost = asyncio.Event()
+        self._outbox: list[bytes] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.sock.setblocking(False)
+        self._loop.add_reader(self.sock.fileno(), self._receive)
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                message, fds, _, _ = socket.recv_fds(self.sock, 64, 4)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                message, fds = b"", []
+            if not message and not fds:
+                self._stop()
+                return
+            for extra in fds[1:]:
+                os.close(extra)
+            if not fds:
+                continue
+            conn = socket.socket(fileno=fds[0])
+            verdict = message.decode("ascii", "replace")
+            if verdict not in _VERDICTS:
+                conn.close()
+                continue
+            try:
+                ip = _remote_ip(conn.getpeername())
+            except OSError:
+                conn.close()  # the client has gone already
+                if verdict == ADMITTED:
+                    self._tell(_CLOSED)
+                continue
+            serve_accepted(conn, self.config, Admission(verdict, functools.partial(self._tell, _CLOSED + ip.encode())))
+
+    def _tell(self, message: bytes) -> None:
+        """A message to the main process, queued if its side is full."""
+        if self._outbox:
+            self._outbox.append(message)
+            return
+        try:
+            self.sock.send(message)
+        except (BlockingIOError, InterruptedError):
+            self._outbox.append(message)
+            assert self._loop is not None
+            self._loop.add_writer(self.sock.fileno(), self._flush)
+        except OSError:
+            pass  # the main process has gone: nothing to tell
+
+    def _flush(self) -> None:
+        while self._outbox:
+            try:
+                self.sock.send(self._outbox[0])
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._outbox.clear()
+                break
+            self._outbox.pop(0)
+        assert self._loop is not None
+        self._loop.remove_writer(self.sock.fileno())
+
+    def _stop(self) -> None:
+        assert self._loop is not None
+        self._loop.remove_reader(self.sock.fileno())
+        self.lost.set()
