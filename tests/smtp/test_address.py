@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mailcore.smtp.address import Address, Domain, parse_address, parse_domain, parse_path, quote_localpart
@@ -102,3 +102,55 @@ def test_any_localpart_value_round_trips_through_quoting(localpart):
         assert len(localpart.encode()) > 128 or any(ord(c) < 32 or ord(c) == 127 for c in localpart)
         return
     assert addr.localpart == localpart
+
+
+def _scanned(text: str, **kwargs: bool) -> tuple[object, str]:
+    """parse_path's answer from the grammar's scanner alone (no one-match fast path)."""
+    from mailcore.smtp.address import _path, _Scanner
+
+    sc = _Scanner(text)
+    try:
+        return _path(sc, **kwargs), sc.rest()
+    except ParseError as exc:
+        return ("error", str(exc)), ""
+
+
+def _parsed(text: str, **kwargs: bool) -> tuple[object, str]:
+    try:
+        return parse_path(text, **kwargs)
+    except ParseError as exc:
+        return ("error", str(exc)), ""
+
+
+PATH_PIECES = st.sampled_from(["a", "b.c", "..", ".", "@", "x-y", "Ex", "-", "xn--bcher-kva", "é", '"q"', " ", "<",
+                               ">", "[1.2.3.4]", "postmaster", ":", ",", "a" * 70, "SIZE=1", "+t", "'"])
+
+
+LOCAL = st.lists(st.sampled_from(["a", "Bob", ".", "x+y", "a" * 70, "é", '"', "'", "-", "Postmaster"]), min_size=1,
+                 max_size=4).map("".join)
+DOMAIN = st.lists(st.sampled_from(["Example", "org", "xn--bcher-kva", "-x", "b" * 64, "a" * 60, "é", "", "1"]),
+                  min_size=1, max_size=5).map(".".join)
+# Mostly well-formed paths, whose edges (case, lengths, labels) the fast path must get right.
+PATHS = st.builds(lambda local, domain: f"<{local}@{domain}>", LOCAL, DOMAIN)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(PATHS, st.lists(PATH_PIECES, max_size=12).map("".join)), st.booleans(), st.booleans(), st.booleans())
+@example("<" + "a" * 129 + "@example.org>", False, False, False)  # localpart too long
+@example("<" + "a" * 128 + "@example.org>", False, False, False)
+@example("<a@" + ".".join(["b" * 60] * 5) + ">", False, False, False)  # path too long
+@example("<Bob@Example.ORG> SIZE=10", False, False, False)
+def test_the_one_match_path_reading_answers_as_the_scanner(inner, bracket, allow_null, allow_postmaster):
+    text = f"<{inner}> SIZE=10" if bracket else inner
+    kwargs = {"allow_null": allow_null, "allow_postmaster": allow_postmaster}
+    assert _parsed(text, **kwargs) == _scanned(text, **kwargs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(min_codepoint=1, max_codepoint=0x10FFFF, blacklist_categories=("Cs",)), max_size=12)
+       | st.lists(st.sampled_from(["a", ".", "é", " ", "!", "\x7f", "~", '"']), max_size=8).map("".join))
+def test_dot_strings_are_atoms_joined_by_dots(text):
+    from mailcore.smtp.address import is_atext, is_dot_string
+
+    expected = bool(text) and all(atom and all(is_atext(c) for c in atom) for atom in text.split("."))
+    assert is_dot_string(text) == expected
