@@ -614,7 +614,7 @@ def _insert_deliveries(items: list[_Delivery]) -> list[Message]:
     for item in items:
         by_mailbox.setdefault((item.account.pk, item.mailbox_name), []).append(item)
     take_uids = _TAKE_UIDS.format(returning=_MAILBOX_LOAD.returning(connection))
-    changes: list[Change] = []
+    changes: list[list[object]] = []  # change-log rows' params
     for account_id in sorted({account_id for account_id, _ in by_mailbox}):
         mine = [item for item in items if item.account.pk == account_id]
         account = mine[0].account
@@ -635,12 +635,13 @@ def _insert_deliveries(items: list[_Delivery]) -> list[Message]:
             mailbox = _MAILBOX_LOAD.load(found, connection.alias)
             for uid, modseq, item in zip(range(mailbox.uidnext - len(group), mailbox.uidnext), numbers, group):
                 _number_message_row(account, mailbox, uid, modseq, item.row)
-                changes.append(Change(account=account, modseq=modseq, mailbox_id_ref=mailbox.pk,
-                                      kind=Change.Kind.ADD, uids=[uid]))
+                changes.append(_CHANGE_INSERT.values_params({
+                    "account_id": account_id, "modseq": modseq, "mailbox_id_ref": mailbox.pk,
+                    "kind": Change.Kind.ADD.value, "uids": [uid]}))
         _notify_on_commit(account_id)
     messages = [item.row.message for item in items]
     _MESSAGE_INSERT.insert_many(messages, [item.row.params for item in items])
-    _CHANGE_INSERT.insert_many(changes, [_CHANGE_INSERT.params(change) for change in changes])
+    _CHANGE_INSERT.insert_values(changes)
     _add_dkim_rows(*messages)
     for item in items:
         if item.then is not None:

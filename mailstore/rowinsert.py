@@ -133,6 +133,40 @@ class RowInserter(Generic[M]):
             out.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
         return out
 
+    def values_params(self, values: dict[str, object], using: str = "default") -> list[object]:
+        """`params()` of a new instance with these field values (by attname; others get
+        their defaults), without making the instance: for rows nobody reads back (a
+        delivery's change-log rows). Only for models whose fields' `pre_save` returns
+        the value as it is (no auto_now, no file fields)."""
+        connection = connections[using]
+        out: list[object] = []
+        for f, kind in zip(self.fields, self._unchanged_types(connection), strict=True):
+            value = values[f.attname] if f.attname in values else f.get_default()
+            if kind is _JSON_TEXT:
+                if type(value) is list or type(value) is dict:
+                    out.append(json.dumps(value))
+                    continue
+            elif kind is not None and (value is None or type(value) is kind):
+                out.append(value)
+                continue
+            out.append(f.get_db_prep_save(value, connection))
+        return out
+
+    def insert_values(self, params: Sequence[list[object]], using: str = "default") -> None:
+        """Insert rows given as `params()` lists, their keys not wanted back, with one
+        statement per batch the database takes."""
+        connection = connections[using]
+        size = max(1, connection.ops.bulk_batch_size(self.fields, params))
+        for start in range(0, len(params), size):
+            chunk = params[start : start + size]
+            sql = self._sql_for(connection, len(chunk), returning=False)
+            flat = [v for values in chunk for v in values]
+            if _direct(connection):
+                _insert_rows(connection, sql, flat)
+            else:
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, flat)
+
     def _unchanged_types(self, connection: BaseDatabaseWrapper) -> tuple[type | None, ...]:
         """Per field, the type whose values (and None) its `pre_save` and
         `get_db_prep_save` return unchanged on this connection, or None: text for the

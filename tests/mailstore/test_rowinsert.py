@@ -92,3 +92,22 @@ def test_fetch_one_returns_the_first_row_and_raises_djangos_errors(alice) -> Non
                   ["one.test", "one.test"])  # no change: returns the row
         Domain.objects.create(name="two.test", ascii="two.test")
         fetch_one(connection, f"UPDATE {table} SET name = %s WHERE name = %s RETURNING id", ["one.test", "two.test"])
+
+
+@pytest.mark.django_db
+def test_values_params_and_insert_values_make_the_rows_an_instance_would(alice) -> None:
+    inserter = RowInserter(Change)
+    values = {"account_id": alice.pk, "modseq": 41, "mailbox_id_ref": 7, "kind": "add", "uids": [3]}
+    made = inserter.values_params(values)
+    from_instance = inserter.params(Change(account=alice, modseq=41, mailbox_id_ref=7, kind=Change.Kind.ADD,
+                                           uids=[3]))
+
+    def plain(value: object) -> object:  # psycopg's Jsonb wrappers compare by identity
+        return getattr(value, "obj", value)
+
+    assert [plain(v) for v in made] == [plain(v) for v in from_instance]
+    rows = [inserter.values_params({**values, "modseq": 41 + i, "uids": [3 + i]}) for i in range(3)]
+    inserter.insert_values(rows)
+    stored = Change.objects.filter(account=alice, modseq__gte=41).order_by("modseq")
+    assert [(c.modseq, c.mailbox_id_ref, c.kind, c.uids, c.data) for c in stored] == [
+        (41 + i, 7, "add", [3 + i], {}) for i in range(3)]
