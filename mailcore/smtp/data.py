@@ -102,7 +102,10 @@ class DataReader:
         which the answer must equal, decides then."""
         last_lf = data.rfind(b"\n")
         block = data[: last_lf + 1]
-        if len(block) > self.max_line + 2 or _BARE_LF.search(block) or _BARE_CR.search(block):
+        # Every LF after a CR and every CR before an LF: no bare line endings. (The
+        # block ends with its last LF, so no CR can be its last byte.)
+        crlf = block.count(b"\r\n")
+        if len(block) > self.max_line + 2 or block.count(b"\n") != crlf or block.count(b"\r") != crlf:
             return None
         tail = data[last_lf + 1 :]
         if block.startswith(b".\r\n"):
