@@ -67,7 +67,7 @@ class _Child:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.open: Counter[str] = Counter()  # admitted connections being served, by IP
-        self.handed = 0  # connections handed over (for tests and metrics)
+        self.handed = 0  # connections handed over (read by tests)
 
     @property
     def load(self) -> int:
@@ -81,7 +81,7 @@ class Dispatcher:
         self.sockets = sockets
         self.config = config
         self.children: list[_Child] = []
-        self.local = 0  # connections served here (for tests and metrics)
+        self.local = 0  # connections served here (read by tests)
         self.local_open = 0  # admitted connections being served here
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = asyncio.Event()
