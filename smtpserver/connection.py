@@ -242,6 +242,12 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             self.remote_ip = str(peer[0]) if peer else ""
             self.local_ip = str(local[0]) if local else ""
 
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        if self.admission is not None:
+            # A session cancelled before it ran never reached its own release.
+            self.admission.release()
+
     def _timeout_cb(self) -> None:
         # aiosmtpd's closes the transport first; the slot would stay counted until the
         # session's cleanup ran, so a client reconnecting at once could be refused.

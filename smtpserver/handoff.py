@@ -40,11 +40,20 @@ ACCEPT_BATCH = 64
 
 @dataclass
 class Admission:
-    """A connection's verdict from the main process's limiters, and what to call once
-    when an admitted connection ends."""
+    """A connection's verdict from the main process's limiters, and what gives an
+    admitted connection's place back (`release`)."""
 
     verdict: str
-    release: Callable[[], None]
+    _release: Callable[[], None]
+    _released: bool = False
+
+    def release(self) -> None:
+        """The connection ended: its place is given back, once, if it had one. Called
+        when its session closes, and again when the connection is lost (a session can
+        be cancelled before it ran)."""
+        if self.verdict == ADMITTED and not self._released:
+            self._released = True
+            self._release()
 
 
 def admit(limiters: Limiters, ip: str) -> str:
@@ -121,7 +130,7 @@ class Dispatcher:
         # The main process has submission, IMAP and the web besides: a tie goes to the child.
         if target is not None and target.load <= self.local_open:
             try:
-                socket.send_fds(target.sock, [verdict.encode()], [conn.fileno()])
+                socket.send_fds(target.sock, [f"{verdict}\0{ip}".encode()], [conn.fileno()])
             except OSError:
                 pass  # its queue is full or it is gone: served here instead
             else:
@@ -184,19 +193,23 @@ class Dispatcher:
         await self._closed.wait()
 
 
-def serve_accepted(conn: socket.socket, config: ListenerConfig, admission: Admission | None) -> None:
+def serve_accepted(conn: socket.socket, config: ListenerConfig, admission: Admission) -> None:
     """Serve an accepted connection in this process's loop."""
     from smtpserver.connection import SMTPConnection
 
     conn.setblocking(False)
     loop = asyncio.get_running_loop()
     task = loop.create_task(loop.connect_accepted_socket(lambda: SMTPConnection(config, admission=admission), conn))
-    task.add_done_callback(_log_failure)
+    task.add_done_callback(functools.partial(_served, admission, conn))
 
 
-def _log_failure(task: asyncio.Task[object]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("serving a handed connection failed", extra={"error": str(task.exception())})
+def _served(admission: Admission, conn: socket.socket, task: asyncio.Task[object]) -> None:
+    """A connection that could not be served gives its place back."""
+    if task.cancelled() or task.exception() is not None:
+        log.warning("serving a handed connection failed",
+                    extra={"error": "cancelled" if task.cancelled() else str(task.exception())})
+        conn.close()
+        admission.release()
 
 
 class Receiver:
@@ -232,16 +245,10 @@ class Receiver:
             if not fds:
                 continue
             conn = socket.socket(fileno=fds[0])
-            verdict = message.decode("ascii", "replace")
+            # "verdict\0ip": the address the main process counted the connection under.
+            verdict, _, ip = message.decode("ascii", "replace").partition("\0")
             if verdict not in _VERDICTS:
                 conn.close()
-                continue
-            try:
-                ip = _remote_ip(conn.getpeername())
-            except OSError:
-                conn.close()  # the client has gone already
-                if verdict == ADMITTED:
-                    self._tell(_CLOSED)
                 continue
             serve_accepted(conn, self.config, Admission(verdict, functools.partial(self._tell, _CLOSED + ip.encode())))
 

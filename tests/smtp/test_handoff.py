@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 
 import pytest
 
@@ -86,6 +87,34 @@ async def test_connections_are_spread_admitted_and_released() -> None:
     finally:
         dispatcher.close()
     assert dispatcher.children == []
+
+
+async def test_connections_reset_at_once_give_their_places_back() -> None:
+    sock = listening()
+    port = sock.getsockname()[1]
+    config = make_config(kind="smtp", tls=None, hostname="mx.example", localserve=True)
+    dispatcher = Dispatcher([sock], config)
+    dispatcher.start()
+    receiver = Receiver(dispatcher.new_child_channel(), make_config(kind="smtp", tls=None, hostname="mx.example",
+                                                                    localserve=True))
+    receiver.start()
+    [child] = dispatcher.children
+    try:
+        def reset_many() -> None:
+            for _ in range(40):  # more than the 30 open connections an address may have
+                client = socket.create_connection(("127.0.0.1", port), timeout=10)
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.close()  # a reset, before or while its session starts
+
+        await asyncio.to_thread(reset_many)
+        await until(lambda: child.handed + dispatcher.local == 40)
+        await until(lambda: child.load == 0 and dispatcher.local_open == 0)
+        assert config.limiters.open_connections.can_add("127.0.0.1", 30)
+        text, writer = await greeting(port)
+        assert text[:4] == b"220 "
+        writer.close()
+    finally:
+        dispatcher.close()
 
 
 async def test_the_child_stops_when_the_main_process_goes() -> None:
