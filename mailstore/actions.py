@@ -20,8 +20,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
-from mailcore.message.structure import parse_structure
 from mailcore.message.headers import message_fields
+from mailcore.message.structure import parse_structure
 from mailcore.message.summary import Summary, summarize_fields
 from mailstore import files, flagrows, groupcommit, searchcolumns
 from mailstore.models import Change, Mailbox, Message, MessageDKIMDomain, Store, Subscription
