@@ -11,7 +11,7 @@ import struct
 import pytest
 
 from mailcore.ratelimit import Limiter, WindowLimit
-from smtpserver.config import Limiters
+from smtpserver.config import Limiters, ListenerConfig
 from smtpserver.handoff import Dispatcher, Receiver
 from smtpserver.listener import make_config
 
@@ -37,17 +37,25 @@ async def until(check, timeout: float = 10) -> None:  # type: ignore[no-untyped-
         await asyncio.sleep(0.01)
 
 
-async def test_connections_are_spread_admitted_and_released() -> None:
+def main_and_child(limiters: Limiters | None = None) -> tuple[int, ListenerConfig, Dispatcher, Receiver]:
+    """A dispatcher on a new port with one child's receiver, both in this loop: the
+    port, the dispatcher's config, the dispatcher and the receiver."""
     sock = listening()
-    port = sock.getsockname()[1]
     config = make_config(kind="smtp", tls=None, hostname="mx.example", localserve=True)
-    # Three open connections per address, for all processes together.
-    config.limiters = Limiters(open_connections=Limiter([WindowLimit(None, (3, 90, 270))]))
+    if limiters is not None:
+        config.limiters = limiters
     dispatcher = Dispatcher([sock], config)
     dispatcher.start()
     receiver = Receiver(dispatcher.new_child_channel(), make_config(kind="smtp", tls=None, hostname="mx.example",
                                                                     localserve=True))
     receiver.start()
+    return sock.getsockname()[1], config, dispatcher, receiver
+
+
+async def test_connections_are_spread_admitted_and_released() -> None:
+    # Three open connections per address, for all processes together.
+    port, config, dispatcher, receiver = main_and_child(
+        Limiters(open_connections=Limiter([WindowLimit(None, (3, 90, 270))])))
     [child] = dispatcher.children
     try:
         first, w1 = await greeting(port)
@@ -90,14 +98,7 @@ async def test_connections_are_spread_admitted_and_released() -> None:
 
 
 async def test_connections_reset_at_once_give_their_places_back() -> None:
-    sock = listening()
-    port = sock.getsockname()[1]
-    config = make_config(kind="smtp", tls=None, hostname="mx.example", localserve=True)
-    dispatcher = Dispatcher([sock], config)
-    dispatcher.start()
-    receiver = Receiver(dispatcher.new_child_channel(), make_config(kind="smtp", tls=None, hostname="mx.example",
-                                                                    localserve=True))
-    receiver.start()
+    port, config, dispatcher, _ = main_and_child()
     [child] = dispatcher.children
     try:
         def reset_many() -> None:
