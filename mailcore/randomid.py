@@ -41,10 +41,6 @@ _pool = _Pool()
 os.register_at_fork(after_in_child=_pool.forget)
 
 
-def token_bytes(nbytes: int) -> bytes:
-    return _pool.take(nbytes)
-
-
 def token_hex(nbytes: int) -> str:
     """As `secrets.token_hex`: 2 * nbytes hexadecimal digits."""
     return _pool.take(nbytes).hex()

@@ -121,16 +121,8 @@ class RowInserter(Generic[M]):
         values = obj.__dict__
         out: list[object] = []
         for f, kind in zip(self.fields, self._unchanged_types(connection), strict=True):
-            if kind is not None:
-                value = values.get(f.attname, _ABSENT)
-                if kind is _JSON_TEXT:
-                    if type(value) is list or type(value) is dict:
-                        out.append(json.dumps(value))
-                        continue
-                elif value is None or type(value) is kind:
-                    out.append(value)
-                    continue
-            out.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
+            value = _shortcut(kind, values.get(f.attname, _ABSENT)) if kind is not None else _ABSENT
+            out.append(f.get_db_prep_save(f.pre_save(obj, True), connection) if value is _ABSENT else value)
         return out
 
     def values_params(self, values: dict[str, object], using: str = "default") -> list[object]:
@@ -142,14 +134,8 @@ class RowInserter(Generic[M]):
         out: list[object] = []
         for f, kind in zip(self.fields, self._unchanged_types(connection), strict=True):
             value = values[f.attname] if f.attname in values else f.get_default()
-            if kind is _JSON_TEXT:
-                if type(value) is list or type(value) is dict:
-                    out.append(json.dumps(value))
-                    continue
-            elif kind is not None and (value is None or type(value) is kind):
-                out.append(value)
-                continue
-            out.append(f.get_db_prep_save(value, connection))
+            quick = _shortcut(kind, value) if kind is not None else _ABSENT
+            out.append(f.get_db_prep_save(value, connection) if quick is _ABSENT else quick)
         return out
 
     def insert_values(self, params: Sequence[list[object]], using: str = "default") -> None:
@@ -231,6 +217,14 @@ class RowInserter(Generic[M]):
                                 [v for values in params[start : start + size] for v in values])
             for pk, obj in enumerate(chunk, last - len(chunk) + 1):
                 _saved(obj, pk, using)
+
+
+def _shortcut(kind: type, value: object) -> object:
+    """`value` as the database takes it, for a field of `_unchanged_types` kind `kind`,
+    when that needs no field method; else _ABSENT."""
+    if kind is _JSON_TEXT:
+        return json.dumps(value) if type(value) is list or type(value) is dict else _ABSENT
+    return value if value is None or type(value) is kind else _ABSENT
 
 
 def _saved(obj: models.Model, pk: int, using: str) -> None:

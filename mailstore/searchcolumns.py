@@ -8,13 +8,12 @@ from typing import Any
 
 from mailcore.imap.render import stored_envelope
 from mailcore.imap.searchtext import body_text, decoded_fields, fields_text, header_fields, header_text, storable
-from mailcore.message.headers import split_fields
 
 
-def attach(summary: Any, data: bytes, parsed: dict[str, Any], fields: list[tuple[str, bytes]] | None = None) -> None:
+def attach(summary: Any, data: bytes, parsed: dict[str, Any], fields: list[tuple[str, bytes]]) -> None:
     """Keep the searchable body and the decoded header fields on the delivery's summary
     (decoded once, whatever the number of recipients). `fields`: the message's
-    `headers.message_fields`, when the caller has them."""
+    `headers.message_fields`."""
     try:
         summary.search_body = storable(body_text(data, parsed)) if parsed else None
         h = parsed.get("h") if parsed else None
@@ -23,7 +22,7 @@ def attach(summary: Any, data: bytes, parsed: dict[str, Any], fields: list[tuple
             # A first line folded onto the prefix's last field: searched as the file is.
             summary.search_block = data[: h[1]]
         elif h:
-            summary.search_fields = decoded_fields(fields if fields is not None else split_fields(data[: h[1]]))
+            summary.search_fields = decoded_fields(fields)
         summary.envelope = stored_envelope(parsed) if parsed else None
     except Exception:  # noqa: BLE001 - a message we cannot index is searched from its file
         summary.search_body = None

@@ -67,7 +67,9 @@ def admit(limiters: Limiters, ip: str) -> str:
 
 
 def _remote_ip(addr: object) -> str:
-    return str(addr[0]) if isinstance(addr, tuple) and addr else ""
+    """The address a connection is counted under ("0.0.0.0" when there is none, as a
+    session without a peer address counts itself)."""
+    return str(addr[0]) if isinstance(addr, tuple) and addr and addr[0] else "0.0.0.0"
 
 
 class _Child:
@@ -93,7 +95,6 @@ class Dispatcher:
         self.local = 0  # connections served here (read by tests)
         self.local_open = 0  # admitted connections being served here
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._closed = asyncio.Event()
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -125,7 +126,7 @@ class Dispatcher:
 
     def _dispatch(self, conn: socket.socket, ip: str) -> None:
         limiters = self.config.limiters
-        verdict = admit(limiters, ip or "0.0.0.0")
+        verdict = admit(limiters, ip)
         target = min(self.children, key=lambda c: c.load, default=None)
         # The main process has submission, IMAP and the web besides: a tie goes to the child.
         if target is not None and target.load <= self.local_open:
@@ -146,7 +147,7 @@ class Dispatcher:
 
     def _released_here(self, ip: str) -> None:
         self.local_open -= 1
-        self.config.limiters.open_connections.subtract(ip or "0.0.0.0")
+        self.config.limiters.open_connections.subtract(ip)
 
     def _from_child(self, child: _Child) -> None:
         while True:
@@ -165,7 +166,7 @@ class Dispatcher:
                     child.open[ip] -= 1
                     if not child.open[ip]:
                         del child.open[ip]
-                    self.config.limiters.open_connections.subtract(ip or "0.0.0.0")
+                    self.config.limiters.open_connections.subtract(ip)
 
     def _lost(self, child: _Child) -> None:
         """A child ended: its connections ended with it."""
@@ -174,8 +175,7 @@ class Dispatcher:
         child.sock.close()
         self.children.remove(child)
         for ip, n in child.open.items():
-            for _ in range(n):
-                self.config.limiters.open_connections.subtract(ip or "0.0.0.0")
+            self.config.limiters.open_connections.subtract(ip, n)
 
     def close(self) -> None:
         """Stop accepting (the sessions being served go on until they end)."""
@@ -187,10 +187,9 @@ class Dispatcher:
                 self._lost(child)
         for sock in self.sockets:
             sock.close()
-        self._closed.set()
 
     async def wait_closed(self) -> None:
-        await self._closed.wait()
+        """As a Server's: `close()` has done everything already."""
 
 
 def serve_accepted(conn: socket.socket, config: ListenerConfig, admission: Admission) -> None:

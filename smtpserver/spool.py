@@ -2,7 +2,7 @@
 
 A message smaller than connection.WRITE_CHUNK is held in memory until then. A local
 delivery to one recipient writes those bytes to a temporary file renamed into the
-mailbox directory, in the thread storing it (`source()` is None: mailstore.files.put);
+mailbox directory, in the thread storing it (`source()` is None: mailstore.files.begin_put);
 this spool's own temporary file is written only for a call that needs one (`file()`:
 several recipients, whose copies are links to it), and the analysis on the event loop
 reads the bytes without touching the disk. The 250
@@ -69,7 +69,7 @@ class Spool:
 
     def source(self) -> Path | None:
         """The temporary file if it was written, else None: the delivery then writes
-        the bytes in memory into place itself (mailstore.files.put)."""
+        the bytes in memory into place itself (mailstore.files.begin_put)."""
         return self._tmp.path if self._tmp is not None else None
 
     def parsed(self) -> Parsed:

@@ -38,8 +38,9 @@ def is_qtext(c: str) -> bool:
     return o in (32, 33) or 35 <= o <= 91 or 93 <= o <= 126 or o > 0x7F
 
 
-# RFC 5322 atext and RFC 6531's UTF8-non-ascii, as `is_atext` reads them.
-_ATEXT = "A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~\u0080-\U0010ffff"
+# RFC 5322 atext, and with RFC 6531's UTF8-non-ascii, as `is_atext` reads it.
+_ASCII_ATEXT = "A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~"
+_ATEXT = _ASCII_ATEXT + "\u0080-\U0010ffff"
 _DOT_STRING = re.compile(f"[{_ATEXT}]+(?:\\.[{_ATEXT}]+)*")
 
 
@@ -284,8 +285,7 @@ def parse_address(text: str, *, utf8: bool = True) -> Address:
 
 
 # The common path: <dot-string@ascii-domain>, read with one match (`parse_path`).
-_PLAIN_PATH = re.compile(r"<([A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*)"
-                         r"@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
+_PLAIN_PATH = re.compile(f"<([{_ASCII_ATEXT}]+(?:\\.[{_ASCII_ATEXT}]+)*)@([A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*)>")
 
 
 def parse_path(text: str, *, allow_null: bool = False, allow_postmaster: bool = False) -> tuple[Address | None, str]:

@@ -13,7 +13,7 @@ def test_ids_have_the_asked_length_and_do_not_repeat() -> None:
     ids = [randomid.token_hex(12) for _ in range(5000)]  # several refills
     assert all(re.fullmatch(r"[0-9a-f]{24}", i) for i in ids)
     assert len(set(ids)) == len(ids)
-    assert len(randomid.token_bytes(randomid.REFILL + 10)) == randomid.REFILL + 10
+    assert len(randomid.token_hex(randomid.REFILL + 10)) == 2 * (randomid.REFILL + 10)
 
 
 def test_threads_share_the_buffer_without_handing_out_the_same_bytes() -> None:
