@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
     RESULTS, Localserve, Profile, descendants, exit_on_sigterm, free_offset, load, proc_status_kib, publish, raise_fd_limit,
-    ratio, source_address,
+    ratio, settle_disk, source_address,
 )
 from bench.corpus import smtp_message as message  # noqa: E402
 
@@ -123,6 +123,7 @@ def ingest(data_dir: Path, processes: int, args: argparse.Namespace, use_smtp_so
             # The other processes start after localserve says it is ready; connections
             # made before they listen would all land in the first.
             wait_for_listeners(ls.pid, processes)
+        settle_disk()
         if use_smtp_source and args.warmup:
             smtp_source(ls.smtp_port, args.warmup, args.concurrency, args.size, "mox@localhost")
         cpu_before, busy_before = cpu_seconds(ls.pid), machine_busy()
@@ -204,6 +205,7 @@ def main() -> None:
             peer = Postfix(root / "postfix", free_offset() + 25)
             peer.start()
             try:
+                settle_disk()
                 if args.warmup:
                     smtp_source(peer.port, args.warmup, args.concurrency, args.size, "rcpt@example.test")
                 before = machine_busy()
@@ -240,7 +242,10 @@ def main() -> None:
         "",
         "Machine CPU is the time all CPUs were busy during the run (both servers are driven by the same "
         "smtp-source, counted in both); moxweb's own is the user and system time of localserve's processes. "
-        f"{load()} after the run.",
+        f"{load()} after the run. "
+        + ("Before each server's warm-up the disk was settled (dirty data written, clean caches dropped: "
+           "bench.common.settle_disk)." if os.access("/proc/sys/vm/drop_caches", os.W_OK) else
+           "The disk was not settled before the warm-ups (not root): figures depend on what deleted files before."),
     ]
     publish("smtp_ingest", "bench/smtp_ingest.py", "\n".join(lines), args.results_dir)
 
