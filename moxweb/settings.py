@@ -41,6 +41,12 @@ def envstr(name: str, default: str) -> str:
 INVALID_SETTINGS: list[str] = []
 
 
+# WAL with the log synced at each commit (nothing acknowledged is lost); statement
+# journals and temporary tables in memory: a delivery batch's multi-row INSERT spilled
+# its statement journal into a file created and deleted in /var/tmp each time.
+SQLITE_INIT = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
+
+
 def database_from_url(url: str, data_dir: Path) -> dict[str, object]:
     """DATABASE_URL: sqlite:///path or postgresql://user:pass@host:port/name."""
     if not url:
@@ -50,7 +56,7 @@ def database_from_url(url: str, data_dir: Path) -> dict[str, object]:
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+                "init_command": SQLITE_INIT,
             },
             "TEST": {"NAME": str(data_dir / "test-moxweb.db")},
         }
@@ -63,7 +69,7 @@ def database_from_url(url: str, data_dir: Path) -> dict[str, object]:
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+                "init_command": SQLITE_INIT,
             },
         }
     if parsed.scheme in ("postgres", "postgresql", "pgsql"):
