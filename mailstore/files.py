@@ -57,11 +57,14 @@ def _writeback_starter() -> Callable[[int], None]:
     """Linux's sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE): the kernel starts writing
     a file's dirty pages without waiting for them (a hint; durability still comes from
     fsync). Files written one after another and then fsynced one after another then
-    share the disk's time instead of each waiting its own turn. A no-op where missing."""
+    share the disk's time instead of each waiting its own turn. A no-op where missing.
+    Called holding the GIL (a PyDLL function): it only queues the pages, and letting the
+    GIL go for that long cost a hand-over to the event loop and a wait to get it back,
+    once per delivered message."""
     try:
         import ctypes
 
-        call = ctypes.CDLL(None, use_errno=True).sync_file_range
+        call = ctypes.PyDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
         return lambda fd: None
     call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]

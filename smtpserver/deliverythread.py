@@ -29,6 +29,7 @@ from django.db import DatabaseError, connections
 from mailstore import groupcommit
 from mailstore.actions import DeliverySteps, run_steps_together
 from moxweb.dbpool import call_in_context, settle
+from smtpserver.store import rejects_checked_once
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,9 @@ class DeliveryThread:
         outcomes: list[tuple[Any, BaseException | None]]
         try:
             # Each delivery's steps run with its session's context variables (log fields).
-            outcomes = run_steps_together(self._committer, [_InContext(job.context, job.make())  # type: ignore[misc]
-                                                            for job in batch])
+            with rejects_checked_once():
+                outcomes = run_steps_together(self._committer, [_InContext(job.context, job.make())  # type: ignore[misc]
+                                                                for job in batch])
         except BaseException as exc:  # noqa: BLE001 - the batch failed as a whole: each caller hears it
             outcomes = [(None, exc)] * len(batch)
         if any(isinstance(error, DatabaseError) for _, error in outcomes):

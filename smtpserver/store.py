@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -176,14 +178,45 @@ def in_rejects(account_id: int, rejects: str, message_id: str) -> bool:
     """Whether the Rejects mailbox holds a message with this Message-ID. Found through
     the mailbox's unique (account, name) index and then the mailbox's own messages: a
     filter on the message's account let SQLite walk every message of the account. Raw
-    SQL: it runs for every delivery, and compiling the query cost more than running it."""
-    return fetch_one(connections["default"], _IN_REJECTS, [account_id, normalize_mailbox_name(rejects),
-                                                          message_id]) is not None
+    SQL: it runs for every delivery, and compiling the query cost more than running it.
+    Within `rejects_checked_once` an empty Rejects mailbox is found once."""
+    name = normalize_mailbox_name(rejects)
+    connection = connections["default"]
+    empty = getattr(_batch, "empty", None)
+    if empty is not None:
+        key = (account_id, name)
+        if key not in empty:
+            empty[key] = fetch_one(connection, _ANY_REJECT, [account_id, name]) is None
+        if empty[key]:
+            return False
+    return fetch_one(connection, _IN_REJECTS, [account_id, name, message_id]) is not None
 
+
+@contextmanager
+def rejects_checked_once() -> Iterator[None]:
+    """Deliveries made in this thread within: whether an account's Rejects mailbox holds
+    any message at all is read once, and only a non-empty one is searched for each
+    delivery's Message-ID. For a batch of deliveries made together (the SMTP delivery
+    thread): Rejects is nearly always empty, and one query per message (with its GIL
+    hand-over in a busy process) became one per batch. The answer is as old as the
+    batch, as the per-message check was as old as its delivery's transaction: a copy
+    rejected meanwhile stays."""
+    _batch.empty = {}
+    try:
+        yield
+    finally:
+        del _batch.empty
+
+
+_batch = threading.local()
 
 _IN_REJECTS = (
     f"SELECT 1 FROM {Message._meta.db_table} m JOIN {Mailbox._meta.db_table} b ON m.mailbox_id = b.id"
     " WHERE b.account_id = %s AND b.name = %s AND m.message_id = %s LIMIT 1"
+)
+_ANY_REJECT = (
+    f"SELECT 1 FROM {Message._meta.db_table} m JOIN {Mailbox._meta.db_table} b ON m.mailbox_id = b.id"
+    " WHERE b.account_id = %s AND b.name = %s LIMIT 1"
 )
 
 

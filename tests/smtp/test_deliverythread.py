@@ -63,3 +63,50 @@ def test_a_failing_delivery_fails_alone(alice) -> None:
     # A mailbox still to create takes the one-by-one path, in the same batch or not.
     assert isinstance(created, Message) and created.mailbox.name == "Nosuchbox/deep"
     assert Message.objects.filter(account=alice).count() == 2
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_a_batch_reads_an_empty_rejects_mailbox_once_and_removes_a_kept_copy(alice, monkeypatch, kept) -> None:
+    """A batch's deliveries ask once whether Rejects holds anything; only a non-empty
+    Rejects is searched for each Message-ID, and the copy of one delivered is removed."""
+    from mailstore.actions import DeliveryInfo, deliver_bytes
+    from smtpserver import store
+    from smtpserver.spool import Spool
+
+    mail = b"From: a@example.org\r\nMessage-ID: <m%d@example.org>\r\nSubject: batch %d\r\n\r\nhello\r\n"
+    if kept:
+        deliver_bytes(alice, "Rejects", mail % (3, 3))
+    asked: list[str] = []
+    fetch_one = store.fetch_one
+
+    def counted(connection, sql, params):  # type: ignore[no-untyped-def]
+        asked.append("any" if sql == store._ANY_REJECT else "this" if sql == store._IN_REJECTS else "other")
+        return fetch_one(connection, sql, params)
+
+    monkeypatch.setattr(store, "fetch_one", counted)
+    thread = DeliveryThread(idle_exit=0.2)
+    first_started, release = threading.Event(), threading.Event()
+
+    def steps(i: int):  # type: ignore[no-untyped-def]
+        return store.deliver_incoming_steps(alice, "Inbox", Spool(data=mail % (i, i)), b"", DeliveryInfo(),
+                                            seen=False, message_id=None)
+
+    def held():  # type: ignore[no-untyped-def]
+        first_started.set()
+        release.wait(30)
+        return (yield from steps(0))
+
+    async def main() -> None:
+        first = asyncio.ensure_future(thread.run(held))
+        await asyncio.to_thread(first_started.wait, 30)
+        rest = [asyncio.ensure_future(thread.run(functools.partial(steps, i))) for i in range(1, 6)]
+        await asyncio.sleep(0.1)
+        release.set()
+        await asyncio.gather(first, *rest)
+
+    asyncio.run(main())
+    assert (thread.batches, thread.deliveries) == (2, 6)
+    # One look per batch; each Message-ID searched only where Rejects holds something.
+    assert sorted(asked) == (["any"] * 2 + ["this"] * 6 if kept else ["any"] * 2)
+    assert list(Message.objects.filter(account=alice, mailbox__name="Rejects")) == []
+    assert Message.objects.filter(account=alice, mailbox__name="Inbox").count() == 6
