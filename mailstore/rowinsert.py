@@ -121,7 +121,13 @@ class RowInserter(Generic[M]):
         values = obj.__dict__
         out: list[object] = []
         for f, kind in zip(self.fields, self._unchanged_types(connection), strict=True):
-            value = _shortcut(kind, values.get(f.attname, _ABSENT)) if kind is not None else _ABSENT
+            value = values.get(f.attname, _ABSENT)
+            # `_shortcut` written out for the plain kinds (it ran for each of a Message's
+            # 52 values), then the field's methods for what is left.
+            if kind is None or (kind is not _JSON_TEXT and value is not None and type(value) is not kind):
+                value = _ABSENT
+            elif kind is _JSON_TEXT:
+                value = _shortcut(kind, value)
             out.append(f.get_db_prep_save(f.pre_save(obj, True), connection) if value is _ABSENT else value)
         return out
 

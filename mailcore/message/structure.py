@@ -79,6 +79,13 @@ def _top_level(value: str) -> list[tuple[str, str]]:
     """An address-list split at its top-level ":" and ";" (RFC 5322 section 3.4 group
     syntax) into ("text", chunk) and ("group", display-name) / ("end", "") markers;
     quoted strings, comments and angle brackets are skipped over."""
+    if ":" not in value:
+        return [("text", value)]  # no group can start: the whole value, as the walk gives it
+    return _walk_top_level(value)
+
+
+def _walk_top_level(value: str) -> list[tuple[str, str]]:
+    """`_top_level`, character by character."""
     out: list[tuple[str, str]] = []
     current: list[str] = []
     quoted = escaped = False

@@ -95,3 +95,14 @@ def test_it_never_raises_on_broken_mime(parts):
     tree = parse_structure(data)
     bodystructure(tree)
     envelope(tree["env"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ab @.,;<>"\\() \t:é')), max_size=40))
+def test_address_lists_without_a_colon_split_as_the_walk_splits_them(value: str) -> None:
+    """ENVELOPE's group split takes a value without ':' whole, as walking it gives."""
+    from mailcore.message.structure import _top_level, _walk_top_level
+
+    assert _top_level(value) == _walk_top_level(value)
+    if ":" not in value:
+        assert _top_level(value) == [("text", value)]
