@@ -187,16 +187,18 @@ class Profile:
                 self.proc.wait(10)
 
 
-def settle_disk() -> bool:
-    """Write out dirty data and drop the clean caches (as root), before a server's warm-up.
-    On ext4 without a journal (this machine's disk) creating a file skips, one by one,
-    every inode whose table block is still cached and was deleted in the last one to ten
-    minutes (the kernel's `recently_deleted`), so a server measured after anything that
-    deleted thousands of files (the previous run's clean-up) paid up to 1 ms more system
-    CPU per message; with the blocks written and dropped the check finds nothing. Both
-    servers get it before their warm-up. False when the caches could not be dropped (not
-    root): the figures then depend on what ran before."""
+def settle_disk(quiet: float = 0) -> bool:
+    """Write out dirty data, wait `quiet` seconds (deleting nothing), and drop the clean
+    caches (as root), before a server's warm-up. On ext4 without a journal (this
+    machine's disk) creating a file skips, one by one, every free inode deleted less than
+    60 seconds ago (300 more while its table block is unwritten: the kernel's
+    `recently_deleted`), and a new directory under /work lands among the previous run's
+    deleted files: a file creation there measured 600 us after a run's clean-up, 100 us
+    75 seconds later, 26 us in /tmp. The benchmark's first server waits out its
+    predecessor's clean-up; the others follow without deleting anything. False when the
+    caches could not be dropped (not root)."""
     os.sync()
+    time.sleep(quiet)
     try:
         with open("/proc/sys/vm/drop_caches", "w") as fh:
             fh.write("3\n")

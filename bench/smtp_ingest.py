@@ -8,10 +8,11 @@ CPU time per message for each server, localserve's peak RSS (VmHWM), and the RSS
 localserve holding 1,000 idle SMTP sessions; writes bench/results/smtp_ingest.md. Every
 message is durable (fsynced file and committed row) before its 250. Each server first
 takes `--warmup` messages that are not measured (processes and threads started, caches
-filled), as a server that has been running would be.
+filled), as a server that has been running would be. The disk is settled first
+(`--settle`, bench.common.settle_disk): a minute without deletions, then caches dropped.
 
     .venv/bin/python bench/smtp_ingest.py [--messages 5000] [--concurrency 20] [--idle 1000]
-        [--smtp-processes N] [--warmup 300] [--no-postfix]
+        [--smtp-processes N] [--warmup 300] [--settle 65] [--no-postfix]
 """
 from __future__ import annotations
 
@@ -123,7 +124,8 @@ def ingest(data_dir: Path, processes: int, args: argparse.Namespace, use_smtp_so
             # The other processes start after localserve says it is ready; connections
             # made before they listen would all land in the first.
             wait_for_listeners(ls.pid, processes)
-        settle_disk()
+        if args.settle >= 0:
+            settle_disk(args.settle if processes == 1 else 0)  # the first server waits
         if use_smtp_source and args.warmup:
             smtp_source(ls.smtp_port, args.warmup, args.concurrency, args.size, "mox@localhost")
         cpu_before, busy_before = cpu_seconds(ls.pid), machine_busy()
@@ -174,6 +176,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300,
                         help="messages each server takes before the measured ones (smtp-source only)")
     parser.add_argument("--no-postfix", action="store_true", help="measure moxweb only")
+    parser.add_argument("--settle", type=float, default=65,
+                        help="seconds the disk is left alone (after a sync) before the first server starts, "
+                             "then caches are dropped before each warm-up (bench.common.settle_disk); "
+                             "negative: neither")
     parser.add_argument("--profile", type=Path, default=None,
                         help="directory for a py-spy profile of localserve during the ingest (needs py-spy)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where smtp_ingest.md goes")
@@ -205,7 +211,8 @@ def main() -> None:
             peer = Postfix(root / "postfix", free_offset() + 25)
             peer.start()
             try:
-                settle_disk()
+                if args.settle >= 0:
+                    settle_disk()
                 if args.warmup:
                     smtp_source(peer.port, args.warmup, args.concurrency, args.size, "rcpt@example.test")
                 before = machine_busy()
@@ -243,9 +250,9 @@ def main() -> None:
         "Machine CPU is the time all CPUs were busy during the run (both servers are driven by the same "
         "smtp-source, counted in both); moxweb's own is the user and system time of localserve's processes. "
         f"{load()} after the run. "
-        + ("Before each server's warm-up the disk was settled (dirty data written, clean caches dropped: "
-           "bench.common.settle_disk)." if os.access("/proc/sys/vm/drop_caches", os.W_OK) else
-           "The disk was not settled before the warm-ups (not root): figures depend on what deleted files before."),
+        + (f"Before the first server the disk was left alone {args.settle:.0f} s after a sync, and clean caches "
+           "were dropped before each server's warm-up (bench.common.settle_disk)." if args.settle >= 0 else
+           "The disk was not settled (--settle): figures depend on what deleted files before."),
     ]
     publish("smtp_ingest", "bench/smtp_ingest.py", "\n".join(lines), args.results_dir)
 

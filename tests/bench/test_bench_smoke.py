@@ -54,7 +54,7 @@ def test_it_runs_every_benchmark_and_reports_both_servers(tmp_path: Path) -> Non
                             "--dovecot-idle-connections", "50"),
         "queue_delivery": start("queue_delivery.py", tmp_path, "--messages", "30"),
         "smtp_ingest": start("smtp_ingest.py", tmp_path, "--messages", "50", "--warmup", "10", "--concurrency", "5",
-                             "--idle", "20", "--smtp-processes", "2"),
+                             "--idle", "20", "--smtp-processes", "2", "--settle", "-1"),
     }
     outputs = {}
     try:
