@@ -2,25 +2,28 @@
 localserve, and the same load into Postfix (Debian's, accepting into its durable queue)
 in the same run, with Postfix's own `smtp-source` as the client for both.
 
-moxweb runs twice, with one SMTP process and with MOX_SMTP_PROCESSES set to the number of
-CPUs (`--smtp-processes`). Prints messages per second of each and the ratios, the machine's
-CPU time per message for each server, localserve's peak RSS (VmHWM), and the RSS of
-localserve holding 1,000 idle SMTP sessions; writes bench/results/smtp_ingest.md. Every
-message is durable (fsynced file and committed row) before its 250. Each server first
-takes `--warmup` messages that are not measured (processes and threads started, caches
-filled), as a server that has been running would be. The disk is settled first
+Two moxweb localserves run, with one SMTP process and with MOX_SMTP_PROCESSES set to the
+number of CPUs (`--smtp-processes`), beside Postfix; all three take their loads in turn,
+`--rounds` times. Prints the medians of messages per second of each and the ratios, the
+machine's CPU time per message for each server, localserve's peak RSS (VmHWM), and the
+RSS of localserve holding 1,000 idle SMTP sessions; writes bench/results/smtp_ingest.md.
+Every message is durable (fsynced file and committed row) before its 250. Each server
+first takes `--warmup` messages that are not measured (processes and threads started,
+caches filled), as a server that has been running would be. The disk is settled first
 (`--settle`, bench.common.settle_disk): a minute without deletions, then caches dropped.
 
     .venv/bin/python bench/smtp_ingest.py [--messages 5000] [--concurrency 20] [--idle 1000]
-        [--smtp-processes N] [--warmup 300] [--settle 65] [--no-postfix]
+        [--smtp-processes N] [--warmup 300] [--rounds 3] [--settle 65] [--no-postfix]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -114,35 +117,23 @@ def idle_sessions_rss(port: int, pid: int, count: int) -> int:
             s.close()
 
 
-def ingest(data_dir: Path, processes: int, args: argparse.Namespace, use_smtp_source: bool,
-           profile: Path | None) -> tuple[float, float, float, int, int]:
-    """Messages per second, CPU seconds per message of localserve's processes and of the
-    whole machine, peak RSS (KiB) and the RSS holding the idle sessions (KiB, 0 when not
-    asked) of localserve with `processes` SMTP processes."""
-    with Localserve(data_dir, MOX_SMTP_PROCESSES=str(processes)) as ls:
-        if processes > 1:
-            # The other processes start after localserve says it is ready; connections
-            # made before they listen would all land in the first.
-            wait_for_listeners(ls.pid, processes)
-        if args.settle >= 0:
-            settle_disk(args.settle if processes == 1 else 0)  # the first server waits
-        if use_smtp_source and args.warmup:
-            smtp_source(ls.smtp_port, args.warmup, args.concurrency, args.size, "mox@localhost")
-        cpu_before, busy_before = cpu_seconds(ls.pid), machine_busy()
-        if use_smtp_source:
-            with Profile(ls.pid, profile, subprocesses=processes > 1):
-                elapsed = smtp_source(ls.smtp_port, args.messages, args.concurrency, args.size, "mox@localhost")
-            ok = args.messages
-        else:
-            start = time.monotonic()
-            ok, failed = asyncio.run(run_clients(ls.smtp_port, args.messages, args.concurrency, args.size))
-            elapsed = time.monotonic() - start
-            if failed:
-                print(f"{failed} messages failed with {processes} SMTP process(es)", file=sys.stderr)
-        cpu, busy = cpu_seconds(ls.pid) - cpu_before, machine_busy() - busy_before
-        rss = rss_total_kib(ls.pid, "VmHWM")
-        idle_rss = idle_sessions_rss(ls.smtp_port, ls.pid, args.idle) if args.idle and processes == 1 else 0
-    return ok / elapsed, cpu / max(ok, 1), busy / max(ok, 1), rss, idle_rss
+def measure(port: int, pid: int | None, rcpt: str, args: argparse.Namespace, use_smtp_source: bool,
+            profile: Path | None = None, subprocesses: bool = False) -> tuple[float, float, float]:
+    """Messages per second, CPU seconds per message of the server's processes (`pid` and
+    below; 0 without `pid`) and of the whole machine, for one load of `args.messages`."""
+    cpu_before, busy_before = cpu_seconds(pid) if pid else 0.0, machine_busy()
+    if use_smtp_source:
+        with Profile(pid or 0, profile if pid else None, subprocesses=subprocesses):
+            elapsed = smtp_source(port, args.messages, args.concurrency, args.size, rcpt)
+        ok = args.messages
+    else:
+        start = time.monotonic()
+        ok, failed = asyncio.run(run_clients(port, args.messages, args.concurrency, args.size))
+        elapsed = time.monotonic() - start
+        if failed:
+            print(f"{failed} messages failed on port {port}", file=sys.stderr)
+    cpu = cpu_seconds(pid) - cpu_before if pid else 0.0
+    return ok / elapsed, cpu / max(ok, 1), (machine_busy() - busy_before) / max(ok, 1)
 
 
 def wait_for_listeners(pid: int, processes: int, timeout: float = 60) -> None:
@@ -176,10 +167,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300,
                         help="messages each server takes before the measured ones (smtp-source only)")
     parser.add_argument("--no-postfix", action="store_true", help="measure moxweb only")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="loads each server takes in turn; the figures are their medians")
     parser.add_argument("--settle", type=float, default=65,
-                        help="seconds the disk is left alone (after a sync) before the first server starts, "
-                             "then caches are dropped before each warm-up (bench.common.settle_disk); "
-                             "negative: neither")
+                        help="seconds the disk is left alone (after a sync) before the warm-ups, then clean "
+                             "caches dropped (bench.common.settle_disk); negative: neither")
     parser.add_argument("--profile", type=Path, default=None,
                         help="directory for a py-spy profile of localserve during the ingest (needs py-spy)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where smtp_ingest.md goes")
@@ -193,65 +185,85 @@ def main() -> None:
         ensure_installed()
         use_smtp_source = True
 
-    # Every server's data stays until the end: deleting thousands of files just before
-    # the next server starts made its file creations slow (ext4 searches the recently
-    # deleted inodes), which had been measured against whoever ran second.
-    with tempfile.TemporaryDirectory(prefix="moxweb-bench-") as tmp:
+    # All servers run at once and take their loads in turns, `--rounds` times: this
+    # machine's speed moved by a third within minutes, for Postfix as for moxweb, and
+    # one load each, minutes apart, compared moments more than servers. Every server's
+    # data stays until the end: deletions slow the file creations that follow (ext4
+    # without a journal searches the recently deleted inodes; `settle_disk`).
+    with tempfile.TemporaryDirectory(prefix="moxweb-bench-") as tmp, contextlib.ExitStack() as stack:
         root = Path(tmp)
         root.chmod(0o755)  # Postfix's daemons run as the postfix user
-        runs = {}
+        servers: dict[str, tuple[int, int | None, str]] = {}  # label: port, pid, recipient
+        moxweb: dict[str, Localserve] = {}
         for processes in sorted({1, max(1, args.smtp_processes)}):
-            runs[processes] = ingest(root / f"moxweb-{processes}", processes, args, use_smtp_source,
-                                     args.profile / f"smtp-ingest-{processes}.txt" if args.profile else None)
-        peer_rate, peer_busy = 0.0, 0.0
+            ls = stack.enter_context(Localserve(root / f"moxweb-{processes}", MOX_SMTP_PROCESSES=str(processes)))
+            if processes > 1:
+                # The other processes start after localserve says it is ready; connections
+                # made before they listen would all land in the first.
+                wait_for_listeners(ls.pid, processes)
+            label = f"{processes} SMTP process{'es' if processes > 1 else ''}"
+            moxweb[label] = ls
+            servers[label] = (ls.smtp_port, ls.pid, "mox@localhost")
         if not args.no_postfix:
             from bench.postfix_peer import Postfix
 
             (root / "postfix").mkdir()
             peer = Postfix(root / "postfix", free_offset() + 25)
             peer.start()
-            try:
-                if args.settle >= 0:
-                    settle_disk()
-                if args.warmup:
-                    smtp_source(peer.port, args.warmup, args.concurrency, args.size, "rcpt@example.test")
-                before = machine_busy()
-                peer_elapsed = smtp_source(peer.port, args.messages, args.concurrency, args.size, "rcpt@example.test")
-                peer_busy = (machine_busy() - before) / args.messages
-            finally:
-                peer.stop()
-            peer_rate = args.messages / peer_elapsed
+            stack.callback(peer.stop)
+            servers["Postfix"] = (peer.port, None, "rcpt@example.test")
+        if args.settle >= 0:
+            settle_disk(args.settle)
+        if use_smtp_source and args.warmup:
+            for port, _pid, rcpt in servers.values():
+                smtp_source(port, args.warmup, args.concurrency, args.size, rcpt)
+        figures: dict[str, list[tuple[float, float, float]]] = {label: [] for label in servers}
+        for round_ in range(args.rounds):
+            for label, (port, pid, rcpt) in servers.items():
+                profile = (args.profile / f"smtp-ingest-{label.split()[0]}.txt"
+                           if args.profile and pid and round_ == 0 else None)
+                figures[label].append(measure(port, pid, rcpt, args, use_smtp_source, profile,
+                                              subprocesses=label != "1 SMTP process"))
+        first = moxweb["1 SMTP process"]
+        rss = rss_total_kib(first.pid, "VmHWM")
+        idle_rss = idle_sessions_rss(first.smtp_port, first.pid, args.idle) if args.idle else 0
 
     client = "smtp-source" if use_smtp_source else "aiosmtplib"
+    median = {label: [statistics.median(values) for values in zip(*runs)] for label, runs in figures.items()}
+    peer_rate, _peer_cpu, peer_busy = median.get("Postfix", [0.0, 0.0, 0.0])
+    mine = [label for label in figures if label != "Postfix"]
     lines = [
         f"SMTP ingest, {args.messages} messages of {args.size} bytes over {args.concurrency} sessions "
         f"({client}), after {args.warmup} not measured; durable on both sides before the 250. moxweb runs "
-        "localserve (SQLite) with MOX_SMTP_PROCESSES as given.",
+        f"localserve (SQLite) with MOX_SMTP_PROCESSES as given. Medians of {args.rounds} rounds; in each "
+        "round every server took its load in turn (the rounds are listed below the table).",
         "",
         "| figure | moxweb | Postfix | moxweb/Postfix | better |",
         "|---|---|---|---|---|",
     ]
-    for processes, (rate, *_rest) in runs.items():
-        label = f"messages/s, {processes} SMTP process{'es' if processes > 1 else ''}"
-        lines.append(f"| {label} | {rate:.0f} | {peer_rate:.0f} | {ratio(rate, peer_rate)} | higher |" if peer_rate
-                     else f"| {label} | {rate:.0f} | not run | | higher |")
-    for processes, (_rate, cpu, busy, _rss, _idle) in runs.items():
-        plural = "es" if processes > 1 else ""
+    for label in mine:
+        rate = median[label][0]
+        lines.append(f"| messages/s, {label} | {rate:.0f} | {peer_rate:.0f} | {ratio(rate, peer_rate)} | higher |"
+                     if peer_rate else f"| messages/s, {label} | {rate:.0f} | not run | | higher |")
+    for label in mine:
+        _rate, cpu, busy = median[label]
         peer_figure = f"{1000 * peer_busy:.2f}" if peer_busy else ""
-        lines.append(f"| machine CPU per message (ms), {processes} SMTP process{plural} | {1000 * busy:.2f} | "
+        lines.append(f"| machine CPU per message (ms), {label} | {1000 * busy:.2f} | "
                      f"{peer_figure} | {ratio(busy, peer_busy) if peer_busy else ''} | lower |")
-        lines.append(f"| moxweb's own CPU per message (ms), {processes} SMTP process{plural} | {1000 * cpu:.2f} "
-                     "| | | lower |")
-    rss, idle_rss = runs[1][3], runs[1][4]
+        lines.append(f"| moxweb's own CPU per message (ms), {label} | {1000 * cpu:.2f} | | | lower |")
     lines += [
         f"| peak RSS during ingest, 1 SMTP process (MiB) | {rss / 1024:.0f} | | | lower |",
         f"| RSS holding {args.idle} idle sessions, 1 SMTP process (MiB) | {idle_rss / 1024:.0f} | | | lower |",
         "",
-        "Machine CPU is the time all CPUs were busy during the run (both servers are driven by the same "
-        "smtp-source, counted in both); moxweb's own is the user and system time of localserve's processes. "
+        "Rounds, messages/s (" + " / ".join(figures) + "): "
+        + "; ".join(" / ".join(f"{figures[label][r][0]:.0f}" for label in figures) for r in range(args.rounds))
+        + ".",
+        "",
+        "Machine CPU is the time all CPUs were busy during a load (every server is driven by the same "
+        "smtp-source, counted in each); moxweb's own is the user and system time of localserve's processes. "
         f"{load()} after the run. "
-        + (f"Before the first server the disk was left alone {args.settle:.0f} s after a sync, and clean caches "
-           "were dropped before each server's warm-up (bench.common.settle_disk)." if args.settle >= 0 else
+        + (f"Before the warm-ups the disk was left alone {args.settle:.0f} s after a sync and clean caches were "
+           "dropped (bench.common.settle_disk)." if args.settle >= 0 else
            "The disk was not settled (--settle): figures depend on what deleted files before."),
     ]
     publish("smtp_ingest", "bench/smtp_ingest.py", "\n".join(lines), args.results_dir)
