@@ -210,14 +210,13 @@ def rejects_checked_once() -> Iterator[None]:
 
 _batch = threading.local()
 
-_IN_REJECTS = (
+# A message in an account's mailbox of this name (its Rejects).
+_REJECT = (
     f"SELECT 1 FROM {Message._meta.db_table} m JOIN {Mailbox._meta.db_table} b ON m.mailbox_id = b.id"
-    " WHERE b.account_id = %s AND b.name = %s AND m.message_id = %s LIMIT 1"
+    " WHERE b.account_id = %s AND b.name = %s"
 )
-_ANY_REJECT = (
-    f"SELECT 1 FROM {Message._meta.db_table} m JOIN {Mailbox._meta.db_table} b ON m.mailbox_id = b.id"
-    " WHERE b.account_id = %s AND b.name = %s LIMIT 1"
-)
+_IN_REJECTS = _REJECT + " AND m.message_id = %s LIMIT 1"
+_ANY_REJECT = _REJECT + " LIMIT 1"
 
 
 def rejects_mailbox(account: Account) -> str:
