@@ -102,12 +102,20 @@ def test_postgresql_connections_give_up_on_a_lock_after_20_seconds_by_default(tm
     assert database_from_url("", tmp_path)["OPTIONS"]["timeout"] == 20  # type: ignore[index]
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's pragmas")
-def test_sqlite_connections_sync_the_log_at_each_commit_and_keep_temporary_tables_in_memory() -> None:
+def test_sqlite_connections_sync_the_log_at_each_commit_and_keep_temporary_tables_in_memory(tmp_path) -> None:
     """WAL with a full sync (nothing acknowledged is lost); statement journals and
     temporary tables in memory: a delivery batch's INSERT used to spill its statement
-    journal into a file created and deleted in /var/tmp each time."""
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
-        assert [cursor.execute(f"PRAGMA {name}").fetchone()[0] for name in
-                ("journal_mode", "synchronous", "temp_store")] == ["wal", 2, 2]
+    journal into a file created and deleted in /var/tmp each time. A connection Django
+    makes from the default SQLite settings (whichever database this run tests)."""
+    from django.db.utils import ConnectionHandler
+
+    from moxweb.settings import database_from_url
+
+    handler = ConnectionHandler({"default": database_from_url("", tmp_path)})
+    wrapper = handler["default"]
+    try:
+        with wrapper.cursor() as cursor:
+            assert [cursor.execute(f"PRAGMA {name}").fetchone()[0] for name in
+                    ("journal_mode", "synchronous", "temp_store")] == ["wal", 2, 2]
+    finally:
+        wrapper.close()
