@@ -189,14 +189,14 @@ class Profile:
 
 def settle_disk(quiet: float = 0) -> bool:
     """Write out dirty data, wait `quiet` seconds (deleting nothing), and drop the clean
-    caches (as root), before a server's warm-up. On ext4 without a journal (this
+    caches (as root), before the servers' warm-ups. On ext4 without a journal (this
     machine's disk) creating a file skips, one by one, every free inode deleted less than
     60 seconds ago (300 more while its table block is unwritten: the kernel's
     `recently_deleted`), and a new directory under /work lands among the previous run's
     deleted files: a file creation there measured 600 us after a run's clean-up, 100 us
-    75 seconds later, 26 us in /tmp. The benchmark's first server waits out its
-    predecessor's clean-up; the others follow without deleting anything. False when the
-    caches could not be dropped (not root)."""
+    75 seconds later, 26 us in /tmp. The SMTP ingest benchmark waits out the previous
+    run's clean-up once, its servers all started; nothing is deleted until it ends.
+    False when the caches could not be dropped (not root)."""
     os.sync()
     time.sleep(quiet)
     try:

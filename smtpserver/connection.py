@@ -76,6 +76,14 @@ class Transaction:
     bdat: Any = None
 
 
+# The 421 texts of a connection the limiters refuse (handoff.admit's verdicts), mox's.
+_REFUSALS = {
+    handoff.RATE_EXCEEDED: "connection rate from your ip or network too high, slow down please",
+    handoff.AUTH_FAILURES: "too many auth failures",
+    handoff.TOO_MANY_OPEN: "too many open connections from your ip or network",
+}
+
+
 class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
     # The StreamReader's buffer limit; our own limits on command and data lines apply.
     line_length_limit = 64 * 1024
@@ -284,22 +292,14 @@ class SMTPConnection(DeliveryMixin, AuthMixin, SMTP):
             self._close()
 
     async def _serve(self) -> None:
-        lim = self.config.limiters
-        ip = self.remote_ip or "0.0.0.0"
-        # mox §1.1.2: checks in this order before the greeting; on port 25 with several
-        # SMTP processes, the main process has made them (smtpserver/handoff.py).
+        # mox §1.1.2: on port 25 with several SMTP processes, the main process has
+        # asked the limiters (smtpserver/handoff.py); otherwise this session asks them.
         admission = self.admission
-        if (admission.verdict == handoff.RATE_EXCEEDED if admission is not None
-                else not lim.connection_rate.add(ip)):
-            await self.write(reply(421, codes.SE_SEC_OTHER,
-                                   "connection rate from your ip or network too high, slow down please"))
-            return
-        if admission is None and self.config.submission and not lim.auth_failures.can_add(ip):
-            await self.write(reply(421, codes.SE_SEC_OTHER, "too many auth failures"))
-            return
-        if (admission.verdict == handoff.TOO_MANY_OPEN if admission is not None
-                else not lim.open_connections.add(ip)):
-            await self.write(reply(421, codes.SE_SEC_OTHER, "too many open connections from your ip or network"))
+        verdict = (admission.verdict if admission is not None
+                   else handoff.admit(self.config.limiters, self.remote_ip or "0.0.0.0",
+                                      logins=self.config.submission))
+        if verdict != handoff.ADMITTED:
+            await self.write(reply(421, codes.SE_SEC_OTHER, _REFUSALS[verdict]))
             return
         self._counted_open = True
         await self.write(f"220 {self.config.hostname} ESMTP moxweb")

@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 ADMITTED = "ok"
 RATE_EXCEEDED = "rate"
+AUTH_FAILURES = "auth"
 TOO_MANY_OPEN = "open"
-_VERDICTS = (ADMITTED, RATE_EXCEEDED, TOO_MANY_OPEN)
+_VERDICTS = (ADMITTED, RATE_EXCEEDED, TOO_MANY_OPEN)  # what the main process hands over
 # A child's word that an admitted connection ended: b"closed\0" + its remote IP.
 _CLOSED = b"closed\0"
 # Connections accepted per wake-up of the listening socket, before others get a turn.
@@ -56,11 +57,14 @@ class Admission:
             self._release()
 
 
-def admit(limiters: Limiters, ip: str) -> str:
-    """mox §1.1.2, in its order: the connection rate, then open connections (the
-    failed-login check is submission's, which is not handed off)."""
+def admit(limiters: Limiters, ip: str, *, logins: bool = False) -> str:
+    """mox §1.1.2, in its order: the connection rate, the failed logins (`logins`: for
+    submission, which is never handed over), then open connections. Whoever admits a
+    connection (the main process for a handed one, else its session) asks this."""
     if not limiters.connection_rate.add(ip):
         return RATE_EXCEEDED
+    if logins and not limiters.auth_failures.can_add(ip):
+        return AUTH_FAILURES
     if not limiters.open_connections.add(ip):
         return TOO_MANY_OPEN
     return ADMITTED
@@ -82,7 +86,7 @@ class _Child:
 
     @property
     def load(self) -> int:
-        return sum(self.open.values())
+        return self.open.total()
 
 
 class Dispatcher:
