@@ -26,7 +26,7 @@ from mailcore.message.summary import Summary, summarize_fields
 from mailstore import files, flagrows, groupcommit, searchcolumns
 from mailstore.models import Change, Mailbox, Message, MessageDKIMDomain, Store, Subscription
 from mailstore.notify import notify_changed
-from mailstore.rowinsert import RowInserter, RowLoader, fetch_one
+from mailstore.rowinsert import InstanceMaker, RowInserter, RowLoader, fetch_one
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ _STORE_TABLE = Store._meta.db_table
 _MAILBOX_TABLE = Mailbox._meta.db_table
 # The delivery's rows, inserted without compiling the INSERT per row.
 _MESSAGE_INSERT = RowInserter(Message)
+_MESSAGE_MAKER = InstanceMaker(Message)
 _CHANGE_INSERT = RowInserter(Change)
 _MAILBOX_LOAD = RowLoader(Mailbox)
 
@@ -410,8 +411,8 @@ def _new_message(
     inserted."""
     flag_fields = {Message.SYSTEM_FLAGS[f.lower()]: True for f in (flags or set()) if f.lower() in Message.SYSTEM_FLAGS}
     info = info or DeliveryInfo()
-    return Message(
-        account=account,
+    return _MESSAGE_MAKER.make(dict(
+        account_id=account.pk,
         uid=0,
         modseq=0,
         created_modseq=0,
@@ -435,7 +436,7 @@ def _new_message(
         **info.reputation_fields(),
         **searchcolumns.columns(prefix, summary),
         **flag_fields,
-    )
+    ), cached={"account": account})
 
 
 def _create_message_row(account: Account, mailbox: Mailbox, uid: int, modseq: int, row: _Row) -> Message:

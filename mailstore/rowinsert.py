@@ -163,7 +163,8 @@ class RowInserter(Generic[M]):
         """Per field, the type whose values (and None) its `pre_save` and
         `get_db_prep_save` return unchanged on this connection, or None: text for the
         plain text fields, bool for BooleanField, int for the integer fields where the
-        backend adapts none (psycopg 3 wraps them). `_JSON_TEXT` for a JSONField without
+        backend adapts none (psycopg 3 wraps them) and for a foreign key to an automatic
+        key the backend takes as it is (`_key_kind`). `_JSON_TEXT` for a JSONField without
         an encoder where the backend stores JSON as `json.dumps` text (SQLite): a list or
         dict value is dumped here, as the field's methods would."""
         found = self._kinds.get(connection.vendor)
@@ -177,7 +178,8 @@ class RowInserter(Generic[M]):
             if ops.adapt_json_value is BaseDatabaseOperations.adapt_json_value:
                 kinds[models.JSONField] = _JSON_TEXT
             found = self._kinds[connection.vendor] = tuple(
-                None if isinstance(f, models.JSONField) and f.encoder is not None else kinds.get(type(f))
+                None if isinstance(f, models.JSONField) and f.encoder is not None
+                else _key_kind(f, ops) if isinstance(f, models.ForeignKey) else kinds.get(type(f))
                 for f in self.fields)
         return found
 
@@ -225,11 +227,25 @@ class RowInserter(Generic[M]):
                 _saved(obj, pk, using)
 
 
+def _key_kind(field: models.ForeignKey[Any, Any], ops: type[BaseDatabaseOperations]) -> type | None:
+    """int when a foreign key's values go to the database as they are: it refers to an
+    automatic (integer) key, whose `get_db_prep_value` only passes it through the
+    backend's `validate_autopk_value`, here the base one that returns it unchanged."""
+    target = field.target_field
+    if isinstance(target, models.AutoField | models.BigAutoField | models.SmallAutoField) and \
+            ops.validate_autopk_value is BaseDatabaseOperations.validate_autopk_value:
+        return int
+    return None
+
+
 def _shortcut(kind: type, value: object) -> object:
     """`value` as the database takes it, for a field of `_unchanged_types` kind `kind`,
-    when that needs no field method; else _ABSENT."""
+    when that needs no field method; else _ABSENT. An empty list or dict is the text
+    `json.dumps` makes of it, without the call."""
     if kind is _JSON_TEXT:
-        return json.dumps(value) if type(value) is list or type(value) is dict else _ABSENT
+        if type(value) is list:
+            return json.dumps(value) if value else "[]"
+        return (json.dumps(value) if value else "{}") if type(value) is dict else _ABSENT
     return value if value is None or type(value) is kind else _ABSENT
 
 
@@ -245,6 +261,41 @@ def _insert_rows(connection: BaseDatabaseWrapper, sql: str, params: Sequence[obj
     with _driver_cursor(connection) as cursor:
         cursor.execute(_qmark(sql), params)
         return int(cursor.lastrowid)
+
+
+class InstanceMaker(Generic[M]):
+    """New, unsaved model instances made from their field values by position, as
+    `Model.from_db` makes loaded ones. `Model(**values)` looked up a default for every
+    field not given and went through each keyword: for a Message (55 columns, a dozen
+    given), 40 µs against 9."""
+
+    def __init__(self, model: type[M]) -> None:
+        from django.db.models.base import DEFERRED
+
+        self.model = model
+        fields = model._meta.concrete_fields
+        self._index = {f.attname: i for i, f in enumerate(fields)}
+        # Each field's default (a generated column's is the database's), and the fields
+        # whose default is made afresh for each instance (`default=list`).
+        self._template = [DEFERRED if getattr(f, "generated", False) else f.get_default() for f in fields]
+        self._fresh = [(i, f.get_default) for i, f in enumerate(fields)
+                       if not getattr(f, "generated", False) and f.has_default() and callable(f.default)]
+        self._relations = {f.name: f for f in fields if f.is_relation}
+
+    def make(self, values: dict[str, object], cached: dict[str, models.Model] | None = None) -> M:
+        """An instance with these values (by attname: `account_id`, not `account`),
+        every other field at its default. `cached`: the related instances its keys
+        refer to, by field name, kept on it as assigning them would (`message.account`)."""
+        row = self._template.copy()
+        for i, default in self._fresh:
+            row[i] = default()
+        index = self._index
+        for name, value in values.items():
+            row[index[name]] = value
+        obj = self.model(*row)
+        for name, other in (cached or {}).items():
+            self._relations[name].set_cached_value(obj, other)
+        return obj
 
 
 class RowLoader(Generic[M]):

@@ -111,3 +111,29 @@ def test_values_params_and_insert_values_make_the_rows_an_instance_would(alice) 
     stored = Change.objects.filter(account=alice, modseq__gte=41).order_by("modseq")
     assert [(c.modseq, c.mailbox_id_ref, c.kind, c.uids, c.data) for c in stored] == [
         (41 + i, 7, "add", [3 + i], {}) for i in range(3)]
+
+
+@pytest.mark.django_db
+def test_an_instance_made_by_position_is_the_one_made_by_keyword(alice, django_assert_num_queries) -> None:
+    """InstanceMaker: the given values, every other field at its default (a fresh list
+    or dict each time), the related account kept without a query to read it back."""
+    from django.db.models.base import DEFERRED
+
+    from mailstore.rowinsert import InstanceMaker
+
+    values = dict(uid=0, modseq=0, created_modseq=0, size=12, prefix=b"X: y\r\n", path="accounts/1/msg/ab/c",
+                  received=datetime(2026, 1, 2, 3, 4, 6, tzinfo=timezone.utc), subject="s", to_addresses=["b@y"],
+                  seen=True, remote_ip_masked1="10.0.0.1")
+    maker = InstanceMaker(Message)
+    made = maker.make({"account_id": alice.pk, **values}, cached={"account": alice})
+    by_keyword = Message(account=alice, **values)
+    generated = {f.attname for f in Message._meta.concrete_fields if f.generated}
+    assert {k: v for k, v in made.__dict__.items() if k != "_state" and k not in generated} == \
+        {k: v for k, v in by_keyword.__dict__.items() if k != "_state" and k not in generated}
+    assert made.__dict__.get("flagmask", DEFERRED) is DEFERRED
+    assert made._state.adding and made.pk is None
+    with django_assert_num_queries(0):
+        assert made.account is alice
+    other = maker.make({"account_id": alice.pk, **values})
+    assert other.keywords == [] and other.parsed == {}
+    assert other.keywords is not made.keywords and other.parsed is not made.parsed
