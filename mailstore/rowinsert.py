@@ -186,10 +186,13 @@ class RowInserter(Generic[M]):
     def refresh(self, obj: M, params: list[object], names: tuple[str, ...], using: str = "default") -> None:
         """Convert again the named fields of `obj`, changed since `params` was made."""
         connection = connections[using]
+        kinds = self._unchanged_types(connection)
+        values = obj.__dict__
         for name in names:
             i = self._index[name]
-            f = self.fields[i]
-            params[i] = f.get_db_prep_save(f.pre_save(obj, True), connection)
+            f, kind = self.fields[i], kinds[i]
+            value = _shortcut(kind, values.get(f.attname, _ABSENT)) if kind is not None else _ABSENT
+            params[i] = f.get_db_prep_save(f.pre_save(obj, True), connection) if value is _ABSENT else value
 
     def insert(self, obj: M, using: str = "default", *, params: list[object] | None = None) -> M:
         """Insert `obj` (a new instance) and set its primary key, as `save()` would.
