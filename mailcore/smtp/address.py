@@ -113,6 +113,12 @@ class Address:
         return self.localpart.isascii() and (self.domain is None or self.domain.is_ascii_only)
 
 
+# An ASCII name whose labels are letters, digits and inner hyphens, at most MAX_LABEL
+# long: what `parse_domain` accepts as it is (lower case), without an A-label.
+_LDH_LABEL = f"[a-z0-9](?:[a-z0-9-]{{0,{MAX_LABEL - 2}}}[a-z0-9])?"
+_LDH_NAME = re.compile(f"{_LDH_LABEL}(?:\\.{_LDH_LABEL})*")
+
+
 def parse_domain(text: str, *, utf8: bool = True) -> Domain:
     """RFC 5321 Domain (sub-domains of letters, digits and hyphens), or with `utf8`
     U-labels normalised by IDNA 2008 and UTS #46 (RFC 6531 section 3.3)."""
@@ -122,6 +128,8 @@ def parse_domain(text: str, *, utf8: bool = True) -> Domain:
         raise ParseError(f"domain longer than {MAX_DOMAIN} octets")
     if text.isascii():
         lowered = text.lower()
+        if _LDH_NAME.fullmatch(lowered) is not None and "xn--" not in lowered:
+            return Domain(lowered, lowered)  # the common name, settled by one match
         labels = lowered.split(".")
         for label in labels:
             if not label:

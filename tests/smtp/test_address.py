@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
 from hypothesis import example, given, settings
@@ -80,6 +81,33 @@ def test_quoting_round_trips():
 
 def test_domains_are_lower_cased():
     assert parse_domain("MAIL.Example.COM") == Domain("mail.example.com", "mail.example.com")
+
+
+DOMAIN_PIECES = st.sampled_from(["a", "Z", "0", "9", "-", ".", "xn--", "_", "é", "a" * 62, "q" * 64, "bcher-kva"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(DOMAIN_PIECES, min_size=1, max_size=10).map("".join))
+@example("a" * 63 + ".x")
+@example("a" * 64 + ".x")
+@example("a-.b")
+@example("xn--bcher-kva.example")
+def test_the_one_match_for_a_plain_name_answers_as_the_label_walk(text):
+    """parse_domain settles a plain ASCII name with one match (`_LDH_NAME`); the label
+    walk it skips gives the same Domain or the same error."""
+    from mailcore.smtp import address
+
+    def outcome() -> object:
+        try:
+            return parse_domain(text)
+        except ParseError as exc:
+            return str(exc)
+
+    fast = outcome()
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(address, "_LDH_NAME", re.compile(r"(?!)"))  # matches nothing: the walk decides
+        walked = outcome()
+    assert fast == walked
 
 
 @settings(max_examples=150, deadline=None)
