@@ -5,6 +5,7 @@ can bail out from any depth. The texts of the fixed replies follow mox v0.0.5.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 # Enhanced status code subjects and details (RFC 3463 section 3), without the class digit.
@@ -60,6 +61,12 @@ class Reply:
         return out
 
     def encode(self) -> bytes:
+        """The reply's bytes on the wire, made once per Reply (most are the module's
+        constants, written for every command)."""
+        return self._encoded
+
+    @functools.cached_property
+    def _encoded(self) -> bytes:
         return "".join(line + "\r\n" for line in self.lines()).encode("utf-8")
 
     def __str__(self) -> str:

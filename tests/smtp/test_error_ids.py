@@ -26,3 +26,11 @@ def test_a_multiline_error_reply_gets_the_id_on_its_last_line():
                              "554 5.0.0 multiple errors (abc123)"]
     assert Reply(250, "2.0.0", "ok").with_id("abc123").text == "ok"
     assert Reply(550, "5.1.1", "no such user").with_id("").text == "no such user"
+
+
+def test_a_reply_is_encoded_once_with_crlf_after_each_line():
+    reply = Reply(250, "2.0.0", "first\nlast")
+    assert reply.encode() == b"250-2.0.0 first\r\n250 2.0.0 last\r\n"
+    assert reply.encode() is reply.encode()
+    assert Reply(354, "", "go ahead").encode() == b"354 go ahead\r\n"
+    assert reply == Reply(250, "2.0.0", "first\nlast") and hash(reply) == hash(Reply(250, "2.0.0", "first\nlast"))
