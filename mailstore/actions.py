@@ -277,7 +277,7 @@ def deliver_steps(
         size = len(prefix) + source.stat().st_size
     if source is not None:
         data = None  # the file is linked: the bytes are not needed any more
-    dest, rel = files.new_message_path(account.pk, files.delivery_bucket())
+    dest, rel = files.new_message_name(account.pk, files.delivery_bucket())
     # The row is built and converted for the database here, in the caller's thread: the
     # shared transaction (group commit's one thread on SQLite) only numbers it.
     row = _prepare_row(_new_message(account, rel=rel, size=size, prefix=prefix, parsed=structure, summary=summary,

@@ -14,6 +14,7 @@ directory, before its rows commit (`place_unsynced`, `sync_placed`).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable
@@ -38,7 +39,7 @@ def tmp_dir() -> Path:
     return path
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -97,11 +98,16 @@ class TempMessageFile:
         except FileNotFoundError:
             os.makedirs(tmp, exist_ok=True)
             self._fd = os.open(name, _CREATE_FLAGS, 0o666)
-        self.path = Path(name)
+        # Kept as text: a Path made for every delivered message cost more than writing it.
+        self.name = name
         self._pending: list[bytes] = []
         self._pending_size = 0
         self.size = 0
         self.finished = False
+
+    @property
+    def path(self) -> Path:
+        return Path(self.name)
 
     def write(self, data: bytes) -> None:
         if type(data) is not bytes:
@@ -140,7 +146,12 @@ class TempMessageFile:
 
     def finish(self, sync: bool = True) -> Path:
         """Close the file, fsynced unless `sync` is false (its caller syncs it later,
-        with others: `sync_placed`)."""
+        with others: `sync_placed`); its path."""
+        self.seal(sync)
+        return self.path
+
+    def seal(self, sync: bool = True) -> None:
+        """`finish()` without making its Path."""
         try:
             self._flush()
             if sync:
@@ -150,7 +161,6 @@ class TempMessageFile:
             raise
         self._close()
         self.finished = True
-        return self.path
 
     def discard(self) -> None:
         self._pending = []
@@ -158,7 +168,8 @@ class TempMessageFile:
             self._close()
         except OSError:
             pass  # the file is closed and goes anyway
-        self.path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.name)
 
     def cleanup(self) -> None:
         self.discard()
@@ -249,11 +260,17 @@ def delivery_bucket() -> str:
 def new_message_path(account_id: int, bucket: str = "") -> tuple[Path, str]:
     """A fresh, unguessable file name in a bucket of at most 256 subdirectories: `bucket`
     (from `new_bucket`) or a random one."""
+    name, rel = new_message_name(account_id, bucket)
+    return Path(name), rel
+
+
+def new_message_name(account_id: int, bucket: str = "") -> tuple[str, str]:
+    """`new_message_path` as text, for the delivery path (`begin_put` takes either)."""
     name = randomid.token_hex(12)
     if bucket:
         name = bucket + name[len(bucket):]
     rel = f"accounts/{account_id}/msg/{name[:2]}/{name}"
-    return Path(os.path.join(settings.DATA_DIR, rel)), rel
+    return os.path.join(settings.DATA_DIR, rel), rel
 
 
 def place(source: Path, dest: Path) -> None:
@@ -263,7 +280,7 @@ def place(source: Path, dest: Path) -> None:
     fsync_dir(dest.parent)
 
 
-def _link_or_copy(source: Path, dest: Path) -> None:
+def _link_or_copy(source: Path, dest: str | Path) -> None:
     try:
         os.link(source, dest)
     except FileNotFoundError:
@@ -283,7 +300,7 @@ def put(dest: Path, source: Path | None, data: bytes | None) -> None:
     begin_put(dest, source, data).complete()
 
 
-def begin_put(dest: Path, source: Path | None, data: bytes | None) -> Placement:
+def begin_put(dest: str | Path, source: Path | None, data: bytes | None) -> Placement:
     """`put` in two steps, for a caller storing several messages at once: now, `source`
     linked at `dest`, or `data` written to a temp file and its writeback started; then
     `complete()` on each (fsync, rename into place). The fsyncs of files whose writeback
@@ -306,7 +323,7 @@ def begin_put(dest: Path, source: Path | None, data: bytes | None) -> Placement:
 class Placement:
     """A message file on its way to `dest` (`begin_put`)."""
 
-    def __init__(self, dest: Path, tmp: TempMessageFile | None) -> None:
+    def __init__(self, dest: str | Path, tmp: TempMessageFile | None) -> None:
         self.dest = dest
         self._tmp = tmp  # written, not yet durable nor in place; None once it is
         self._error: BaseException | None = None
@@ -321,8 +338,8 @@ class Placement:
         if tmp is None:
             return
         try:
-            tmp.finish()
-            _in_place(self.dest, lambda: os.rename(tmp.path, self.dest))
+            tmp.seal()
+            _in_place(self.dest, lambda: os.rename(tmp.name, self.dest))
         except BaseException as exc:
             tmp.discard()
             self._tmp, self._error = None, exc
@@ -334,22 +351,23 @@ class Placement:
         if self._tmp is not None:
             self._tmp.discard()
             self._tmp = None
-        self.dest.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.dest)
 
 
-def sync_dirs(paths: list[Path]) -> None:
+def sync_dirs(paths: list[str | Path]) -> None:
     """Make the directory entries of files `put` in place durable: each of their
     directories fsynced once (a group commit's deliveries mostly share one)."""
-    for parent in dict.fromkeys(path.parent for path in paths):
+    for parent in dict.fromkeys(os.path.dirname(path) for path in paths):
         fsync_dir(parent)
 
 
-def _in_place(dest: Path, make: Callable[[], T]) -> T:
+def _in_place(dest: str | Path, make: Callable[[], T]) -> T:
     """`make()` the file at `dest`, making its directory when that finds it missing."""
     try:
         return make()
     except FileNotFoundError:
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
         return make()
 
 

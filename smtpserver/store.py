@@ -181,15 +181,14 @@ def in_rejects(account_id: int, rejects: str, message_id: str) -> bool:
     SQL: it runs for every delivery, and compiling the query cost more than running it.
     Within `rejects_checked_once` an empty Rejects mailbox is found once."""
     name = normalize_mailbox_name(rejects)
-    connection = connections["default"]
     empty = getattr(_batch, "empty", None)
     if empty is not None:
         key = (account_id, name)
         if key not in empty:
-            empty[key] = fetch_one(connection, _ANY_REJECT, [account_id, name]) is None
+            empty[key] = fetch_one(connections["default"], _ANY_REJECT, [account_id, name]) is None
         if empty[key]:
             return False
-    return fetch_one(connection, _IN_REJECTS, [account_id, name, message_id]) is not None
+    return fetch_one(connections["default"], _IN_REJECTS, [account_id, name, message_id]) is not None
 
 
 @contextmanager
