@@ -220,11 +220,11 @@ def deliver(account: Account, mailbox_name: str, source: Path | None, **options:
     """Store a finished (fsynced) file, or `data` when `source` is None, as a new
     message; returns once it is durable.
 
-    The file is linked into the account's directory (or the data written to a temp
-    file, its writeback started), and in the delivery's group commit, before its row is
-    inserted, the file is fsynced and renamed into place and that directory fsynced, so
-    an acknowledged message survives a crash at any instant, and no client can see a
-    row whose file is incomplete (`files.begin_put`, `_sync_dirs`). `source`
+    The file is linked into the account's directory (or the data written there, its
+    writeback started), and in the delivery's group commit, before its row is inserted,
+    the file is fsynced and that directory fsynced, so an acknowledged message survives
+    a crash at any instant, and no client can see a row whose file is incomplete
+    (`files.begin_put`, `_sync_dirs`). `source`
     is left for the caller to remove (it may be linked into several accounts). A crash
     between the file and the commit leaves an unreferenced file (`verifydata`).
     `then_for(summary)`, called in the caller's thread once the message is parsed, may

@@ -1,8 +1,8 @@
 """A received message between the end of DATA (or the last BDAT) and its storage.
 
 A message smaller than connection.WRITE_CHUNK is held in memory until then. A local
-delivery to one recipient writes those bytes to a temporary file renamed into the
-mailbox directory, in the thread storing it (`source()` is None: mailstore.files.begin_put);
+delivery to one recipient writes those bytes straight into the mailbox directory, in
+the thread storing it (`source()` is None: mailstore.files.begin_put);
 this spool's own temporary file is written only for a call that needs one (`file()`:
 several recipients, whose copies are links to it), and the analysis on the event loop
 reads the bytes without touching the disk. The 250

@@ -106,20 +106,20 @@ def test_put_leaves_nothing_when_the_write_fails(settings, tmp_path, monkeypatch
     assert not dest.exists()
 
 
-def test_begin_put_writes_to_tmp_and_complete_puts_the_file_in_place(settings, tmp_path, monkeypatch):
+def test_begin_put_writes_the_file_at_its_place_and_complete_makes_it_durable(settings, tmp_path, monkeypatch):
     settings.DATA_DIR = tmp_path
     synced: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(files.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
     dest, _ = files.new_message_path(7, "ef")
     placement = files.begin_put(dest, None, MSG)
-    # Written and its writeback started, not yet durable: nothing at its place yet.
-    assert not dest.exists() and synced == []
-    [(tmp,)] = [(p,) for p in (tmp_path / "tmp").iterdir()]
-    assert tmp.read_bytes() == MSG
+    # Written at its place (its bucket made) and its writeback started, not yet durable;
+    # tmp/ not used.
+    assert dest.read_bytes() == MSG and synced == []
+    assert not (tmp_path / "tmp").exists()
     placement.complete()
     assert len(synced) == 1
-    assert dest.read_bytes() == MSG and list((tmp_path / "tmp").iterdir()) == []
+    assert dest.read_bytes() == MSG
     placement.complete()  # again: nothing more
     assert len(synced) == 1
 
@@ -140,14 +140,14 @@ def test_a_placement_that_fails_fails_again_and_leaves_nothing(settings, tmp_pat
             assert exc.errno == 5
         else:
             raise AssertionError("the fsync error must reach the caller, each time")
-    assert not dest.exists() and list((tmp_path / "tmp").iterdir()) == []
+    assert not dest.exists() and not (tmp_path / "tmp").exists()
 
 
 def test_a_discarded_placement_leaves_nothing(settings, tmp_path):
     settings.DATA_DIR = tmp_path
     dest, _ = files.new_message_path(7, "ef")
     files.begin_put(dest, None, MSG).discard()
-    assert not dest.exists() and list((tmp_path / "tmp").iterdir()) == []
+    assert not dest.exists() and not (tmp_path / "tmp").exists()
     source = files.write_temp(MSG)
     linked = files.begin_put(dest, source, None)
     assert dest.read_bytes() == MSG  # a finished file is linked at once
