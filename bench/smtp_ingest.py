@@ -13,7 +13,7 @@ caches filled), as a server that has been running would be. The disk is settled 
 (`--settle`, bench.common.settle_disk): a minute without deletions, then caches dropped.
 
     .venv/bin/python bench/smtp_ingest.py [--messages 5000] [--concurrency 20] [--idle 1000]
-        [--smtp-processes N] [--warmup 300] [--rounds 3] [--settle 65] [--no-postfix]
+        [--smtp-processes N] [--warmup 300] [--rounds 5] [--settle 65] [--no-postfix]
 """
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300,
                         help="messages each server takes before the measured ones (smtp-source only)")
     parser.add_argument("--no-postfix", action="store_true", help="measure moxweb only")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="loads each server takes in turn; the figures are their medians")
     parser.add_argument("--settle", type=float, default=65,
                         help="seconds the disk is left alone (after a sync) before the warm-ups, then clean "
